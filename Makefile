@@ -1,0 +1,56 @@
+# Two commands: `make run` (the pipeline once, on the default corpus) and `make test` (everything).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(CURDIR)
+PYTHON ?= python3.11
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+CONF ?= {}
+
+export AIRFLOW_HOME ?= $(ROOT)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__UNIT_TEST_MODE := False
+export PYTHONPATH := $(ROOT)$(if $(PYTHONPATH),:$(PYTHONPATH))
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export KERAS_BACKEND := tensorflow
+
+.PHONY: help venv airflow-db run test unit test-deps clean
+
+help:
+	@echo "make run [CONF='{\"epochs\": 10}']  run word2vec_embeddings once on the default corpus"
+	@echo "make test                          install test dependencies, run the whole suite"
+	@echo "make unit                          fast unit tests of include/ while you work"
+
+$(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt -c constraints.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+$(AIRFLOW_HOME)/.migrated: $(VENV)/.installed
+	mkdir -p $(AIRFLOW_HOME)
+	$(VENV)/bin/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { cat $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+	touch $@
+
+airflow-db: $(AIRFLOW_HOME)/.migrated
+
+run: airflow-db
+	$(PY) scripts/run_dag.py --conf '$(CONF)'
+
+test-deps:
+	@if ! command -v docker-compose >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; fi
+
+unit: venv
+	$(PY) -m pytest -q tests/unit
+
+test: venv test-deps
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(AIRFLOW_HOME) $(VENV)

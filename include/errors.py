@@ -1,0 +1,13 @@
+"""Errors that mean the input is wrong and a retry cannot help."""
+
+
+class PipelineInputError(ValueError):
+    """Bad input: a path, a file or a parameter value the pipeline refuses.
+
+    The message always names the file or parameter at fault and the offending value, so an
+    operator can fail the task at once instead of retrying.
+    """
+
+
+class ParityError(RuntimeError):
+    """The Keras model and gensim disagree on cosine similarity: the version must not be published."""

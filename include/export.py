@@ -1,0 +1,91 @@
+"""Step 4, ``export_embeddings``: the embedding matrix and its vocabulary, and their loader.
+
+``embeddings.npy`` is float32 ``[n_words, vector_size]`` (gensim's ``wv.vectors``, once
+``syn0``); row ``i`` is the word whose index in ``vocab.json`` (``{"word": i}``) is ``i``, in
+gensim's order (most frequent first).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from include.atomic_io import write_json_atomic
+from include.errors import PipelineInputError
+
+EMBEDDINGS_FILE = "embeddings.npy"
+VOCAB_FILE = "vocab.json"
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """An exported matrix and both directions of its vocabulary."""
+
+    vectors: np.ndarray
+    word_to_index: dict[str, int]
+    index_to_word: list[str]
+
+    def __len__(self) -> int:
+        return len(self.index_to_word)
+
+    @property
+    def vector_size(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def to_keyed_vectors(self):
+        """A gensim ``KeyedVectors`` holding the same words and vectors (no unpickling involved)."""
+        from gensim.models import KeyedVectors
+
+        keyed = KeyedVectors(self.vector_size, count=len(self), dtype=np.float32)
+        keyed.add_vectors(self.index_to_word, self.vectors)
+        return keyed
+
+
+def export_embeddings(model_path: Path, out_dir: Path) -> dict:
+    """Write ``embeddings.npy`` and ``vocab.json`` of the gensim model at ``model_path`` into ``out_dir``.
+
+    ``model_path`` is a model this pipeline trained and saved in its own staging folder.
+    Returns ``{"embeddings_path", "vocab_path", "vocab_size", "vector_size"}``.
+    """
+    from gensim.models import Word2Vec
+
+    model = Word2Vec.load(str(model_path))
+    vectors = np.ascontiguousarray(model.wv.vectors, dtype=np.float32)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    embeddings_path = out_dir / EMBEDDINGS_FILE
+    np.save(embeddings_path, vectors, allow_pickle=False)
+    vocab_path = out_dir / VOCAB_FILE
+    write_json_atomic(vocab_path, dict(model.wv.key_to_index), indent=None)
+    return {"embeddings_path": str(embeddings_path), "vocab_path": str(vocab_path),
+            "vocab_size": int(vectors.shape[0]), "vector_size": int(vectors.shape[1])}
+
+
+def load_embeddings(folder: Path, mmap: bool = False) -> Embeddings:
+    """Load ``embeddings.npy`` and ``vocab.json`` from ``folder`` (a model version or export folder).
+
+    Checks that the vocabulary's indices are exactly ``0..n-1`` and that there is one row per
+    word; raises :class:`PipelineInputError` naming the file otherwise. Never unpickles.
+    """
+    folder = Path(folder)
+    embeddings_path, vocab_path = folder / EMBEDDINGS_FILE, folder / VOCAB_FILE
+    try:
+        vectors = np.load(embeddings_path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        word_to_index = json.loads(vocab_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise PipelineInputError(f"cannot load embeddings from '{folder}': {error}") from error
+    if vectors.ndim != 2 or vectors.dtype != np.float32:
+        raise PipelineInputError(f"'{embeddings_path}' must be a float32 matrix, got {vectors.dtype} {vectors.shape}")
+    if not isinstance(word_to_index, dict):
+        raise PipelineInputError(f"'{vocab_path}' must hold a JSON object {{word: index}}")
+    index_to_word: list[str | None] = [None] * len(word_to_index)
+    for word, index in word_to_index.items():
+        if type(index) is not int or not 0 <= index < len(index_to_word) or index_to_word[index] is not None:
+            raise PipelineInputError(f"'{vocab_path}': index {index!r} of word {word!r} is not a unique 0..n-1 index")
+        index_to_word[index] = word
+    if len(index_to_word) != vectors.shape[0]:
+        raise PipelineInputError(
+            f"'{vocab_path}' has {len(index_to_word)} words but '{embeddings_path}' has {vectors.shape[0]} rows"
+        )
+    return Embeddings(vectors=vectors, word_to_index=word_to_index, index_to_word=index_to_word)  # type: ignore[arg-type]

@@ -1,0 +1,135 @@
+"""Step 5, ``build_keras_model``: Keras 3 models whose ``Embedding`` weights are the exported matrix.
+
+Keras row layout: 0 = padding (``mask_zero``), 1 = unknown word, ``i + 2`` = the word whose
+vocab index is ``i``. The weights are set after the layer is built (a ``Constant`` initializer
+would write the whole matrix into the saved config) and frozen. Files, all loadable with
+``keras.saving.load_model(path, safe_mode=True)`` (no ``Lambda``, no custom layer):
+
+- ``embedding.keras``: int ids ``(batch, n)`` -> vectors ``(batch, n, vector_size)``
+- ``similarity.keras``: two int32 inputs ``(batch, 1)`` -> cosine ``(batch, 1)``
+- ``embedding_words.keras`` / ``similarity_words.keras``: the same from strings, through a
+  ``StringLookup`` whose vocabulary is stored as an asset (unknown words -> row 1, cosine 0)
+- ``keras_vocab.json``: ``{"word": keras_index}`` exactly as the lookup maps words.
+
+Keras 3 ``predict()`` refuses numpy string arrays: pass ``tf.constant`` tensors, or use
+:func:`word_similarities` / :func:`word_vectors`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from include.atomic_io import write_json_atomic
+
+PAD_INDEX = 0
+UNKNOWN_INDEX = 1
+RESERVED_ROWS = 2
+EMBEDDING_LAYER = "word_embedding"
+LOOKUP_LAYER = "word_lookup"
+FILES = ("embedding.keras", "similarity.keras", "embedding_words.keras", "similarity_words.keras")
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def keras_weight_matrix(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` behind two zero rows (padding, unknown): the Keras ``Embedding`` weights."""
+    weights = np.zeros((vectors.shape[0] + RESERVED_ROWS, vectors.shape[1]), dtype=np.float32)
+    weights[RESERVED_ROWS:] = vectors
+    return weights
+
+
+def _frozen_embedding(vectors: np.ndarray):
+    keras = _keras()
+    layer = keras.layers.Embedding(vectors.shape[0] + RESERVED_ROWS, vectors.shape[1], mask_zero=True,
+                                   trainable=False, name=EMBEDDING_LAYER)
+    layer.build((None, 1))
+    layer.set_weights([keras_weight_matrix(vectors)])
+    return layer
+
+
+def _cosine(keras, embedded_a, embedded_b):
+    cosine = keras.layers.Dot(axes=-1, normalize=True, name="cosine")([embedded_a, embedded_b])
+    return keras.layers.Reshape((1,), name="similarity")(cosine)
+
+
+def build_id_models(vectors: np.ndarray):
+    """``(embedding_model, similarity_model)`` taking Keras word ids (vocab index + 2)."""
+    keras = _keras()
+    embedding = _frozen_embedding(vectors)
+    ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
+    embedding_model = keras.Model(ids, embedding(ids), name="word_embedding_model")
+    word_a = keras.Input(shape=(1,), dtype="int32", name="word_a")
+    word_b = keras.Input(shape=(1,), dtype="int32", name="word_b")
+    similarity_model = keras.Model([word_a, word_b], _cosine(keras, embedding(word_a), embedding(word_b)),
+                                   name="word_similarity_model")
+    return embedding_model, similarity_model
+
+
+def build_word_models(vectors: np.ndarray, index_to_word: list[str]):
+    """``(embedding_model, similarity_model)`` taking strings; the lookup maps word ``i`` to ``i + 2``."""
+    keras = _keras()
+    lookup = keras.layers.StringLookup(mask_token="", num_oov_indices=1, name=LOOKUP_LAYER)
+    lookup.set_vocabulary(list(index_to_word))  # stored as an asset, not in config.json
+    embedding = _frozen_embedding(vectors)
+    words = keras.Input(shape=(None,), dtype="string", name="words")
+    embedding_model = keras.Model(words, embedding(lookup(words)), name="word_embedding_strings_model")
+    word_a = keras.Input(shape=(1,), dtype="string", name="word_a")
+    word_b = keras.Input(shape=(1,), dtype="string", name="word_b")
+    similarity_model = keras.Model(
+        [word_a, word_b], _cosine(keras, embedding(lookup(word_a)), embedding(lookup(word_b))),
+        name="word_similarity_strings_model")
+    return embedding_model, similarity_model, lookup
+
+
+def write_keras_models(vectors: np.ndarray, index_to_word: list[str], out_dir: Path) -> dict:
+    """Build and save the four models and ``keras_vocab.json`` into ``out_dir``.
+
+    Returns ``{"keras_dir", "files", "rows"}``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    embedding_ids, similarity_ids = build_id_models(vectors)
+    embedding_words, similarity_words, lookup = build_word_models(vectors, index_to_word)
+    for name, model in zip(FILES, (embedding_ids, similarity_ids, embedding_words, similarity_words)):
+        model.save(out_dir / name)
+    lookup_vocabulary = lookup.get_vocabulary()
+    keras_vocab = {str(word): index for index, word in enumerate(lookup_vocabulary) if index >= RESERVED_ROWS}
+    write_json_atomic(out_dir / "keras_vocab.json", keras_vocab, indent=None)
+    return {"keras_dir": str(out_dir), "files": list(FILES) + ["keras_vocab.json"],
+            "rows": int(vectors.shape[0] + RESERVED_ROWS)}
+
+
+def load_model(path: Path):
+    """Load a saved model with ``safe_mode=True``."""
+    return _keras().saving.load_model(path, safe_mode=True)
+
+
+def word_similarities(similarity_words_model, pairs: list[tuple[str, str]]) -> np.ndarray:
+    """Cosine similarities, shape ``(len(pairs),)``, of word pairs through ``similarity_words.keras``."""
+    import tensorflow as tf
+
+    left = tf.constant([[a] for a, _ in pairs], dtype=tf.string)
+    right = tf.constant([[b] for _, b in pairs], dtype=tf.string)
+    return np.asarray(similarity_words_model.predict([left, right], verbose=0)).reshape(-1)
+
+
+def id_similarities(similarity_model, ids_a: np.ndarray, ids_b: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Cosine similarities, shape ``(n,)``, of Keras id pairs through ``similarity.keras``."""
+    ids_a = np.asarray(ids_a, dtype=np.int32).reshape(-1, 1)
+    ids_b = np.asarray(ids_b, dtype=np.int32).reshape(-1, 1)
+    return np.asarray(similarity_model.predict([ids_a, ids_b], batch_size=batch_size, verbose=0)).reshape(-1)
+
+
+def word_vectors(embedding_words_model, words: list[str]) -> np.ndarray:
+    """Vectors, shape ``(len(words), vector_size)``, of words through ``embedding_words.keras``."""
+    import tensorflow as tf
+
+    return np.asarray(embedding_words_model.predict(tf.constant([list(words)], dtype=tf.string), verbose=0))[0]

@@ -1,0 +1,92 @@
+"""Step 7, ``publish``: version ids, the version manifest, one-rename publishing and ``LATEST``."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from include.atomic_io import write_json_atomic, write_text_atomic
+
+LATEST_FILE = "LATEST"
+MANIFEST_FILE = "manifest.json"
+CODE_DIRS = ("include", "plugins", "dags")
+LIBRARIES = ("apache-airflow", "gensim", "tensorflow", "keras", "numpy", "pyarrow")
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_version(project_root: Path) -> str:
+    """sha256 (16 hex) over the project's Python sources and templates: changes when the code does."""
+    digest = hashlib.sha256()
+    for folder in CODE_DIRS:
+        for path in sorted((project_root / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".j2") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(project_root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def content_hash(input_checksums: list[str], params: dict, code: str) -> str:
+    """sha256 hex of the inputs' checksums, the params and the code version."""
+    payload = json.dumps({"inputs": sorted(input_checksums), "params": params, "code": code}, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def version_id(run_time: datetime, digest: str) -> str:
+    """``YYYYMMDDTHHMMSSZ-<8 hex>``: the run time in UTC and the content hash; no ``:`` or ``+``."""
+    stamp = run_time.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{digest[:8]}"
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a model depends on, and Python's."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def write_version_manifest(version_dir: Path, facts: dict) -> Path:
+    """Write ``manifest.json`` into ``version_dir``: ``facts`` plus the sha256 of every file in it."""
+    files = {str(path.relative_to(version_dir)): {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+             for path in sorted(version_dir.rglob("*")) if path.is_file() and path.name != MANIFEST_FILE}
+    manifest = {**facts, "files": files}
+    write_json_atomic(version_dir / MANIFEST_FILE, manifest)
+    return version_dir / MANIFEST_FILE
+
+
+def read_latest(models: Path) -> str | None:
+    """Folder name in ``models/LATEST``, or ``None`` before the first promotion."""
+    try:
+        return (models / LATEST_FILE).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def publish_version(staged_version: Path, models: Path, version: str) -> Path:
+    """Move ``staged_version`` to ``models/<version>`` by one rename, then point ``LATEST`` at it.
+
+    ``models`` must be on the same file system as the staging folder (both live under the data
+    root). A version folder is immutable: an existing one is never replaced (``FileExistsError``).
+    """
+    models.mkdir(parents=True, exist_ok=True)
+    final = models / version
+    if final.exists():
+        raise FileExistsError(f"model version '{final}' already exists; versions are immutable")
+    os.rename(staged_version, final)
+    write_text_atomic(models / LATEST_FILE, version + "\n")
+    return final

@@ -1,0 +1,100 @@
+"""Step 6, ``write_similarity_report``: ``report.json`` for scripts and ``report.html`` for people."""
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from include.atomic_io import write_json_atomic, write_text_atomic
+from include.evaluation import evaluate_keyed_vectors
+from include.export import Embeddings
+from include.parity import check_parity
+from include.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
+
+log = logging.getLogger(__name__)
+REPORT_SCHEMA_VERSION = 1
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+MAP_WORDS = 100
+
+
+def pca_map_png(embeddings: Embeddings, words: int = MAP_WORDS) -> bytes:
+    """A PNG scatter plot of the ``words`` most frequent words projected on their first two
+    principal components, each point labelled with its word."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    count = min(words, len(embeddings))
+    points = unit_rows(np.asarray(embeddings.vectors[:count], dtype=np.float64))
+    centred = points - points.mean(axis=0)
+    if count >= 2:
+        _u, _s, components = np.linalg.svd(centred, full_matrices=False)
+        coords = centred @ components[:2].T
+        if coords.shape[1] < 2:
+            coords = np.hstack([coords, np.zeros((count, 1))])
+    else:
+        coords = np.zeros((count, 2))
+    figure, axes = plt.subplots(figsize=(10, 8), dpi=100)
+    axes.scatter(coords[:, 0], coords[:, 1], s=8, color="#1f77b4")
+    for (x, y), word in zip(coords, embeddings.index_to_word[:count]):
+        axes.annotate(word, (x, y), fontsize=8, xytext=(2, 2), textcoords="offset points")
+    axes.set_title(f"The {count} most frequent words, PCA of unit vectors")
+    axes.set_xlabel("principal component 1")
+    axes.set_ylabel("principal component 2")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def build_report(embeddings: Embeddings, keras_dir: Path, *, version: str, params: dict, corpus: dict,
+                 probe_words: list | None, top_k: int, parity_pairs: int, seed: int) -> dict:
+    """The report as a JSON-ready dict: neighbours of the probe words, parity, evaluation, statistics.
+
+    ``probe_words`` empty or ``None`` means the 20 most frequent non-stop words. Probe words not in
+    the vocabulary (unknown, empty, markup, non-strings) are listed in ``oov_probe_words`` as given.
+    Raises :class:`include.errors.ParityError` when Keras and gensim disagree.
+    """
+    requested = list(probe_words) if probe_words else default_probe_words(embeddings)
+    known, unknown = split_probe_words(embeddings, requested)
+    parity = check_parity(embeddings, keras_dir, pairs=parity_pairs, seed=seed)
+    log.info("parity over %d pairs: max |keras - gensim| = %.3g (ids), %.3g (strings)", parity["pairs"],
+             parity["max_abs_diff"], parity["max_abs_diff_words"])
+    evaluation = evaluate_keyed_vectors(embeddings.to_keyed_vectors())
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "version": version,
+        "params": params,
+        "corpus": corpus,
+        "vocab_size": len(embeddings),
+        "vector_size": embeddings.vector_size,
+        "top_k": top_k,
+        "probe_words": known,
+        "neighbours": nearest_neighbours(embeddings, known, top_k),
+        "oov_probe_words": unknown,
+        "parity": parity,
+        "evaluation": evaluation,
+    }
+
+
+def render_html(report: dict, map_png: bytes) -> str:
+    """``report.html``: one self-contained page (the map is an inline PNG), everything escaped."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    environment = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined)
+    return environment.get_template("report.html.j2").render(
+        report=report, map_png_base64=base64.b64encode(map_png).decode("ascii"))
+
+
+def write_report(report: dict, embeddings: Embeddings, out_dir: Path) -> dict:
+    """Write ``report.json`` and ``report.html`` into ``out_dir``; return their paths."""
+    out_dir = Path(out_dir)
+    json_path, html_path = out_dir / "report.json", out_dir / "report.html"
+    write_json_atomic(json_path, report)
+    write_text_atomic(html_path, render_html(report, pca_map_png(embeddings)))
+    return {"report_json": str(json_path), "report_html": str(html_path)}

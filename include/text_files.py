@@ -1,0 +1,179 @@
+"""Finding corpus files and reading them as text in bounded pieces.
+
+A corpus is one file (any extension) or a folder read recursively for ``.txt``, ``.gz`` and
+``.bz2`` files (extension case ignored, hidden files and folders skipped). Text is decoded as
+UTF-8; undecodable bytes become U+FFFD and are counted. Lines are split the way Python's text
+mode splits them (``\\n``, ``\\r\\n``, ``\\r``) and long lines are delivered in pieces of at most
+``block_chars`` characters, so memory stays bounded whatever the file holds.
+"""
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from include.errors import PipelineInputError
+from include.paths import is_within
+
+TEXT_SUFFIXES = (".txt", ".gz", ".bz2")
+BLOCK_CHARS = 1 << 16
+_READ_BYTES = 1 << 20
+_BINARY_SNIFF_BYTES = 8192
+
+_counter = threading.local()
+
+
+def _count_and_replace(error: UnicodeDecodeError) -> tuple[str, int]:
+    _counter.bad_bytes = getattr(_counter, "bad_bytes", 0) + (error.end - error.start)
+    return "\ufffd", error.end
+
+
+codecs.register_error("embeddings_count_replace", _count_and_replace)
+
+
+def discover_files(corpus: Path) -> list[Path]:
+    """Corpus files under ``corpus`` (a real path), sorted by path.
+
+    A file is returned as is, whatever its extension. In a folder, symlinks are followed only
+    when their target stays inside the folder; a link out of it is refused with
+    :class:`PipelineInputError` naming the link. Every real folder and file is visited once, so
+    link loops end and linked duplicates are read once.
+    """
+    if corpus.is_file():
+        return [corpus]
+    if not corpus.is_dir():
+        raise PipelineInputError(f"corpus_path '{corpus}' is neither a file nor a folder")
+    found: list[Path] = []
+    seen_dirs = {os.path.realpath(corpus)}
+    seen_files: set[Path] = set()
+    for folder, dir_names, file_names in os.walk(corpus, followlinks=True):
+        kept_dirs = []
+        for name in sorted(dir_names):
+            if name.startswith("."):
+                continue
+            sub = Path(folder) / name
+            real = _confined(sub, corpus)
+            if str(real) in seen_dirs:
+                continue
+            seen_dirs.add(str(real))
+            kept_dirs.append(name)
+        dir_names[:] = kept_dirs
+        for name in sorted(file_names):
+            if name.startswith(".") or not name.lower().endswith(TEXT_SUFFIXES):
+                continue
+            path = Path(folder) / name
+            real = _confined(path, corpus)
+            if real not in seen_files:  # a link to a file already in the corpus is not read twice
+                seen_files.add(real)
+                found.append(path)
+    return sorted(found)
+
+
+def _confined(path: Path, corpus: Path) -> Path:
+    real = Path(os.path.realpath(path))
+    if not is_within(real, corpus):
+        raise PipelineInputError(
+            f"corpus file '{path}' is a link to '{real}', outside the corpus folder '{corpus}'"
+        )
+    return real
+
+
+class _HashingReader(io.RawIOBase):
+    """Raw reader that feeds every byte it reads into a sha256 and counts them."""
+
+    def __init__(self, raw) -> None:
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self._raw.readinto(buffer)
+        if count:
+            view = memoryview(buffer)[:count]
+            self.sha256.update(view)
+            self.size += count
+        return count or 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@dataclass
+class TextFileReader:
+    """Reads one corpus file as text; after :meth:`pieces` is exhausted, ``sha256``, ``size``
+    (bytes on disk), ``lines`` and ``bad_bytes`` describe the whole file."""
+
+    path: Path
+    block_chars: int = BLOCK_CHARS
+    sha256: str = ""
+    size: int = 0
+    lines: int = 0
+    bad_bytes: int = 0
+
+    def _decompressed(self, hashing: _HashingReader):
+        suffix = self.path.suffix.lower()
+        buffered = io.BufferedReader(hashing, buffer_size=_READ_BYTES)
+        if suffix == ".gz":
+            return io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), buffer_size=_READ_BYTES)
+        if suffix == ".bz2":
+            return io.BufferedReader(bz2.BZ2File(buffered, mode="rb"), buffer_size=_READ_BYTES)
+        return buffered
+
+    def looks_binary(self) -> bool:
+        """True when the first 8 KiB of (decompressed) content hold a NUL byte."""
+        try:
+            with open(self.path, "rb", buffering=0) as raw:
+                head = self._decompressed(_HashingReader(raw)).peek(_BINARY_SNIFF_BYTES)
+        except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as error:
+            raise PipelineInputError(f"corpus file '{self.path}' cannot be read: {error}") from error
+        return b"\x00" in head[:_BINARY_SNIFF_BYTES]
+
+    def pieces(self) -> Iterator[tuple[int, str, bool]]:
+        """Yield ``(line_number, text, ends_line)`` with 1-based line numbers.
+
+        A line longer than ``block_chars`` arrives as several pieces with the same number, the
+        last one with ``ends_line`` true. Line terminators are not included in ``text``.
+        Raises :class:`PipelineInputError` naming the file when it is corrupt or truncated.
+        """
+        _counter.bad_bytes = 0
+        line_number = 0
+        in_line = False
+        try:
+            with open(self.path, "rb", buffering=0) as raw:
+                hashing = _HashingReader(raw)
+                stream = io.TextIOWrapper(
+                    self._decompressed(hashing), encoding="utf-8", errors="embeddings_count_replace", newline=None
+                )
+                while True:
+                    piece = stream.readline(self.block_chars)
+                    if not piece:
+                        break
+                    if not in_line:
+                        line_number += 1
+                    ends_line = piece.endswith("\n")
+                    in_line = not ends_line
+                    yield line_number, piece[:-1] if ends_line else piece, ends_line
+                if in_line:
+                    yield line_number, "", True
+                # drain what the decompressor did not need, so the checksum covers the whole file
+                while hashing.readinto(bytearray(_READ_BYTES)):
+                    pass
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as error:
+            raise PipelineInputError(f"corpus file '{self.path}' is corrupt or unreadable: {error}") from error
+        self.sha256 = hashing.sha256.hexdigest()
+        self.size = hashing.size
+        self.lines = line_number
+        self.bad_bytes = _counter.bad_bytes

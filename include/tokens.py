@@ -1,0 +1,222 @@
+"""Step 2, ``tokenize_to_parquet``: corpus text to Parquet rows of tokens.
+
+Tokens are exactly those of :func:`gensim.utils.simple_preprocess` (lowercased runs of word
+characters without digits, 2 to 15 characters, none starting with ``_``): gensim's own function
+is called on every piece of text. Rows are ``(source, line, chunk, tokens)``; a line yields one
+row per ``MAX_SENTENCE_TOKENS`` tokens, and lines without tokens yield no row.
+
+Long lines are read in bounded pieces and cut only where the cut cannot change the tokens (after
+whitespace, a digit or another character that is neither a token character nor part of a
+lowercasing context), so memory stays bounded and tokens stay identical to tokenizing the line
+whole. Only in a run of more than 64 Ki characters with no such character is the cut forced.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from include.atomic_io import replace_dir, write_json_atomic
+from include.errors import PipelineInputError
+from include.text_files import BLOCK_CHARS, TextFileReader
+
+log = logging.getLogger(__name__)
+
+#: gensim's ``MAX_WORDS_IN_BATCH``: Word2Vec silently truncates longer sentences.
+MAX_SENTENCE_TOKENS = 10_000
+ROWS_PER_ROW_GROUP = 20_000
+MAX_TOKEN_CHARS = 15  # simple_preprocess max_len
+_TOKEN_CHAR = re.compile(r"(?!\d)\w")
+_NOT_TOKEN_CHAR = re.compile(r"\W|\d")
+_SPACE_OR_DIGIT = re.compile(r"[\s\d]")
+
+
+def token_schema():
+    """The Arrow schema of token files."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("source", pa.string()),
+        ("line", pa.int64()),
+        ("chunk", pa.int32()),
+        ("tokens", pa.list_(pa.string())),
+    ])
+
+
+def tokenize_text(text: str) -> list[str]:
+    """Tokens of ``text``, by :func:`gensim.utils.simple_preprocess` itself."""
+    from gensim.utils import simple_preprocess
+
+    return simple_preprocess(text)
+
+
+def is_exact_cut_after(char: str) -> bool:
+    """True when cutting text right after ``char`` cannot change its tokens.
+
+    That holds when ``char`` lowercases to no token character and blocks the context of
+    Greek final-sigma lowercasing on both sides (it is neither cased nor case-ignorable).
+    """
+    if char.isspace() or char.isdecimal():
+        return True
+    if _TOKEN_CHAR.search(char.lower()):
+        return False
+    return ("AΣ" + char + "A").lower()[1] == "ς" and ("A" + char + "Σ").lower()[-1] == "σ"
+
+
+def _last_exact_cut(text: str) -> int:
+    """Index just after the last exact cut point of ``text``, or -1."""
+    match = None
+    for match in _SPACE_OR_DIGIT.finditer(text, max(0, len(text) - 4096)):
+        pass
+    if match:
+        return match.end()
+    for index in range(len(text) - 1, -1, -1):
+        if is_exact_cut_after(text[index]):
+            return index + 1
+    return -1
+
+
+class LineTokenizer:
+    """Tokenizes one line delivered in pieces, holding at most about two pieces of text."""
+
+    def __init__(self, block_chars: int = BLOCK_CHARS) -> None:
+        self.block_chars = block_chars
+        self._pending = ""
+        self._in_long_run = False  # inside a run of token characters too long to be a token
+        self.forced_cuts = 0
+
+    def feed(self, piece: str) -> list[str]:
+        """Add a piece of the line; return the tokens that are now final."""
+        if self._in_long_run:
+            match = _NOT_TOKEN_CHAR.search(piece)
+            if match is None:
+                return []
+            piece = piece[match.start():]
+            self._in_long_run = False
+        text = self._pending + piece
+        if len(text) < self.block_chars:
+            self._pending = text
+            return []
+        cut = _last_exact_cut(text)
+        if cut <= 0:
+            lowered = text.lower()
+            if not _NOT_TOKEN_CHAR.search(lowered):
+                if len(lowered) <= MAX_TOKEN_CHARS:
+                    self._pending = text  # may still become a token: wait for more text
+                    return []
+                # one run of token characters longer than any token: simple_preprocess drops it whole
+                self._pending = ""
+                self._in_long_run = True
+                return []
+            match = None
+            for match in _NOT_TOKEN_CHAR.finditer(text):
+                pass
+            cut = match.end() if match else len(text)
+            self.forced_cuts += 1
+        self._pending = text[cut:]
+        return tokenize_text(text[:cut])
+
+    def finish(self) -> list[str]:
+        """End the line; return its remaining tokens."""
+        text, self._pending = self._pending, ""
+        self._in_long_run = False
+        return tokenize_text(text) if text else []
+
+
+def iter_token_rows(path: Path, reader: TextFileReader | None = None) -> Iterator[tuple[int, int, list[str]]]:
+    """Yield ``(line, chunk, tokens)`` for one file; every token list is non-empty and holds at
+    most ``MAX_SENTENCE_TOKENS`` tokens."""
+    reader = reader or TextFileReader(path)
+    tokenizer = LineTokenizer(reader.block_chars)
+    buffered: list[str] = []
+    chunk = 0
+    for line_number, piece, ends_line in reader.pieces():
+        buffered += tokenizer.feed(piece)
+        if ends_line:
+            buffered += tokenizer.finish()
+        while len(buffered) >= MAX_SENTENCE_TOKENS:
+            yield line_number, chunk, buffered[:MAX_SENTENCE_TOKENS]
+            buffered = buffered[MAX_SENTENCE_TOKENS:]
+            chunk += 1
+        if ends_line:
+            if buffered:
+                yield line_number, chunk, buffered
+            buffered, chunk = [], 0
+    if tokenizer.forced_cuts:
+        log.warning("%s: %d cuts inside runs of over %d characters without whitespace", path,
+                    tokenizer.forced_cuts, reader.block_chars)
+
+
+def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000) -> dict:
+    """Tokenize the files listed in an ingest ``manifest`` into ``out_dir/part-00000.parquet``.
+
+    The folder is built beside ``out_dir`` and moved into place by one rename, replacing an
+    earlier one. Each file's sha256 is checked against the manifest while it is read.
+    Returns ``{"rows", "tokens", "files", "path"}`` and writes the same into ``out_dir/_SUCCESS.json``.
+    Raises :class:`PipelineInputError` when a file changed since ingest or no token is found.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    staged = out_dir.with_name(f".{out_dir.name}.staging")
+    if staged.exists():
+        import shutil
+
+        shutil.rmtree(staged)
+    staged.mkdir(parents=True)
+    schema = token_schema()
+    totals = {"rows": 0, "tokens": 0, "files": 0}
+    columns: dict[str, list] = {"source": [], "line": [], "chunk": [], "tokens": []}
+    next_report = progress_every
+
+    with pq.ParquetWriter(staged / "part-00000.parquet", schema, compression="zstd") as writer:
+        def flush() -> None:
+            if columns["line"]:
+                writer.write_table(pa.table(columns, schema=schema))
+                for values in columns.values():
+                    values.clear()
+
+        files = [entry for entry in manifest["files"] if "skipped" not in entry]
+        for number, entry in enumerate(files, start=1):
+            reader = TextFileReader(Path(entry["path"]))
+            for line, chunk, tokens in iter_token_rows(reader.path, reader):
+                columns["source"].append(entry["path"])
+                columns["line"].append(line)
+                columns["chunk"].append(chunk)
+                columns["tokens"].append(tokens)
+                totals["rows"] += 1
+                totals["tokens"] += len(tokens)
+                if len(columns["line"]) >= ROWS_PER_ROW_GROUP:
+                    flush()
+                if totals["tokens"] >= next_report:
+                    rate = totals["tokens"] / max(time.perf_counter() - started, 1e-9)
+                    log.info("tokenized %d tokens (%.0f tokens/s), file %d/%d", totals["tokens"], rate,
+                             number, len(files))
+                    next_report += progress_every
+            if reader.sha256 != entry["sha256"]:
+                raise PipelineInputError(f"corpus file '{entry['path']}' changed between ingest and tokenize")
+            totals["files"] += 1
+        flush()
+    if totals["tokens"] == 0:
+        raise PipelineInputError(
+            f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"
+        )
+    elapsed = time.perf_counter() - started
+    write_json_atomic(staged / "_SUCCESS.json", {**totals, "seconds": round(elapsed, 3)})
+    replace_dir(staged, out_dir)
+    log.info("tokenized %d files: %d rows, %d tokens in %.2fs (%.0f tokens/s)", totals["files"], totals["rows"],
+             totals["tokens"], elapsed, totals["tokens"] / max(elapsed, 1e-9))
+    return {**totals, "path": str(out_dir)}
+
+
+def iter_token_lists(tokens_dir: Path, batch_rows: int = 8192) -> Iterator[list[str]]:
+    """Yield the token lists of every Parquet file under ``tokens_dir``, in file and row order."""
+    import pyarrow.parquet as pq
+
+    for part in sorted(Path(tokens_dir).glob("*.parquet")):
+        for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows, columns=["tokens"]):
+            yield from batch.column(0).to_pylist()

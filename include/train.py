@@ -1,0 +1,99 @@
+"""Step 3, ``train_word2vec``: gensim Word2Vec over the Parquet tokens."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from include.errors import PipelineInputError
+from include.tokens import iter_token_lists
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Word2VecParams:
+    """The Word2Vec hyper-parameters the DAG exposes as Params (gensim's names and meanings)."""
+
+    vector_size: int = 100
+    window: int = 5
+    min_count: int = 5
+    sg: int = 0
+    negative: int = 5
+    sample: float = 1e-3
+    epochs: int = 5
+    workers: int = 3
+    seed: int = 1
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class ParquetSentences:
+    """Restartable iterable of token lists read from a token folder (gensim iterates it once per
+    epoch plus once to build the vocabulary)."""
+
+    def __init__(self, tokens_dir: Path) -> None:
+        self.tokens_dir = Path(tokens_dir)
+
+    def __iter__(self):
+        return iter_token_lists(self.tokens_dir)
+
+
+def _epoch_logger():
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    class EpochProgress(CallbackAny2Vec):
+        """Logs each epoch's number, duration and raw words per second."""
+
+        def __init__(self) -> None:
+            self.epoch = 0
+            self.started = 0.0
+
+        def on_epoch_begin(self, model) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, model) -> None:
+            self.epoch += 1
+            seconds = time.perf_counter() - self.started
+            log.info("epoch %d/%d done in %.2fs, %.0f words/s", self.epoch, model.epochs, seconds,
+                     model.corpus_total_words / max(seconds, 1e-9))
+
+    return EpochProgress()
+
+
+def train_word2vec(tokens_dir: Path, params: Word2VecParams, model_path: Path) -> dict:
+    """Train Word2Vec on the token lists under ``tokens_dir`` and save it at ``model_path``.
+
+    The model is saved in gensim's native format (``Word2Vec.load`` reads it back; large arrays
+    go to ``<model_path>.*.npy`` side files). With ``workers=1`` and a fixed ``seed`` the
+    vectors are byte-identical between runs: gensim 4 seeds every random draw from ``seed``.
+    Returns ``{"vocab_size", "corpus_words", "sentences", "train_seconds"}``.
+    Raises :class:`PipelineInputError` naming ``min_count`` when it leaves no word.
+    """
+    from gensim.models import Word2Vec
+
+    started = time.perf_counter()
+    sentences = ParquetSentences(tokens_dir)
+    model = Word2Vec(vector_size=params.vector_size, window=params.window, min_count=params.min_count,
+                     sg=params.sg, negative=params.negative, sample=params.sample, epochs=params.epochs,
+                     workers=params.workers, seed=params.seed)
+    model.build_vocab(sentences, progress_per=100_000, keep_raw_vocab=True)
+    top = max(model.raw_vocab.values(), default=0)
+    model.raw_vocab = None  # only needed for the message below; frees the memory of every raw word
+    if len(model.wv) == 0:
+        raise PipelineInputError(
+            f"min_count={params.min_count} leaves an empty vocabulary "
+            f"(the corpus has {model.corpus_total_words} tokens; its most frequent word occurs {top} times)"
+        )
+    log.info("vocabulary: %d words (min_count=%d) from %d tokens in %d sentences", len(model.wv),
+             params.min_count, model.corpus_total_words, model.corpus_count)
+    model.train(sentences, total_examples=model.corpus_count, total_words=model.corpus_total_words,
+                epochs=params.epochs, callbacks=[_epoch_logger()])
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(str(model_path))
+    seconds = time.perf_counter() - started
+    log.info("trained %d epochs in %.2fs", params.epochs, seconds)
+    return {"vocab_size": len(model.wv), "corpus_words": int(model.corpus_total_words),
+            "sentences": int(model.corpus_count), "train_seconds": round(seconds, 3)}
