@@ -38,7 +38,7 @@ class Embeddings:
         """A gensim ``KeyedVectors`` holding the same words and vectors (no unpickling involved)."""
         from gensim.models import KeyedVectors
 
-        keyed = KeyedVectors(self.vector_size, count=len(self), dtype=np.float32)
+        keyed = KeyedVectors(self.vector_size, dtype=np.float32)
         keyed.add_vectors(self.index_to_word, self.vectors)
         return keyed
 

@@ -50,6 +50,10 @@ class PipelineStepOperator(BaseOperator):
 
     ui_color = "#e8f0fe"
 
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("multiple_outputs", True)  # each returned key is an XCom of its own
+        super().__init__(**kwargs)
+
     def execute(self, context: Any) -> dict:
         for name in PROGRESS_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)
