@@ -29,6 +29,17 @@ def evaluate_keyed_vectors(keyed_vectors) -> dict:
     """
     from gensim.test.utils import datapath
 
+    # gensim logs every skipped out-of-vocabulary line at INFO: thousands of lines on a small corpus
+    keyedvectors_log = logging.getLogger("gensim.models.keyedvectors")
+    level = keyedvectors_log.level
+    keyedvectors_log.setLevel(logging.WARNING)
+    try:
+        return _evaluate(keyed_vectors, datapath)
+    finally:
+        keyedvectors_log.setLevel(level)
+
+
+def _evaluate(keyed_vectors, datapath) -> dict:
     results: dict[str, dict] = {}
     for name, file_name in WORD_PAIR_SETS.items():
         try:

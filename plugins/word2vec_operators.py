@@ -19,7 +19,7 @@ from include.errors import ParityError, PipelineInputError
 log = logging.getLogger(__name__)
 
 #: Loggers whose INFO progress lines (files, tokens, epochs, words/s) belong in the task log.
-PROGRESS_LOGGERS = ("include", "gensim.models.word2vec", "gensim.models.keyedvectors")
+PROGRESS_LOGGERS = ("include", "gensim.models.word2vec")
 
 
 def run_partition_date(context: Any) -> str:
