@@ -43,3 +43,51 @@ def small_corpus(data_root) -> Path:
     (corpus / ".hidden.txt").write_text("hidden words never read\n", encoding="utf-8")
     (corpus / "notes.md").write_text("markdown is not a corpus file\n", encoding="utf-8")
     return corpus
+
+
+def synthetic_sentences(count: int = 400, seed: int = 7) -> list[str]:
+    """Deterministic English-like sentences over a small vocabulary with clear co-occurrences."""
+    import random
+
+    rng = random.Random(seed)
+    topics = [
+        ["king", "queen", "royal", "palace", "crown", "throne"],
+        ["river", "water", "boat", "bridge", "fish", "bank"],
+        ["computer", "software", "program", "data", "network", "server"],
+        ["garden", "flower", "tree", "grass", "seed", "leaf"],
+    ]
+    fillers = ["the", "and", "with", "near", "over", "under"]
+    lines = []
+    for _ in range(count):
+        topic = rng.choice(topics)
+        words = [rng.choice(topic) if rng.random() < 0.7 else rng.choice(fillers) for _ in range(rng.randint(6, 14))]
+        lines.append(" ".join(words))
+    return lines
+
+
+@pytest.fixture(scope="session")
+def trained_version(tmp_path_factory):
+    """A staged model version built once per session by the library functions alone:
+    tokens -> Word2Vec (workers=1, seed=1) -> embeddings.npy/vocab.json -> keras/.
+    Returns a dict of paths and the trained params."""
+    from include.export import export_embeddings
+    from include.ingest import ingest_corpus, read_manifest
+    from include.keras_models import write_keras_models
+    from include.export import load_embeddings
+    from include.tokens import tokenize_files
+    from include.train import Word2VecParams, train_word2vec
+
+    base = tmp_path_factory.mktemp("trained")
+    corpus = base / "corpus.txt"
+    corpus.write_text("\n".join(synthetic_sentences()) + "\n", encoding="utf-8")
+    manifest_path = base / "ingest_manifest.json"
+    ingest_corpus(corpus, manifest_path)
+    tokens = tokenize_files(read_manifest(manifest_path), base / "tokens")
+    params = Word2VecParams(vector_size=16, window=3, min_count=2, epochs=3, workers=1, seed=1)
+    version_dir = base / "version"
+    stats = train_word2vec(Path(tokens["path"]), params, version_dir / "word2vec.model")
+    export_embeddings(version_dir / "word2vec.model", version_dir)
+    embeddings = load_embeddings(version_dir)
+    write_keras_models(embeddings.vectors, embeddings.index_to_word, version_dir / "keras")
+    return {"version_dir": version_dir, "tokens_dir": Path(tokens["path"]), "params": params, "stats": stats,
+            "manifest_path": manifest_path, "corpus": corpus}

@@ -1,0 +1,52 @@
+import json
+
+import pytest
+
+from include.export import load_embeddings
+from include.report import build_report, pca_map_png, render_html, write_report
+
+
+@pytest.fixture(scope="module")
+def report(trained_version):
+    emb = load_embeddings(trained_version["version_dir"])
+    return build_report(emb, trained_version["version_dir"] / "keras", version="20260101T000000Z-abcdef12",
+                        params={"corpus_path": "/x/<i>corpus</i>", "epochs": 3}, corpus={"files": 1, "lines": 2, "tokens": 3},
+                        probe_words=["king", "<script>alert(1)</script>", "", "nope"], top_k=4, parity_pairs=30, seed=0)
+
+
+def test_report_has_the_contract_keys(report):
+    for key in ("schema_version", "version", "params", "corpus", "vocab_size", "neighbours", "oov_probe_words",
+                "parity", "evaluation"):
+        assert key in report
+    assert report["schema_version"] == 1
+    assert list(report["neighbours"]) == ["king"]
+    assert len(report["neighbours"]["king"]) == 4
+    assert all(word != "king" for word, _ in report["neighbours"]["king"])
+    assert report["oov_probe_words"] == ["<script>alert(1)</script>", "", "nope"]
+    assert report["parity"]["pairs"] == 30
+
+
+def test_default_probe_words_when_none_given(trained_version):
+    emb = load_embeddings(trained_version["version_dir"])
+    result = build_report(emb, trained_version["version_dir"] / "keras", version="v", params={}, corpus={},
+                          probe_words=[], top_k=2, parity_pairs=5, seed=0)
+    assert 0 < len(result["neighbours"]) <= 20
+    assert "the" not in result["neighbours"] and "and" not in result["neighbours"]
+    assert result["oov_probe_words"] == []
+
+
+def test_html_escapes_corpus_and_conf_text(report, trained_version):
+    emb = load_embeddings(trained_version["version_dir"])
+    html = render_html(report, pca_map_png(emb))
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "<i>corpus</i>" not in html
+    assert 'src="data:image/png;base64,' in html
+    assert html.count('class="neighbour-table"') == 1
+
+
+def test_write_report_outputs_valid_json_and_png(report, trained_version, tmp_path):
+    emb = load_embeddings(trained_version["version_dir"])
+    paths = write_report(report, emb, tmp_path / "report")
+    assert json.loads(open(paths["report_json"], encoding="utf-8").read()) == report
+    assert pca_map_png(emb).startswith(b"\x89PNG")
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["report.html", "report.json"]

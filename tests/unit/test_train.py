@@ -1,0 +1,67 @@
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from gensim.models import Word2Vec
+
+from include.errors import PipelineInputError
+from include.paths import PROJECT_ROOT
+from include.train import Word2VecParams, train_word2vec
+
+
+def test_training_uses_every_param_and_saves_a_loadable_model(trained_version):
+    params = trained_version["params"]
+    model = Word2Vec.load(str(trained_version["version_dir"] / "word2vec.model"))
+    assert (model.vector_size, model.window, model.min_count, model.sg, model.negative, model.sample,
+            model.epochs, model.workers, model.seed) == (
+        params.vector_size, params.window, params.min_count, params.sg, params.negative, params.sample,
+        params.epochs, params.workers, params.seed)
+    assert trained_version["stats"]["vocab_size"] == len(model.wv)
+    assert trained_version["stats"]["corpus_words"] > 0
+
+
+def test_training_logs_epoch_progress(trained_version, tmp_path, caplog):
+    caplog.set_level("INFO", logger="include.train")
+    params = Word2VecParams(vector_size=8, min_count=1, epochs=2, workers=1)
+    train_word2vec(trained_version["tokens_dir"], params, tmp_path / "m" / "word2vec.model")
+    epochs = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert len(epochs) == 2 and epochs[1].startswith("epoch 2/2") and "words/s" in epochs[1]
+
+
+def test_min_count_leaving_no_word_is_refused_by_name(trained_version, tmp_path):
+    with pytest.raises(PipelineInputError, match=r"min_count=100000 leaves an empty vocabulary"):
+        train_word2vec(trained_version["tokens_dir"], Word2VecParams(min_count=100000), tmp_path / "w.model")
+    assert not (tmp_path / "w.model").exists()
+
+
+_TRAIN_SCRIPT = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from include.train import Word2VecParams, train_word2vec
+    from include.export import export_embeddings
+    out = Path(sys.argv[2])
+    train_word2vec(Path(sys.argv[1]), Word2VecParams(vector_size=16, min_count=1, epochs=2, workers=1, seed=7),
+                   out / "word2vec.model")
+    export_embeddings(out / "word2vec.model", out)
+""")
+
+
+@pytest.mark.slow
+def test_one_worker_and_fixed_seed_give_byte_identical_embeddings(trained_version, tmp_path):
+    """Two separate processes with different hash seeds (PYTHONHASHSEED) train the same bytes."""
+    script = tmp_path / "train.py"
+    script.write_text(_TRAIN_SCRIPT.format(root=str(PROJECT_ROOT)))
+    outputs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"run{hash_seed}"
+        subprocess.run([sys.executable, str(script), str(trained_version["tokens_dir"]), str(out)], check=True,
+                       env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"}, timeout=120)
+        outputs.append(out)
+    first, second = ((out / "embeddings.npy").read_bytes() for out in outputs)
+    assert first == second
+    assert (outputs[0] / "vocab.json").read_bytes() == (outputs[1] / "vocab.json").read_bytes()
+    other = np.load(outputs[0] / "embeddings.npy")
+    assert not np.array_equal(other[:, :4], np.zeros_like(other[:, :4]))
