@@ -80,7 +80,7 @@ class IngestTextOperator(PipelineStepOperator):
         from include.paths import corpus_id, resolve_corpus_path, staging_dir
         from include.run_conf import check_conf_keys
 
-        check_conf_keys(context["dag_run"].conf or {}, context["params"].keys())
+        check_conf_keys(context["dag_run"].conf or {}, self.dag.params.keys())  # declared, not merged with conf
         corpus = resolve_corpus_path(self.corpus_path)
         manifest_path = staging_dir(context["run_id"]) / "ingest_manifest.json"
         totals = ingest_corpus(corpus, manifest_path)

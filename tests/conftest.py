@@ -3,6 +3,10 @@ AIRFLOW_HOME with a fresh SQLite metadata DB (see tests/airflow_home.py)."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,31 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+# Airflow reads its configuration on first import: point it at a private home before any test
+# module imports it, so tests never touch the developer's .airflow/ or a running Airflow.
+AIRFLOW_TEST_HOME = Path(tempfile.mkdtemp(prefix="w2v-airflow-tests-"))
+AIRFLOW_TEST_ENV = {
+    "AIRFLOW_HOME": str(AIRFLOW_TEST_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_TEST_HOME / 'airflow.db'}",
+    "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins")]),
+}
+os.environ.update(AIRFLOW_TEST_ENV)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(AIRFLOW_TEST_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """The private Airflow home with its SQLite metadata DB migrated (once per session)."""
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
+                   capture_output=True, timeout=300)
+    return AIRFLOW_TEST_HOME
 
 
 @pytest.fixture

@@ -1,0 +1,94 @@
+"""The DAG file: imports cleanly, light at parse time, and its Params build a usable trigger form."""
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+DAG_FILE = PROJECT_ROOT / "dags" / "word2vec_embeddings.py"
+STEPS = ["ingest_text", "tokenize_to_parquet", "train_word2vec", "export_embeddings", "build_keras_model",
+         "write_similarity_report", "publish"]
+
+
+@pytest.fixture(scope="module")
+def dag_bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+
+
+def test_dag_bag_imports_without_errors(dag_bag):
+    assert dag_bag.import_errors == {}
+    assert list(dag_bag.dags) == ["word2vec_embeddings"]
+
+
+def test_every_dag_has_tags_and_retries(dag_bag):
+    for dag in dag_bag.dags.values():
+        assert dag.tags
+        for task in dag.tasks:
+            assert task.retries >= 2, task.task_id
+
+
+def test_steps_are_chained_in_order(dag_bag):
+    dag = dag_bag.dags["word2vec_embeddings"]
+    assert sorted(dag.task_ids) == sorted(STEPS)
+    for upstream, downstream in zip(STEPS, STEPS[1:]):
+        assert downstream in dag.get_task(upstream).downstream_task_ids
+    assert type(dag.get_task("train_word2vec")).__module__ == "word2vec_operators"
+
+
+def test_params_have_titles_descriptions_types_and_bounds(dag_bag):
+    params = dag_bag.dags["word2vec_embeddings"].params
+    numeric = {"vector_size", "window", "min_count", "negative", "sample", "epochs", "workers", "seed", "top_k"}
+    for name in params:
+        param = params.get_param(name)
+        schema = param.schema
+        assert schema.get("title") and param.description, name
+        assert schema.get("type"), name
+        if name in numeric:
+            assert "minimum" in schema and "maximum" in schema, name
+    assert params["corpus_path"] == "bundled:lee"
+    assert params.get_param("workers").schema["maximum"] == 32
+    assert params.get_param("sg").schema["enum"] == [0, 1]
+
+
+@pytest.mark.parametrize("conf, name", [
+    ({"epochs": 0}, "epochs"),
+    ({"epochs": "ten"}, "epochs"),
+    ({"vector_size": 100000}, "vector_size"),
+    ({"sg": 2}, "sg"),
+    ({"probe_words": "king"}, "probe_words"),
+    ({"sample": -1}, "sample"),
+])
+def test_params_refuse_out_of_range_and_wrong_type(dag_bag, conf, name):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    merged = copy.deepcopy(dag_bag.dags["word2vec_embeddings"].params)
+    with pytest.raises(ParamValidationError, match=name):
+        for key, value in conf.items():
+            merged[key] = value
+        merged.validate()
+
+
+_IMPORT_PROBE = """
+import json, sys, time
+import airflow.sdk, airflow.sdk.bases.operator  # what any DAG file pays anyway
+start = time.perf_counter()
+import runpy
+runpy.run_path({path!r})
+elapsed = time.perf_counter() - start
+print(json.dumps({{"seconds": elapsed, "heavy": sorted(m for m in ("gensim", "tensorflow", "keras", "pyarrow",
+      "matplotlib", "scipy") if m in sys.modules)}}))
+"""
+
+
+def test_importing_the_dag_file_is_light():
+    """The dag-processor re-parses the file often: no heavy imports, well under a second."""
+    probe = _IMPORT_PROBE.format(path=str(DAG_FILE))
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert facts["heavy"] == []
+    assert facts["seconds"] < 0.5, facts
