@@ -1,0 +1,45 @@
+"""`make run` exactly as a user runs it, on a private Airflow home and data root."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _make_run(tmp_path, data_root, conf):
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow-home"), "EMBEDDINGS_DATA_DIR": str(data_root)}
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "PYTHONPATH"):
+        env.pop(key, None)  # as in a user's shell: the Makefile sets what it needs
+    started = time.monotonic()
+    result = subprocess.run(["make", "-s", "run", f"CONF={conf}"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                            text=True, timeout=600)
+    return result, time.monotonic() - started
+
+
+def test_make_run_publishes_and_prints_where(tmp_path, data_root, small_corpus):
+    result, _ = _make_run(tmp_path, data_root, '{"corpus_path": "corpus", "epochs": 2, "min_count": 2}')
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    version = (data_root / "models" / "LATEST").read_text().strip()
+    assert f"Model version: {data_root / 'models' / version}" in result.stdout
+    assert re.search(r"Report: +\S+/report/report\.html", result.stdout)
+    assert (data_root / "models" / version / "report" / "report.html").is_file()
+
+
+def test_make_run_fails_fast_and_prints_the_error(tmp_path, data_root):
+    result, elapsed = _make_run(tmp_path, data_root, '{"corpus_path": "/etc"}')
+    assert result.returncode != 0
+    assert "FAILED ingest_text" in result.stderr and "outside the allowed roots" in result.stderr
+    assert not (data_root / "models").exists()
+    assert elapsed < 120  # includes migrating a new metadata DB; no retry delay is waited out
+
+
+def test_make_run_refuses_conf_that_is_not_json_or_breaks_a_param(tmp_path, data_root):
+    result, _ = _make_run(tmp_path, data_root, "{epochs: 3}")
+    assert result.returncode != 0 and "not valid JSON" in result.stderr
+    result, _ = _make_run(tmp_path, data_root, '{"epochs": 0}')
+    assert result.returncode == 2 and "Invalid DAG run conf" in result.stderr and "epochs" in result.stderr
