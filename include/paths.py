@@ -67,7 +67,7 @@ def allowed_roots() -> list[Path]:
     roots = [data_root()]
     roots += [bundled_corpus_path(name) for name in sorted(BUNDLED_CORPORA)]
     extra = os.environ.get("EMBEDDINGS_CORPUS_ROOTS", "")
-    roots += [Path(entry).expanduser() for entry in extra.split(os.pathsep) if entry.strip()]
+    roots += [PROJECT_ROOT / Path(entry.strip()).expanduser() for entry in extra.split(os.pathsep) if entry.strip()]
     return [Path(os.path.realpath(root)) for root in roots]
 
 
@@ -92,7 +92,10 @@ def resolve_corpus_path(corpus_path: object) -> Path:
         candidate = Path(text).expanduser()
         if not candidate.is_absolute():
             candidate = data_root() / candidate
-    real = Path(os.path.realpath(candidate))
+    try:
+        real = Path(os.path.realpath(candidate))
+    except (ValueError, OSError) as error:  # e.g. an embedded NUL byte
+        raise PipelineInputError(f"corpus_path {corpus_path!r} is not a usable path: {error}") from error
     roots = allowed_roots()
     if not any(is_within(real, root) for root in roots):
         shown = ", ".join(str(root) for root in roots)

@@ -9,13 +9,12 @@ mode splits them (``\\n``, ``\\r\\n``, ``\\r``) and long lines are delivered in 
 from __future__ import annotations
 
 import bz2
-import codecs
 import gzip
 import hashlib
 import io
 import lzma
 import os
-import threading
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,15 +28,9 @@ BLOCK_CHARS = 1 << 16
 _READ_BYTES = 1 << 20
 _BINARY_SNIFF_BYTES = 8192
 
-_counter = threading.local()
-
-
-def _count_and_replace(error: UnicodeDecodeError) -> tuple[str, int]:
-    _counter.bad_bytes = getattr(_counter, "bad_bytes", 0) + (error.end - error.start)
-    return "\ufffd", error.end
-
-
-codecs.register_error("embeddings_count_replace", _count_and_replace)
+# Undecodable bytes are decoded with "surrogateescape" (one lone surrogate per byte, which valid
+# UTF-8 never yields), then counted and replaced by U+FFFD: a count per reader, no global state.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def discover_files(corpus: Path) -> list[Path]:
@@ -148,19 +141,22 @@ class TextFileReader:
         last one with ``ends_line`` true. Line terminators are not included in ``text``.
         Raises :class:`PipelineInputError` naming the file when it is corrupt or truncated.
         """
-        _counter.bad_bytes = 0
+        bad_bytes = 0
         line_number = 0
         in_line = False
         try:
             with open(self.path, "rb", buffering=0) as raw:
                 hashing = _HashingReader(raw)
                 stream = io.TextIOWrapper(
-                    self._decompressed(hashing), encoding="utf-8", errors="embeddings_count_replace", newline=None
+                    self._decompressed(hashing), encoding="utf-8", errors="surrogateescape", newline=None
                 )
                 while True:
                     piece = stream.readline(self.block_chars)
                     if not piece:
                         break
+                    if _ESCAPED_BYTE.search(piece):
+                        piece, replaced = _ESCAPED_BYTE.subn("\ufffd", piece)
+                        bad_bytes += replaced
                     if not in_line:
                         line_number += 1
                     ends_line = piece.endswith("\n")
@@ -176,4 +172,4 @@ class TextFileReader:
         self.sha256 = hashing.sha256.hexdigest()
         self.size = hashing.size
         self.lines = line_number
-        self.bad_bytes = _counter.bad_bytes
+        self.bad_bytes = bad_bytes

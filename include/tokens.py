@@ -84,36 +84,26 @@ class LineTokenizer:
     def __init__(self, block_chars: int = BLOCK_CHARS) -> None:
         self.block_chars = block_chars
         self._pending = ""
-        self._in_long_run = False  # inside a run of token characters too long to be a token
         self.forced_cuts = 0
 
     def feed(self, piece: str) -> list[str]:
         """Add a piece of the line; return the tokens that are now final."""
-        if self._in_long_run:
-            match = _NOT_TOKEN_CHAR.search(piece)
-            if match is None:
-                return []
-            piece = piece[match.start():]
-            self._in_long_run = False
         text = self._pending + piece
         if len(text) < self.block_chars:
             self._pending = text
             return []
         cut = _last_exact_cut(text)
         if cut <= 0:
-            lowered = text.lower()
-            if not _NOT_TOKEN_CHAR.search(lowered):
-                if len(lowered) <= MAX_TOKEN_CHARS:
-                    self._pending = text  # may still become a token: wait for more text
-                    return []
-                # one run of token characters longer than any token: simple_preprocess drops it whole
-                self._pending = ""
-                self._in_long_run = True
+            if not _NOT_TOKEN_CHAR.search(text.lower()):
+                # One run of token characters, longer than any token: simple_preprocess drops it
+                # whole. Keep only its last MAX_TOKEN_CHARS + 1 characters, so the run still counts
+                # as too long and the lowercasing context of what follows is unchanged.
+                self._pending = text[-(MAX_TOKEN_CHARS + 1):]
                 return []
             match = None
             for match in _NOT_TOKEN_CHAR.finditer(text):
                 pass
-            cut = match.end() if match else len(text)
+            cut = match.end() if match else len(text)  # no cut point at all: only lowercasing splits it
             self.forced_cuts += 1
         self._pending = text[cut:]
         return tokenize_text(text[:cut])
@@ -121,7 +111,6 @@ class LineTokenizer:
     def finish(self) -> list[str]:
         """End the line; return its remaining tokens."""
         text, self._pending = self._pending, ""
-        self._in_long_run = False
         return tokenize_text(text) if text else []
 
 

@@ -100,12 +100,6 @@ def test_empty_or_non_string_corpus_path_is_refused(data_root, value):
         resolve_corpus_path(value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG include/paths.py:95 resolve_corpus_path: os.path.realpath raises a bare ValueError "
-    "('embedded null byte') for a path holding a NUL, not PipelineInputError naming the path, "
-    "so the operator retries instead of failing fast",
-)
 def test_corpus_path_with_nul_byte_is_refused_as_input_error(data_root):
     with pytest.raises(PipelineInputError, match="corpus"):
         resolve_corpus_path("corpus\x00.txt")

@@ -359,12 +359,6 @@ def test_multibyte_character_across_read_boundaries_is_not_bad(tmp_path, offset)
     assert reader.bad_bytes == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG include/text_files.py:32,151,179: the bad-byte counter is one thread-local shared by every "
-    "reader and reset when any pieces() generator starts, so two readers read in alternation "
-    "report each other's counts (no current caller interleaves readers)",
-)
 def test_interleaved_readers_count_their_own_bad_bytes(tmp_path):
     first, second = tmp_path / "first.txt", tmp_path / "second.txt"
     first.write_bytes(b"ab\xff\xfecd\n" * 3)  # 6 bad bytes

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from gensim.utils import simple_preprocess
-from hypothesis import assume, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from include.errors import PipelineInputError
@@ -93,16 +93,6 @@ _segment = st.one_of(
 line_texts = st.lists(_segment, max_size=12).map("".join)
 
 
-def known_long_run_bug(text: str, block_chars: int) -> bool:
-    """Inputs that hit the two known bugs of the long-run shortcut (see the xfail tests below):
-    a run of at least ``block_chars`` token characters continued by ``İ``, or followed later by ``Σ``."""
-    long_run = re.search(rf"(?:(?![\dİ])\w){{{block_chars},}}", text)
-    if not long_run:
-        return False
-    rest = text[long_run.end():]
-    return bool(re.match(r"(?:(?!\d)\w)*İ", rest)) or "Σ" in rest
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     text=line_texts,
@@ -114,7 +104,6 @@ def known_long_run_bug(text: str, block_chars: int) -> bool:
 @example(text="word " * 30 + "Σ'", block_chars=64, piece_sizes=[7])
 @example(text="x" * 200 + " " + "y" * 10, block_chars=64, piece_sizes=[64])
 def test_streamed_tokens_equal_simple_preprocess_of_the_whole_line(text, block_chars, piece_sizes):
-    assume(not known_long_run_bug(text, block_chars))
     tokens, forced_cuts = stream_tokens(text, block_chars, piece_sizes)
     if forced_cuts == 0:
         assert tokens == simple_preprocess(text)
@@ -152,12 +141,6 @@ def test_run_without_exact_cut_point_is_forced_and_counted():
     assert tokens == simple_preprocess(text) == []  # one-letter words are never tokens
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG include/tokens.py:97 LineTokenizer.feed: after a long run of token characters it looks for "
-    "the run's end in the original piece, but 'İ' lowercases to 'i' + U+0307 (not a word character), so "
-    "in 'a'*100 + 'İstanbul' gensim keeps 'stanbul' and the streaming tokenizer drops it (forced_cuts == 0)",
-)
 def test_long_run_continued_by_dotted_capital_i(tmp_path):
     path = tmp_path / "t.txt"
     text = "a" * (BLOCK_CHARS + 10) + "İstanbul is big\n"
@@ -166,12 +149,6 @@ def test_long_run_continued_by_dotted_capital_i(tmp_path):
     assert tokens == simple_preprocess(text) == ["stanbul", "is", "big"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG include/tokens.py:99-104 LineTokenizer.feed: a dropped long run also drops the Final_Sigma "
-    "context, so in 'a'*100 + '.Σʰ' ('.' is case-ignorable, 'ʰ' a case-ignorable letter) gensim gives "
-    "'ςʰ' and the streaming tokenizer 'σʰ' (forced_cuts == 0)",
-)
 def test_long_run_keeps_final_sigma_context(tmp_path):
     path = tmp_path / "t.txt"
     text = "a" * (BLOCK_CHARS + 10) + ".Σʰ\n"
