@@ -8,40 +8,46 @@ from pathlib import Path
 
 from include.atomic_io import write_json_atomic
 from include.errors import PipelineInputError
+from include.partitions import SNAPSHOT, PartitionPlan
 from include.text_files import TextFileReader, discover_files
 
 log = logging.getLogger(__name__)
 MANIFEST_SCHEMA_VERSION = 1
 
 
-def ingest_corpus(corpus: Path, manifest_path: Path) -> dict:
+def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None = None, max_shards: int = 1) -> dict:
     """Read every file of ``corpus`` once and write ``manifest_path`` (JSON).
 
-    ``corpus`` is a resolved, confined path (see :func:`include.paths.resolve_corpus_path`).
-    The manifest lists, per file: ``path``, ``size`` (bytes on disk), ``sha256`` (of the bytes on
-    disk), ``lines`` and ``bad_bytes`` (undecodable bytes replaced by U+FFFD); binary files
-    (a NUL byte in the first 8 KiB) are listed with ``skipped: "binary"`` and not read further.
-    Returns the manifest's totals: ``files``, ``skipped_files``, ``lines``, ``bytes``, ``bad_bytes``.
+    ``corpus`` is a resolved, confined path (see :func:`include.paths.resolve_corpus_path`);
+    ``plan`` says which of its parts go to which token partition (default: all of it, one
+    ``snapshot`` partition). The manifest lists, per file: ``path``, ``partition``, ``size`` (bytes
+    on disk), ``sha256`` (of the bytes on disk), ``lines`` and ``bad_bytes`` (undecodable bytes
+    replaced by U+FFFD); binary files (a NUL byte in the first 8 KiB) are listed with
+    ``skipped: "binary"`` and not read further. It also holds ``shards``: the readable files of each
+    partition split into at most ``max_shards`` groups of similar size, tokenized in parallel.
+    Returns the totals: ``files``, ``skipped_files``, ``lines``, ``bytes``, ``bad_bytes``, ``shards``.
     Raises :class:`PipelineInputError` when no readable text file is found.
     """
     started = time.perf_counter()
-    paths = discover_files(corpus)
-    if not paths:
+    plan = plan or PartitionPlan([(SNAPSHOT, corpus)], dated=False)
+    located = [(partition, path) for partition, source in plan.sources for path in discover_files(source)]
+    if not located:
         raise PipelineInputError(f"corpus_path '{corpus}' holds no .txt, .gz or .bz2 file")
     entries = []
-    for number, path in enumerate(paths, start=1):
+    for number, (partition, path) in enumerate(located, start=1):
         reader = TextFileReader(path)
         if reader.looks_binary():
             log.warning("skipping binary file %s (NUL bytes in its first 8 KiB)", path)
-            entries.append({"path": str(path), "size": path.stat().st_size, "skipped": "binary"})
+            entries.append({"path": str(path), "partition": partition, "size": path.stat().st_size,
+                            "skipped": "binary"})
             continue
         for _ in reader.pieces():
             pass
         if reader.bad_bytes:
             log.warning("%s: %d undecodable bytes replaced by U+FFFD", path, reader.bad_bytes)
-        entries.append({"path": str(path), "size": reader.size, "sha256": reader.sha256,
+        entries.append({"path": str(path), "partition": partition, "size": reader.size, "sha256": reader.sha256,
                         "lines": reader.lines, "bad_bytes": reader.bad_bytes})
-        log.info("read file %d/%d: %s (%d lines, %d bytes)", number, len(paths), path, reader.lines, reader.size)
+        log.info("read file %d/%d: %s (%d lines, %d bytes)", number, len(located), path, reader.lines, reader.size)
     read = [entry for entry in entries if "skipped" not in entry]
     totals = {
         "files": len(read),
@@ -54,12 +60,38 @@ def ingest_corpus(corpus: Path, manifest_path: Path) -> dict:
         raise PipelineInputError(f"corpus_path '{corpus}' holds no readable text file (all {len(entries)} binary)")
     if totals["lines"] == 0:
         raise PipelineInputError(f"corpus_path '{corpus}' holds only empty files")
-    manifest = {"schema_version": MANIFEST_SCHEMA_VERSION, "corpus_path": str(corpus), "totals": totals,
-                "files": entries}
+    shards = plan_shards(entries, max_shards)
+    totals["shards"] = len(shards)
+    manifest = {"schema_version": MANIFEST_SCHEMA_VERSION, "corpus_path": str(corpus), "dated": plan.dated,
+                "partitions": [partition for partition, _ in plan.sources], "totals": totals, "files": entries,
+                "shards": shards}
     write_json_atomic(manifest_path, manifest)
     log.info("ingested %d files (%d skipped), %d lines, %d bytes in %.2fs", totals["files"],
              totals["skipped_files"], totals["lines"], totals["bytes"], time.perf_counter() - started)
     return totals
+
+
+def plan_shards(entries: list[dict], max_shards: int) -> list[dict]:
+    """Split the readable files of each partition into at most ``max_shards`` groups of similar
+    total size (largest file first into the lightest group). Returns
+    ``[{"partition": name, "shard": i, "files": [entry index, ...]}, ...]``, ``shard`` numbered
+    within its partition."""
+    by_partition: dict[str, list[int]] = {}
+    for index, entry in enumerate(entries):
+        if "skipped" not in entry:
+            by_partition.setdefault(entry["partition"], []).append(index)
+    shards = []
+    for partition, indices in by_partition.items():
+        count = max(1, min(max_shards, len(indices)))
+        groups: list[list[int]] = [[] for _ in range(count)]
+        sizes = [0] * count
+        for index in sorted(indices, key=lambda i: -entries[i]["size"]):
+            lightest = sizes.index(min(sizes))
+            groups[lightest].append(index)
+            sizes[lightest] += entries[index]["size"]
+        shards += [{"partition": partition, "shard": number, "files": sorted(group)}
+                   for number, group in enumerate(groups)]
+    return shards
 
 
 def read_manifest(manifest_path: Path) -> dict:

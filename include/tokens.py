@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,38 +139,34 @@ def iter_token_rows(path: Path, reader: TextFileReader | None = None) -> Iterato
                     tokenizer.forced_cuts, reader.block_chars)
 
 
-def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000) -> dict:
-    """Tokenize the files listed in an ingest ``manifest`` into ``out_dir/part-00000.parquet``.
+def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 100_000) -> dict:
+    """Tokenize the files of ingest manifest ``entries`` into one Parquet file at ``out_path``.
 
-    The folder is built beside ``out_dir`` and moved into place by one rename, replacing an
-    earlier one. Each file's sha256 is checked against the manifest while it is read.
-    Returns ``{"rows", "tokens", "files", "path"}`` and writes the same into ``out_dir/_SUCCESS.json``.
-    Raises :class:`PipelineInputError` when a file changed since ingest or no token is found.
+    The file is written beside ``out_path`` and renamed into place when complete. Each file's
+    sha256 is checked against its entry while it is read. Returns
+    ``{"rows", "tokens", "files", "sources"}`` (``sources``: the files' sha256, in order).
+    Raises :class:`PipelineInputError` when a file changed since ingest.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
-    out_dir = Path(out_dir)
-    staged = out_dir.with_name(f".{out_dir.name}.staging")
-    if staged.exists():
-        import shutil
-
-        shutil.rmtree(staged)
-    staged.mkdir(parents=True)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(f".{out_path.name}.partial")
     schema = token_schema()
-    totals = {"rows": 0, "tokens": 0, "files": 0}
+    totals = {"rows": 0, "tokens": 0, "files": 0, "sources": []}
     columns: dict[str, list] = {"source": [], "line": [], "chunk": [], "tokens": []}
     next_report = progress_every
+    files = [entry for entry in entries if "skipped" not in entry]
 
-    with pq.ParquetWriter(staged / "part-00000.parquet", schema, compression="zstd") as writer:
+    with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
         def flush() -> None:
             if columns["line"]:
                 writer.write_table(pa.table(columns, schema=schema))
                 for values in columns.values():
                     values.clear()
 
-        files = [entry for entry in manifest["files"] if "skipped" not in entry]
         for number, entry in enumerate(files, start=1):
             reader = TextFileReader(Path(entry["path"]))
             for line, chunk, tokens in iter_token_rows(reader.path, reader):
@@ -187,19 +184,68 @@ def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000)
                              number, len(files))
                     next_report += progress_every
             if reader.sha256 != entry["sha256"]:
+                partial.unlink(missing_ok=True)
                 raise PipelineInputError(f"corpus file '{entry['path']}' changed between ingest and tokenize")
             totals["files"] += 1
+            totals["sources"].append(entry["sha256"])
+            log.info("read file %d/%d: %s", number, len(files), entry["path"])
         flush()
-    if totals["tokens"] == 0:
-        raise PipelineInputError(
-            f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"
-        )
+    partial.replace(out_path)
     elapsed = time.perf_counter() - started
-    write_json_atomic(staged / "_SUCCESS.json", {**totals, "seconds": round(elapsed, 3)})
-    replace_dir(staged, out_dir)
     log.info("tokenized %d files: %d rows, %d tokens in %.2fs (%.0f tokens/s)", totals["files"], totals["rows"],
              totals["tokens"], elapsed, totals["tokens"] / max(elapsed, 1e-9))
-    return {**totals, "path": str(out_dir)}
+    return totals
+
+
+def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000) -> dict:
+    """Tokenize every file of an ingest ``manifest`` into the partition ``out_dir`` (one part file).
+
+    The folder is built beside ``out_dir`` and moved into place by one rename, replacing an
+    earlier one. Returns ``{"rows", "tokens", "files", "path"}`` (also in ``out_dir/_SUCCESS.json``).
+    Raises :class:`PipelineInputError` when a file changed since ingest or no token is found.
+    """
+    out_dir = Path(out_dir)
+    staged = out_dir.with_name(f".{out_dir.name}.staging")
+    if staged.exists():
+        shutil.rmtree(staged)
+    started = time.perf_counter()
+    try:
+        totals = write_token_file(manifest["files"], staged / part_file_name(0), progress_every)
+        if totals["tokens"] == 0:
+            raise PipelineInputError(
+                f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"
+            )
+        summary = write_partition_summary(staged, [totals], time.perf_counter() - started)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    replace_dir(staged, out_dir)
+    return {**{key: summary[key] for key in ("rows", "tokens", "files")}, "path": str(out_dir)}
+
+
+def part_file_name(shard: int) -> str:
+    """Name of shard ``shard``'s Parquet file inside a partition."""
+    return f"part-{shard:05d}.parquet"
+
+
+def write_partition_summary(partition_dir: Path, shard_totals: list[dict], seconds: float) -> dict:
+    """Write ``_SUCCESS.json`` (rows, tokens, files, the sources' sha256 sorted, seconds) into a partition."""
+    summary = {
+        "rows": sum(t["rows"] for t in shard_totals),
+        "tokens": sum(t["tokens"] for t in shard_totals),
+        "files": sum(t["files"] for t in shard_totals),
+        "sources": sorted(sha for t in shard_totals for sha in t["sources"]),
+        "seconds": round(seconds, 3),
+    }
+    write_json_atomic(partition_dir / "_SUCCESS.json", summary)
+    return summary
+
+
+def read_partition_summary(partition_dir: Path) -> dict:
+    """The ``_SUCCESS.json`` of a committed partition."""
+    import json
+
+    return json.loads((Path(partition_dir) / "_SUCCESS.json").read_text(encoding="utf-8"))
 
 
 def iter_token_lists(tokens_dir: Path, batch_rows: int = 8192) -> Iterator[list[str]]:

@@ -47,7 +47,10 @@ def test_small_corpus_manifest_describes_every_text_file(small_corpus, manifest_
         "lines": 400,
         "bytes": sum(path.stat().st_size for path in expected_files),
         "bad_bytes": 0,
+        "shards": 1,
     }
+    assert manifest["partitions"] == ["snapshot"] and manifest["dated"] is False
+    assert all(entry["partition"] == "snapshot" for entry in manifest["files"])
     shown = json.dumps(manifest)
     assert ".hidden.txt" not in shown and "notes.md" not in shown
 
@@ -71,7 +74,8 @@ def test_binary_file_among_text_files_is_skipped_with_a_warning(data_root, manif
     with caplog.at_level(logging.WARNING, logger="include.ingest"):
         totals = ingest_corpus(corpus, manifest_path)
     entries = {Path(entry["path"]).name: entry for entry in read_manifest(manifest_path)["files"]}
-    assert entries["b.txt"] == {"path": str(blob), "size": blob.stat().st_size, "skipped": "binary"}
+    assert entries["b.txt"] == {"path": str(blob), "partition": "snapshot", "size": blob.stat().st_size,
+                                "skipped": "binary"}
     assert entries["c.gz"]["skipped"] == "binary"
     assert "skipped" not in entries["a.txt"] and entries["a.txt"]["lines"] == 1
     assert totals["files"] == 1 and totals["skipped_files"] == 2

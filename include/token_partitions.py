@@ -1,0 +1,68 @@
+"""Sharded tokenization of one run's partitions, and their atomic commit.
+
+Each shard (a group of files of one partition, planned at ingest) is tokenized by its own task
+into ``<staging>/<partition>/part-<shard>.parquet`` with a ``.json`` sidecar of its totals. Once
+every shard is done, :func:`commit_partitions` moves each staged partition to
+``tokens/<corpus_id>/<partition>/`` by one rename, replacing the earlier one of the same name.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from include.atomic_io import replace_dir, write_json_atomic
+from include.errors import PipelineInputError
+from include.tokens import part_file_name, write_partition_summary, write_token_file
+
+
+def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> dict:
+    """Tokenize shard ``shard_number`` (its index in ``manifest["shards"]``) into the staging folder.
+
+    Returns ``{"partition", "shard", "rows", "tokens", "files", "path"}``; rewriting a shard (a retry)
+    replaces its file.
+    """
+    shard = manifest["shards"][shard_number]
+    entries = [manifest["files"][index] for index in shard["files"]]
+    out_path = Path(staging_tokens) / shard["partition"] / part_file_name(shard["shard"])
+    totals = write_token_file(entries, out_path)
+    write_json_atomic(out_path.with_suffix(".json"), totals, indent=None)
+    return {"partition": shard["partition"], "shard": shard["shard"], "path": str(out_path),
+            **{key: totals[key] for key in ("rows", "tokens", "files")}}
+
+
+def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path) -> dict:
+    """Publish every partition of this run, each by one rename into ``corpus_tokens``.
+
+    Checks that every planned shard wrote its file, writes each partition's ``_SUCCESS.json``
+    (rows, tokens, files, the sources' sha256), then replaces ``corpus_tokens/<partition>``.
+    Raises :class:`PipelineInputError` (and commits nothing) when no line of the run yields a token.
+    Returns ``{"partitions": {name: {"rows", "tokens", "files"}}, "tokens", "rows"}``.
+    """
+    started = time.perf_counter()
+    planned: dict[str, list[int]] = {}
+    for shard in manifest["shards"]:
+        planned.setdefault(shard["partition"], []).append(shard["shard"])
+    staged: dict[str, list[dict]] = {}
+    for partition, numbers in planned.items():
+        totals = []
+        for number in numbers:
+            sidecar = Path(staging_tokens) / partition / part_file_name(number).replace(".parquet", ".json")
+            if not sidecar.is_file():
+                raise FileNotFoundError(f"shard {number} of partition {partition} has not been tokenized: {sidecar}")
+            totals.append(json.loads(sidecar.read_text(encoding="utf-8")))
+        staged[partition] = totals
+    if sum(t["tokens"] for totals in staged.values() for t in totals) == 0:
+        raise PipelineInputError(
+            f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"
+        )
+    committed = {}
+    for partition, totals in staged.items():
+        folder = Path(staging_tokens) / partition
+        for sidecar in folder.glob("part-*.json"):
+            sidecar.unlink()
+        summary = write_partition_summary(folder, totals, time.perf_counter() - started)
+        replace_dir(folder, Path(corpus_tokens) / partition)
+        committed[partition] = {key: summary[key] for key in ("rows", "tokens", "files")}
+    return {"partitions": committed, "tokens": sum(p["tokens"] for p in committed.values()),
+            "rows": sum(p["rows"] for p in committed.values())}
