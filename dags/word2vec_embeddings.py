@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, conf
 
+from include.paths import data_root
 from word2vec_operators import (
     BuildKerasModelOperator,
+    CommitTokensOperator,
     ExportEmbeddingsOperator,
     IngestTextOperator,
+    PromoteVersionOperator,
     PublishVersionOperator,
     TokenizeToParquetOperator,
     TrainWord2VecOperator,
@@ -23,6 +26,16 @@ from word2vec_operators import (
 
 DAG_ID = "word2vec_embeddings"
 MAX_WORKERS = 32
+
+# Retraining schedule: [word2vec] schedule in airflow.cfg or AIRFLOW__WORD2VEC__SCHEDULE, a cron
+# expression or preset (default @daily, UTC); "none" turns scheduling off. CronDataIntervalTimetable
+# gives each run the interval it covers (a day for @daily), not the zero-length interval of
+# Airflow 3's default cron timetable, so a run ingests the day folders of its own day.
+SCHEDULE = conf.get("word2vec", "schedule", fallback="@daily").strip()
+TIMETABLE = None if SCHEDULE.lower() in ("", "none") else CronDataIntervalTimetable(SCHEDULE, timezone="UTC")
+
+TOKENS_ASSET = Asset(name="word2vec_tokens", uri=f"file://{data_root()}/tokens")
+MODEL_ASSET = Asset(name="word2vec_model", uri=f"file://{data_root()}/models/LATEST")
 
 PARAMS = {
     "corpus_path": Param(
@@ -44,12 +57,23 @@ PARAMS = {
                     description="Frequent words above this relative frequency are randomly down-sampled; 0 disables."),
     "epochs": Param(5, type="integer", minimum=1, maximum=200, title="Epochs",
                     description="Passes over the corpus."),
-    "workers": Param(3, type="integer", minimum=1, maximum=MAX_WORKERS, title="Worker threads",
-                     description="Training threads. Use 1 with a fixed seed for byte-identical vectors."),
+    "workers": Param(0, type="integer", minimum=0, maximum=MAX_WORKERS, title="Worker threads",
+                     description="Training threads; 0 = one per CPU of the worker. Use 1 with a fixed seed for "
+                                 "byte-identical vectors."),
     "seed": Param(1, type="integer", minimum=0, maximum=2**31 - 1, title="Random seed",
                   description="Seed of every random draw in training and of the parity sample."),
     "top_k": Param(10, type="integer", minimum=1, maximum=100, title="Neighbours per probe word",
                    description="How many nearest neighbours the report lists for each probe word."),
+    "history_days": Param(0, type="integer", minimum=0, maximum=36500, title="History (days)",
+                          description="Days of token partitions, ending with this run's interval, that training "
+                                      "reads (dated corpora); 0 = all history up to the interval's end."),
+    "gate_tolerance": Param(0.05, type="number", minimum=0, maximum=2, title="Quality gate tolerance",
+                            description="A version whose WordSim-353, SimLex-999 or analogy score is worse than the "
+                                        "last promoted version's by more than this is published as rejected and "
+                                        "LATEST stays."),
+    "tokenize_shards": Param(4, type="integer", minimum=1, maximum=256, title="Tokenize shards",
+                             description="At most this many parallel tokenize tasks per partition (files are "
+                                         "grouped into shards of similar size)."),
     "probe_words": Param([], type="array", items={"type": "string"}, maxItems=200, title="Probe words",
                          description="Words whose neighbours the report lists; empty means the 20 most frequent "
                                      "words that are not stop words."),
@@ -62,7 +86,7 @@ HYPERPARAMETERS = {name: "{{ params.%s }}" % name
 with DAG(
     dag_id=DAG_ID,
     description="Train Word2Vec on a text corpus and publish embeddings, Keras models and a similarity report",
-    schedule=None,
+    schedule=TIMETABLE,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -77,16 +101,21 @@ with DAG(
     },
     doc_md=__doc__,
 ) as dag:
-    ingest = IngestTextOperator(task_id="ingest_text", corpus_path="{{ params.corpus_path }}")
-    tokenize = TokenizeToParquetOperator(
-        task_id="tokenize_to_parquet",
-        manifest_path=ingest.output["manifest_path"],
-        corpus_id=ingest.output["corpus_id"],
+    ingest = IngestTextOperator(task_id="ingest_text", corpus_path="{{ params.corpus_path }}",
+                                max_shards="{{ params.tokenize_shards }}")
+    tokenize = TokenizeToParquetOperator.partial(
+        task_id="tokenize_to_parquet", manifest_path=ingest.output["manifest_path"],
+    ).expand_kwargs(ingest.output)
+    commit_tokens = CommitTokensOperator(
+        task_id="commit_tokens", manifest_path=ingest.output["manifest_path"], corpus_id=ingest.output["corpus_id"],
+        outlets=[TOKENS_ASSET],
     )
     train = TrainWord2VecOperator(
         task_id="train_word2vec",
-        tokens_dir=tokenize.output["path"],
-        manifest_path=ingest.output["manifest_path"],
+        corpus_tokens=commit_tokens.output["corpus_tokens"],
+        corpus_id=ingest.output["corpus_id"],
+        dated=ingest.output["dated"],
+        history_days="{{ params.history_days }}",
         hyperparameters=HYPERPARAMETERS,
     )
     export = ExportEmbeddingsOperator(
@@ -98,15 +127,18 @@ with DAG(
         version_dir=train.output["version_dir"],
         version=train.output["version"],
         corpus_path=ingest.output["corpus_path"],
+        corpus_id=ingest.output["corpus_id"],
         corpus_stats={
-            "files": "{{ ti.xcom_pull(task_ids='ingest_text')['files'] }}",
-            "lines": "{{ ti.xcom_pull(task_ids='ingest_text')['lines'] }}",
-            "tokens": "{{ ti.xcom_pull(task_ids='tokenize_to_parquet')['tokens'] }}",
-            "train_seconds": "{{ ti.xcom_pull(task_ids='train_word2vec')['train_seconds'] }}",
+            "files": "{{ ti.xcom_pull(task_ids='ingest_text', key='files') }}",
+            "lines": "{{ ti.xcom_pull(task_ids='ingest_text', key='lines') }}",
+            "tokens": "{{ ti.xcom_pull(task_ids='train_word2vec', key='corpus_words') }}",
+            "partitions": "{{ ti.xcom_pull(task_ids='train_word2vec', key='partitions') }}",
+            "train_seconds": "{{ ti.xcom_pull(task_ids='train_word2vec', key='train_seconds') }}",
         },
         probe_words="{{ params.probe_words }}",
         top_k="{{ params.top_k }}",
         seed="{{ params.seed }}",
+        gate_tolerance="{{ params.gate_tolerance }}",
     )
     publish = PublishVersionOperator(
         task_id="publish",
@@ -114,9 +146,16 @@ with DAG(
         version=train.output["version"],
         manifest_path=ingest.output["manifest_path"],
         facts={
+            "corpus_id": ingest.output["corpus_id"],
             "content_hash": train.output["content_hash"],
-            "tokens": tokenize.output,
-            "training": train.output,
+            "data_time": train.output["data_time"],
+            "partitions": train.output["partitions"],
+            "training": {"vocab_size": train.output["vocab_size"], "corpus_words": train.output["corpus_words"],
+                         "sentences": train.output["sentences"], "train_seconds": train.output["train_seconds"]},
         },
     )
-    ingest >> tokenize >> train >> export >> keras_models >> report >> publish
+    promote = PromoteVersionOperator(
+        task_id="promote", version=publish.output["version"], decision=report.output["decision"],
+        reason=report.output["reason"], outlets=[MODEL_ASSET],
+    )
+    ingest >> tokenize >> commit_tokens >> train >> export >> keras_models >> report >> publish >> promote

@@ -78,7 +78,7 @@ def read_latest(models: Path) -> str | None:
 
 
 def publish_version(staged_version: Path, models: Path, version: str) -> Path:
-    """Move ``staged_version`` to ``models/<version>`` by one rename, then point ``LATEST`` at it.
+    """Move ``staged_version`` to ``models/<version>`` by one rename.
 
     ``models`` must be on the same file system as the staging folder (both live under the data
     root). A version folder is immutable: an existing one is never replaced (``FileExistsError``).
@@ -88,5 +88,11 @@ def publish_version(staged_version: Path, models: Path, version: str) -> Path:
     if final.exists():
         raise FileExistsError(f"model version '{final}' already exists; versions are immutable")
     os.rename(staged_version, final)
-    write_text_atomic(models / LATEST_FILE, version + "\n")
     return final
+
+
+def point_latest(models: Path, version: str) -> None:
+    """Rewrite ``models/LATEST`` to name ``version`` (temp file + rename)."""
+    if not (models / version).is_dir():
+        raise FileNotFoundError(f"cannot point LATEST at missing version '{models / version}'")
+    write_text_atomic(models / LATEST_FILE, version + "\n")

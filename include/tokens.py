@@ -248,10 +248,13 @@ def read_partition_summary(partition_dir: Path) -> dict:
     return json.loads((Path(partition_dir) / "_SUCCESS.json").read_text(encoding="utf-8"))
 
 
-def iter_token_lists(tokens_dir: Path, batch_rows: int = 8192) -> Iterator[list[str]]:
-    """Yield the token lists of every Parquet file under ``tokens_dir``, in file and row order."""
+def iter_token_lists(tokens_dirs: Path | list[Path], batch_rows: int = 8192) -> Iterator[list[str]]:
+    """Yield the token lists of every Parquet file in ``tokens_dirs`` (one partition folder or a
+    list of them), folder by folder, in file and row order."""
     import pyarrow.parquet as pq
 
-    for part in sorted(Path(tokens_dir).glob("*.parquet")):
+    folders = [tokens_dirs] if isinstance(tokens_dirs, (str, Path)) else list(tokens_dirs)
+    parts = [part for folder in folders for part in sorted(Path(folder).glob("*.parquet"))]
+    for part in parts:
         for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows, columns=["tokens"]):
             yield from batch.column(0).to_pylist()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,11 +35,11 @@ class ParquetSentences:
     """Restartable iterable of token lists read from a token folder (gensim iterates it once per
     epoch plus once to build the vocabulary)."""
 
-    def __init__(self, tokens_dir: Path) -> None:
-        self.tokens_dir = Path(tokens_dir)
+    def __init__(self, tokens_dirs: Path | list[Path]) -> None:
+        self.tokens_dirs = tokens_dirs
 
     def __iter__(self):
-        return iter_token_lists(self.tokens_dir)
+        return iter_token_lists(self.tokens_dirs)
 
 
 def _epoch_logger():
@@ -63,8 +64,9 @@ def _epoch_logger():
     return EpochProgress()
 
 
-def train_word2vec(tokens_dir: Path, params: Word2VecParams, model_path: Path) -> dict:
-    """Train Word2Vec on the token lists under ``tokens_dir`` and save it at ``model_path``.
+def train_word2vec(tokens_dir: Path | list[Path], params: Word2VecParams, model_path: Path) -> dict:
+    """Train Word2Vec on the token lists of ``tokens_dir`` (a partition folder or a list of them,
+    read in order) and save it at ``model_path``. ``params.workers`` 0 means one thread per CPU.
 
     The model is saved in gensim's native format (``Word2Vec.load`` reads it back; large arrays
     go to ``<model_path>.*.npy`` side files). With ``workers=1`` and a fixed ``seed`` the
@@ -78,7 +80,7 @@ def train_word2vec(tokens_dir: Path, params: Word2VecParams, model_path: Path) -
     sentences = ParquetSentences(tokens_dir)
     model = Word2Vec(vector_size=params.vector_size, window=params.window, min_count=params.min_count,
                      sg=params.sg, negative=params.negative, sample=params.sample, epochs=params.epochs,
-                     workers=params.workers, seed=params.seed)
+                     workers=params.workers or os.cpu_count() or 1, seed=params.seed)
     model.build_vocab(sentences, progress_per=100_000, keep_raw_vocab=True)
     top = max(model.raw_vocab.values(), default=0)
     model.raw_vocab = None  # only needed for the message below; frees the memory of every raw word

@@ -1,5 +1,5 @@
 """Custom operators of the word2vec_embeddings pipeline: one per step, each a thin shell that reads
-its templated arguments, calls one function of ``include/`` and returns paths and small numbers.
+its templated arguments, calls ``include/`` and returns paths and small numbers for XCom.
 
 Bad input (:class:`include.errors.PipelineInputError`) and a failed parity check fail the task at
 once with :class:`AirflowFailException`; every other error is left to Airflow's retries.
@@ -7,12 +7,12 @@ once with :class:`AirflowFailException`; every other error is left to Airflow's 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.errors import ParityError, PipelineInputError
 
@@ -20,29 +20,40 @@ log = logging.getLogger(__name__)
 
 #: Loggers whose INFO progress lines (files, tokens, epochs, words/s) belong in the task log.
 PROGRESS_LOGGERS = ("include", "gensim.models.word2vec")
+TRAINING_POOL = "word2vec_training"
 
 
-def run_partition_date(context: Any) -> str:
-    """``YYYY-MM-DD`` (UTC) naming this run's token partition: the data interval's start, else the run time."""
-    moment = context.get("data_interval_start") or context["dag_run"].run_after
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+def data_interval(context: Any) -> tuple[datetime | None, datetime | None]:
+    """The run's data interval in UTC, or ``(None, None)`` for a run without one (a manual
+    trigger, ``make run``): those read the corpus as a snapshot."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None or end <= start:
+        return None, None
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def window_end(context: Any) -> date | None:
+    """First day after this run's data (exclusive end of the training window); ``None`` = no limit."""
+    start, end = data_interval(context)
+    if start is None:
+        return None
+    return max(end.date(), start.date() + timedelta(days=1))
 
 
 def run_time(context: Any) -> datetime:
-    """The moment that names a version: the data interval's end, else when the run was due."""
-    return context.get("data_interval_end") or context["dag_run"].run_after
+    """The moment that names a version (its data time): the data interval's end, else when the run was due."""
+    _, end = data_interval(context)
+    return (end or context["dag_run"].run_after).astimezone(timezone.utc)
 
 
 def record_failure(context: Any) -> None:
-    """Task failure callback: keep the error in the run's staging folder (``failures/<task>.json``)
-    so ``make run`` can print it after the run."""
-    from include.atomic_io import write_json_atomic
-    from include.paths import staging_dir
+    """Task failure callback: add the error to the run's record so ``make run`` can print it."""
+    from include.run_records import update_run_record
 
     error = context.get("exception")
     task_id = context["ti"].task_id
-    write_json_atomic(staging_dir(context["run_id"]) / "failures" / f"{task_id}.json",
-                      {"task_id": task_id, "error": f"{type(error).__name__}: {error}" if error else "unknown"})
+    update_run_record(context["run_id"], outcome="failed", failures=[
+        {"task_id": task_id, "error": f"{type(error).__name__}: {error}" if error else "unknown"}])
 
 
 class PipelineStepOperator(BaseOperator):
@@ -67,29 +78,64 @@ class PipelineStepOperator(BaseOperator):
 
 
 class IngestTextOperator(PipelineStepOperator):
-    """Resolve and confine ``corpus_path``, refuse unknown conf keys, write the ingest manifest."""
+    """Resolve and confine ``corpus_path``, refuse unknown conf keys, choose this run's partitions
+    (day folders inside the data interval, or a snapshot), write the ingest manifest and shard plan."""
 
-    template_fields = ("corpus_path",)
+    template_fields = ("corpus_path", "max_shards")
 
-    def __init__(self, *, corpus_path: str, **kwargs) -> None:
+    def __init__(self, *, corpus_path: str, max_shards: int = 4, **kwargs) -> None:
+        kwargs["multiple_outputs"] = False
         super().__init__(**kwargs)
         self.corpus_path = corpus_path
+        self.max_shards = max_shards
+
+    def execute(self, context: Any) -> list[dict]:
+        """Push the facts as XComs of their own keys; return one ``{"shard": n}`` per shard, the
+        list ``tokenize_to_parquet`` is mapped over (Airflow maps only over a return value)."""
+        facts = super().execute(context)
+        for key, value in facts.items():
+            context["ti"].xcom_push(key=key, value=value)
+        return [{"shard": number} for number in range(facts["shards"])]
 
     def run(self, context: Any) -> dict:
         from include.ingest import ingest_corpus
+        from include.partitions import plan_partitions
         from include.paths import corpus_id, resolve_corpus_path, staging_dir
         from include.run_conf import check_conf_keys
 
         check_conf_keys(context["dag_run"].conf or {}, self.dag.params.keys())  # declared, not merged with conf
         corpus = resolve_corpus_path(self.corpus_path)
+        plan = plan_partitions(corpus, *data_interval(context))
+        log.info("corpus %s: %s partitions %s", corpus, "dated" if plan.dated else "flat",
+                 [name for name, _ in plan.sources])
         manifest_path = staging_dir(context["run_id"]) / "ingest_manifest.json"
-        totals = ingest_corpus(corpus, manifest_path)
+        totals = ingest_corpus(corpus, manifest_path, plan, max_shards=int(self.max_shards))
         return {"manifest_path": str(manifest_path), "corpus_path": str(corpus), "corpus_id": corpus_id(corpus),
-                **totals}
+                "dated": plan.dated, "partitions": [name for name, _ in plan.sources], **totals}
 
 
 class TokenizeToParquetOperator(PipelineStepOperator):
-    """Tokenize the manifest's files into ``tokens/<corpus_id>/dt=<date>/``, replacing that partition."""
+    """Tokenize one shard of the run's files into the run's staging token folder (mapped over shards)."""
+
+    template_fields = ("manifest_path", "shard")
+
+    def __init__(self, *, manifest_path: str, shard: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.manifest_path = manifest_path
+        self.shard = shard
+
+    def run(self, context: Any) -> dict:
+        from include.ingest import read_manifest
+        from include.paths import staging_dir
+        from include.token_partitions import tokenize_shard
+
+        return tokenize_shard(read_manifest(Path(self.manifest_path)), int(self.shard),
+                              staging_dir(context["run_id"]) / "tokens")
+
+
+class CommitTokensOperator(PipelineStepOperator):
+    """Move every partition of this run into ``tokens/<corpus_id>/`` (one rename each, replacing a
+    re-run interval's partition) and prune partitions past ``EMBEDDINGS_TOKEN_RETENTION_DAYS``."""
 
     template_fields = ("manifest_path", "corpus_id")
 
@@ -100,38 +146,69 @@ class TokenizeToParquetOperator(PipelineStepOperator):
 
     def run(self, context: Any) -> dict:
         from include.ingest import read_manifest
-        from include.paths import tokens_dir
-        from include.tokens import tokenize_files
+        from include.partitions import prune_partitions
+        from include.paths import staging_dir, tokens_dir
+        from include.settings import token_retention_days
+        from include.token_partitions import commit_partitions
 
-        out_dir = tokens_dir() / self.corpus_id / f"dt={run_partition_date(context)}"
-        return tokenize_files(read_manifest(Path(self.manifest_path)), out_dir)
+        corpus_tokens = tokens_dir() / self.corpus_id
+        committed = commit_partitions(read_manifest(Path(self.manifest_path)), staging_dir(context["run_id"]) / "tokens",
+                                      corpus_tokens)
+        today = window_end(context) or run_time(context).date()
+        pruned = prune_partitions(corpus_tokens, today, token_retention_days())
+        if pruned:
+            log.info("pruned %d token partitions older than %d days: %s", len(pruned), token_retention_days(), pruned)
+        return {"corpus_tokens": str(corpus_tokens), "committed": sorted(committed["partitions"]),
+                "tokens": committed["tokens"], "rows": committed["rows"], "pruned": pruned}
 
 
 class TrainWord2VecOperator(PipelineStepOperator):
-    """Train gensim Word2Vec on a token partition into the run's staging version folder."""
+    """Train gensim Word2Vec on the token partitions in the run's window, into its staging version.
 
-    template_fields = ("tokens_dir", "manifest_path", "hyperparameters")
+    Skips the rest of the run (and says so) when a published version was built from the same
+    inputs, params and code.
+    """
 
-    def __init__(self, *, tokens_dir: str, manifest_path: str, hyperparameters: dict, **kwargs) -> None:
+    template_fields = ("corpus_tokens", "corpus_id", "dated", "history_days", "hyperparameters")
+
+    def __init__(self, *, corpus_tokens: str, corpus_id: str, dated: bool, history_days: int, hyperparameters: dict,
+                 **kwargs) -> None:
+        kwargs.setdefault("pool", TRAINING_POOL)
         super().__init__(**kwargs)
-        self.tokens_dir = tokens_dir
-        self.manifest_path = manifest_path
+        self.corpus_tokens = corpus_tokens
+        self.corpus_id = corpus_id
+        self.dated = dated
+        self.history_days = history_days
         self.hyperparameters = hyperparameters
 
     def run(self, context: Any) -> dict:
-        from include.ingest import read_manifest
-        from include.paths import PROJECT_ROOT, staging_dir
+        from include.partitions import training_partitions
+        from include.paths import PROJECT_ROOT, models_dir, staging_dir
         from include.publish import code_version, content_hash, version_id
+        from include.run_records import update_run_record
+        from include.tokens import read_partition_summary
         from include.train import Word2VecParams, train_word2vec
+        from include.versions import find_by_content_hash
 
         params = Word2VecParams(**self.hyperparameters)
-        manifest = read_manifest(Path(self.manifest_path))
-        checksums = [entry["sha256"] for entry in manifest["files"] if "sha256" in entry]
-        digest = content_hash(checksums, params.as_dict(), code_version(PROJECT_ROOT))
+        partitions = training_partitions(Path(self.corpus_tokens), bool(self.dated), window_end(context),
+                                         int(self.history_days))
+        checksums = [f"{path.name}:{sha}" for path in partitions for sha in read_partition_summary(path)["sources"]]
+        digest = content_hash(checksums, {**params.as_dict(), "history_days": int(self.history_days)},
+                              code_version(PROJECT_ROOT))
+        existing = find_by_content_hash(models_dir(), digest)
+        if existing:
+            message = (f"nothing new to publish: version {existing['version']} was built from the same inputs, "
+                       "params and code")
+            update_run_record(context["run_id"], outcome="unchanged", version=existing["version"], reason=message)
+            raise AirflowSkipException(message)
+        log.info("training on %d partitions: %s", len(partitions), [p.name for p in partitions])
         version_dir = staging_dir(context["run_id"]) / "version"
-        stats = train_word2vec(Path(self.tokens_dir), params, version_dir / "word2vec.model")
-        return {"version": version_id(run_time(context), digest), "content_hash": digest,
-                "version_dir": str(version_dir), "model_path": str(version_dir / "word2vec.model"), **stats}
+        stats = train_word2vec(partitions, params, version_dir / "word2vec.model")
+        moment = run_time(context)
+        return {"version": version_id(moment, digest), "content_hash": digest, "data_time": moment.isoformat(),
+                "version_dir": str(version_dir), "model_path": str(version_dir / "word2vec.model"),
+                "partitions": [p.name for p in partitions], **stats}
 
 
 class ExportEmbeddingsOperator(PipelineStepOperator):
@@ -168,26 +245,34 @@ class BuildKerasModelOperator(PipelineStepOperator):
 
 
 class WriteSimilarityReportOperator(PipelineStepOperator):
-    """Write ``report/report.json`` and ``report/report.html``; fail on a Keras/gensim parity mismatch."""
+    """Evaluate (parity, benchmarks), decide (the quality gate against the last promoted version of
+    the corpus), and write ``report/report.json`` and ``report/report.html`` stating the decision.
+    A parity mismatch fails the run."""
 
-    template_fields = ("version_dir", "version", "corpus_path", "corpus_stats", "probe_words", "top_k",
-                       "parity_pairs", "seed")
+    template_fields = ("version_dir", "version", "corpus_path", "corpus_id", "corpus_stats", "probe_words",
+                       "top_k", "parity_pairs", "seed", "gate_tolerance")
 
-    def __init__(self, *, version_dir: str, version: str, corpus_path: str, corpus_stats: dict,
-                 probe_words: list | None, top_k: int, parity_pairs: int = 200, seed: int = 0, **kwargs) -> None:
+    def __init__(self, *, version_dir: str, version: str, corpus_path: str, corpus_id: str, corpus_stats: dict,
+                 probe_words: list | None, top_k: int, gate_tolerance: float, parity_pairs: int = 200, seed: int = 0,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.version_dir = version_dir
         self.version = version
         self.corpus_path = corpus_path
+        self.corpus_id = corpus_id
         self.corpus_stats = corpus_stats
         self.probe_words = probe_words
         self.top_k = top_k
         self.parity_pairs = parity_pairs
         self.seed = seed
+        self.gate_tolerance = gate_tolerance
 
     def run(self, context: Any) -> dict:
         from include.export import load_embeddings
+        from include.gate import decide
+        from include.paths import models_dir
         from include.report import build_report, write_report
+        from include.versions import last_promoted
 
         version_dir = Path(self.version_dir)
         embeddings = load_embeddings(version_dir)
@@ -195,13 +280,19 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         report = build_report(embeddings, version_dir / "keras", version=self.version, params=params,
                               corpus=self.corpus_stats, probe_words=self.probe_words, top_k=int(self.top_k),
                               parity_pairs=int(self.parity_pairs), seed=int(self.seed))
+        gate = decide(report["evaluation"], last_promoted(models_dir(), self.corpus_id),
+                      float(self.gate_tolerance))
+        report["gate"] = gate
+        (log.warning if gate["decision"] != "promoted" else log.info)("quality gate: %s (%s)", gate["decision"],
+                                                                       gate["reason"])
         paths = write_report(report, embeddings, version_dir / "report")
-        return {**paths, "max_abs_diff": report["parity"]["max_abs_diff"],
-                "oov_probe_words": len(report["oov_probe_words"])}
+        return {**paths, "decision": gate["decision"], "reason": gate["reason"],
+                "max_abs_diff": report["parity"]["max_abs_diff"]}
 
 
 class PublishVersionOperator(PipelineStepOperator):
-    """Write the version manifest, move the staged version into ``models/`` by one rename, move ``LATEST``."""
+    """Write the version manifest and move the staged version into ``models/`` by one rename
+    (rejected versions too, marked so in the manifest)."""
 
     template_fields = ("version_dir", "version", "manifest_path", "facts")
 
@@ -214,10 +305,9 @@ class PublishVersionOperator(PipelineStepOperator):
 
     def run(self, context: Any) -> dict:
         import json
-        import shutil
 
         from include.ingest import read_manifest
-        from include.paths import models_dir, staging_dir
+        from include.paths import models_dir
         from include.publish import library_versions, publish_version, write_version_manifest
 
         version_dir = Path(self.version_dir)
@@ -230,12 +320,56 @@ class PublishVersionOperator(PipelineStepOperator):
             "inputs": inputs["files"],
             "evaluation": report["evaluation"],
             "parity": report["parity"],
+            "gate": report["gate"],
             "libraries": library_versions(),
-            "gate": {"decision": "promoted", "reason": "every successful run is promoted (no quality gate yet)"},
             **self.facts,
         })
         final = publish_version(version_dir, models_dir(), self.version)
-        shutil.rmtree(staging_dir(context["run_id"]), ignore_errors=True)
-        log.info("published model version %s; report: %s", final, final / "report" / "report.html")
-        return {"version": self.version, "version_path": str(final),
+        log.info("published model version %s (%s); report: %s", final, report["gate"]["decision"],
+                 final / "report" / "report.html")
+        return {"version": self.version, "version_path": str(final), "decision": report["gate"]["decision"],
                 "report_html": str(final / "report" / "report.html")}
+
+
+class PromoteVersionOperator(PipelineStepOperator):
+    """Point ``models/LATEST`` at the published version when the gate promoted it and its data is
+    not older than LATEST's; prune old versions. Skipped (so the model Asset is not updated) otherwise."""
+
+    template_fields = ("version", "decision", "reason")
+
+    def __init__(self, *, version: str, decision: str, reason: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.version = version
+        self.decision = decision
+        self.reason = reason
+
+    def run(self, context: Any) -> dict:
+        import shutil
+
+        from include.paths import models_dir, staging_dir
+        from include.publish import point_latest
+        from include.run_records import update_run_record
+        from include.settings import keep_versions
+        from include.versions import latest_manifest, list_versions, prune_versions
+
+        models = models_dir()
+        shutil.rmtree(staging_dir(context["run_id"]), ignore_errors=True)
+        report_html = str(models / self.version / "report" / "report.html")
+        if self.decision != "promoted":
+            update_run_record(context["run_id"], outcome="rejected", version=self.version, reason=self.reason,
+                              report_html=report_html)
+            raise AirflowSkipException(f"version {self.version} rejected by the quality gate: {self.reason}")
+        mine = next(v for v in list_versions(models) if v.get("version") == self.version)
+        current = latest_manifest(models)
+        if current and current.get("data_time", "") > mine.get("data_time", ""):
+            reason = (f"kept LATEST at {current['version']}: its data ({current['data_time']}) is newer than this "
+                      f"version's ({mine['data_time']})")
+            update_run_record(context["run_id"], outcome="published", version=self.version, reason=reason,
+                              report_html=report_html)
+            raise AirflowSkipException(reason)
+        point_latest(models, self.version)
+        pruned = prune_versions(models, keep_versions())
+        update_run_record(context["run_id"], outcome="promoted", version=self.version, reason=self.reason,
+                          report_html=report_html)
+        log.info("LATEST -> %s; pruned %d old versions", self.version, len(pruned))
+        return {"latest": self.version, "pruned": pruned}

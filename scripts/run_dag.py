@@ -1,8 +1,9 @@
 """Run the word2vec_embeddings DAG once, end to end, in this process (what ``make run`` does).
 
-Usage: run_dag.py [--conf JSON]. Prints the published version and its report on success; on
-failure prints each failed task's error and exits 1 (2 for a conf that is not valid JSON or
-breaks a Param's schema). Needs AIRFLOW_HOME set up (``airflow db migrate``) and the project
+Usage: run_dag.py [--conf JSON]. Prints the outcome, the model version and its report. Exit codes:
+0 promoted (or nothing new: an identical version exists), 1 failed (each failed task's error is
+printed), 2 conf not valid JSON or breaking a Param's schema, 3 published but rejected by the
+quality gate (models/LATEST unchanged). Needs AIRFLOW_HOME set up (``airflow db migrate``) and the project
 root on PYTHONPATH, as the Makefile does.
 """
 from __future__ import annotations
@@ -25,6 +26,9 @@ def parse_conf(text: str) -> dict:
     return conf
 
 
+EXIT_FAILED, EXIT_BAD_CONF, EXIT_REJECTED = 1, 2, 3
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conf", default="{}", help="DAG run configuration as a JSON object")
@@ -33,41 +37,41 @@ def main(argv: list[str] | None = None) -> int:
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.exceptions import ParamValidationError
-    from airflow.utils.state import DagRunState, TaskInstanceState
+    from airflow.utils.state import DagRunState
 
-    from include.paths import models_dir, staging_dir
-    from include.publish import MANIFEST_FILE, read_latest
+    from include.paths import models_dir
+    from include.run_records import read_run_record
 
     project_root = Path(__file__).resolve().parent.parent
     bag = DagBag(dag_folder=str(project_root / "dags"))
     if bag.import_errors or DAG_ID not in bag.dags:
         print(f"cannot load DAG {DAG_ID}: {bag.import_errors}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     try:
-        dag_run = bag.dags[DAG_ID].test(run_conf=conf)
+        # no logical date: like a UI trigger, the run reads the corpus as a snapshot
+        dag_run = bag.dags[DAG_ID].test(run_conf=conf, logical_date=None)
     except ParamValidationError as error:
         print(f"\nInvalid DAG run conf: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_CONF
 
-    if dag_run.state == DagRunState.SUCCESS:
-        version = read_latest(models_dir())
-        manifest = json.loads((models_dir() / version / MANIFEST_FILE).read_text(encoding="utf-8"))
-        if manifest.get("run_id") != dag_run.run_id:
-            print(f"run {dag_run.run_id} succeeded but models/LATEST names {version}", file=sys.stderr)
-            return 1
-        print(f"\nRun {dag_run.run_id} succeeded.")
-        print(f"Model version: {models_dir() / version}")
-        print(f"Report:        {models_dir() / version / 'report' / 'report.html'}")
-        return 0
-
-    print(f"\nRun {dag_run.run_id} ended {dag_run.state}.", file=sys.stderr)
-    failures = staging_dir(dag_run.run_id) / "failures"
-    failed = [ti for ti in dag_run.get_task_instances() if ti.state == TaskInstanceState.FAILED]
-    for ti in failed:
-        record = failures / f"{ti.task_id}.json"
-        error = json.loads(record.read_text(encoding="utf-8"))["error"] if record.exists() else "see the log above"
-        print(f"FAILED {ti.task_id}: {error}", file=sys.stderr)
-    return 1
+    record = read_run_record(dag_run.run_id) or {}
+    outcome = record.get("outcome")
+    if dag_run.state != DagRunState.SUCCESS or outcome in (None, "failed"):
+        print(f"\nRun {dag_run.run_id} ended {dag_run.state}.", file=sys.stderr)
+        for failure in record.get("failures", []) or [{"task_id": "?", "error": "see the log above"}]:
+            print(f"FAILED {failure['task_id']}: {failure['error']}", file=sys.stderr)
+        return EXIT_FAILED
+    version_dir = models_dir() / record["version"]
+    print(f"\nRun {dag_run.run_id} succeeded: {outcome}.")
+    print(f"Model version: {version_dir}")
+    print(f"Report:        {version_dir / 'report' / 'report.html'}")
+    if record.get("reason"):
+        print(f"Reason:        {record['reason']}")
+    if outcome == "rejected":
+        print(f"The quality gate rejected this version; models/LATEST is unchanged (exit {EXIT_REJECTED}).",
+              file=sys.stderr)
+        return EXIT_REJECTED
+    return 0
 
 
 if __name__ == "__main__":

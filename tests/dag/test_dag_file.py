@@ -1,6 +1,7 @@
 """The DAG file: imports cleanly, light at parse time, and its Params build a usable trigger form."""
 import copy
 import json
+import os
 import subprocess
 import sys
 
@@ -9,8 +10,8 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 DAG_FILE = PROJECT_ROOT / "dags" / "word2vec_embeddings.py"
-STEPS = ["ingest_text", "tokenize_to_parquet", "train_word2vec", "export_embeddings", "build_keras_model",
-         "write_similarity_report", "publish"]
+STEPS = ["ingest_text", "tokenize_to_parquet", "commit_tokens", "train_word2vec", "export_embeddings",
+         "build_keras_model", "write_similarity_report", "publish", "promote"]
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +41,42 @@ def test_steps_are_chained_in_order(dag_bag):
     assert type(dag.get_task("train_word2vec")).__module__ == "word2vec_operators"
 
 
+def test_tokenize_fans_out_and_training_is_serialized(dag_bag):
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = dag_bag.dags["word2vec_embeddings"]
+    assert isinstance(dag.get_task("tokenize_to_parquet"), MappedOperator)
+    assert dag.get_task("train_word2vec").pool == "word2vec_training"
+
+
+def test_schedule_covers_whole_days_without_catchup(dag_bag):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    dag = dag_bag.dags["word2vec_embeddings"]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.catchup is False
+
+
+def test_tokens_and_promoted_model_are_assets(dag_bag):
+    dag = dag_bag.dags["word2vec_embeddings"]
+    assert [a.name for a in dag.get_task("commit_tokens").outlets] == ["word2vec_tokens"]
+    assert [a.name for a in dag.get_task("promote").outlets] == ["word2vec_model"]
+
+
+def test_schedule_is_configurable_without_editing_code(tmp_path):
+    probe = ("import runpy, json; ns = runpy.run_path({path!r}); t = ns['dag'].timetable; "
+             "print(json.dumps([type(t).__name__, getattr(t, 'expression', None)]))").format(path=str(DAG_FILE))
+    for value, expected in (("0 6 * * 1", ["CronDataIntervalTimetable", "0 6 * * 1"]), ("none", ["NullTimetable", None])):
+        env = {**os.environ, "AIRFLOW__WORD2VEC__SCHEDULE": value}
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120,
+                                check=True)
+        assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
+
+
 def test_params_have_titles_descriptions_types_and_bounds(dag_bag):
     params = dag_bag.dags["word2vec_embeddings"].params
-    numeric = {"vector_size", "window", "min_count", "negative", "sample", "epochs", "workers", "seed", "top_k"}
+    numeric = {"vector_size", "window", "min_count", "negative", "sample", "epochs", "workers", "seed", "top_k",
+               "history_days", "gate_tolerance", "tokenize_shards"}
     for name in params:
         param = params.get_param(name)
         schema = param.schema

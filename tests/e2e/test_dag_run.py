@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from include.paths import safe_name
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -31,7 +32,7 @@ def test_full_run_publishes_a_consistent_version(dag, small_corpus, data_root):
     from include.publish import file_sha256
 
     conf = {"corpus_path": str(small_corpus), "probe_words": ["king", "<b>bold</b>", "", "zebra"], "top_k": 3, **SMALL}
-    dag_run = dag.test(run_conf=conf)
+    dag_run = dag.test(run_conf=conf, logical_date=None)
     assert dag_run.state == DagRunState.SUCCESS, _task_states(dag_run)
 
     models = data_root / "models"
@@ -40,9 +41,13 @@ def test_full_run_publishes_a_consistent_version(dag, small_corpus, data_root):
     assert ":" not in version and "+" not in version
     assert sorted(p.name for p in models.iterdir()) == sorted(["LATEST", version])
     assert not (data_root / "staging").exists() or not any((data_root / "staging").iterdir())
+    record = json.loads(next((data_root / "runs").glob("*.json")).read_text())
+    assert record["outcome"] == "promoted" and record["version"] == version
 
     manifest = json.loads((version_dir / "manifest.json").read_text())
     assert manifest["version"] == version and manifest["run_id"] == dag_run.run_id
+    assert manifest["gate"]["decision"] == "promoted" and manifest["partitions"] == ["snapshot"]
+    assert manifest["content_hash"].startswith(version.split("-")[1])
     for name in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/embedding.keras", "keras/similarity.keras",
                  "keras/similarity_words.keras", "keras/keras_vocab.json", "report/report.json", "report/report.html"):
         assert manifest["files"][name]["sha256"] == file_sha256(version_dir / name), name
@@ -67,22 +72,38 @@ def test_full_run_publishes_a_consistent_version(dag, small_corpus, data_root):
     html = (version_dir / "report" / "report.html").read_text()
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
 
-    partitions = list((data_root / "tokens").glob("*/dt=*/part-00000.parquet"))
-    assert len(partitions) == 1
+    assert report["gate"]["decision"] == "promoted"
+    assert "promoted" in html
+
+    parts = sorted((data_root / "tokens").glob("*/snapshot/part-*.parquet"))
+    assert len(parts) == 4, "one shard per file, tokenize_shards defaults to 4"
+    mapped = [ti for ti in dag_run.get_task_instances() if ti.task_id == "tokenize_to_parquet"]
+    assert sorted(ti.map_index for ti in mapped) == [0, 1, 2, 3]
+
+    # the same inputs, params and code again: nothing new is published, and the run says so
+    again = dag.test(run_conf=conf, logical_date=None)
+    assert again.state == DagRunState.SUCCESS
+    assert sorted(p.name for p in models.iterdir()) == sorted(["LATEST", version])
+    states = _task_states(again)
+    assert states["train_word2vec"][0] == "skipped" and states["publish"][0] == "skipped"
+    record = json.loads((data_root / "runs" / f"{safe_name(again.run_id)}.json").read_text())
+    assert record["outcome"] == "unchanged" and record["version"] == version
 
 
 def _expect_fast_failure(dag, data_root, conf, failing_task, message):
     from airflow.utils.state import DagRunState, TaskInstanceState
 
     started = time.monotonic()
-    dag_run = dag.test(run_conf=conf)
+    dag_run = dag.test(run_conf=conf, logical_date=None)
     elapsed = time.monotonic() - started
     assert dag_run.state == DagRunState.FAILED
     states = _task_states(dag_run)
     assert states[failing_task] == (TaskInstanceState.FAILED, 1), states  # failed without a retry
     assert elapsed < 25, f"bad input must fail fast, took {elapsed:.1f}s"
     assert not (data_root / "models").exists() or not any((data_root / "models").iterdir())
-    failure = json.loads(next((data_root / "staging").glob(f"*/failures/{failing_task}.json")).read_text())
+    record = json.loads((data_root / "runs" / f"{safe_name(dag_run.run_id)}.json").read_text())
+    assert record["outcome"] == "failed"
+    [failure] = [f for f in record["failures"] if f["task_id"] == failing_task]
     assert message in failure["error"]
     return failure["error"]
 
@@ -107,7 +128,8 @@ def test_empty_directory_is_refused(dag, data_root):
 def test_lines_without_tokens_are_refused(dag, data_root):
     (data_root / "digits").mkdir()
     (data_root / "digits" / "n.txt").write_text("123 456\n7 8 9 ! ?\n")
-    _expect_fast_failure(dag, data_root, {"corpus_path": "digits"}, "tokenize_to_parquet", "no line yields a token")
+    _expect_fast_failure(dag, data_root, {"corpus_path": "digits"}, "commit_tokens", "no line yields a token")
+    assert not (data_root / "tokens").exists() or not any((data_root / "tokens").rglob("*.parquet"))
 
 
 def test_min_count_leaving_no_vocabulary_is_refused(dag, data_root, small_corpus):
@@ -125,5 +147,5 @@ def test_param_of_wrong_type_is_refused_before_the_run(dag, data_root):
     from airflow.sdk.exceptions import ParamValidationError
 
     with pytest.raises(ParamValidationError, match="epochs"):
-        dag.test(run_conf={"epochs": "many"})
+        dag.test(run_conf={"epochs": "many"}, logical_date=None)
     assert not (data_root / "models").exists()

@@ -25,6 +25,7 @@ def test_make_run_publishes_and_prints_where(tmp_path, data_root, small_corpus):
     result, _ = _make_run(tmp_path, data_root, '{"corpus_path": "corpus", "epochs": 2, "min_count": 2}')
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     version = (data_root / "models" / "LATEST").read_text().strip()
+    assert "succeeded: promoted" in result.stdout
     assert f"Model version: {data_root / 'models' / version}" in result.stdout
     assert re.search(r"Report: +\S+/report/report\.html", result.stdout)
     assert (data_root / "models" / version / "report" / "report.html").is_file()

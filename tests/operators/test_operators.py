@@ -1,6 +1,6 @@
 """Operators are thin: they call include/ and turn bad input into a failure without retry."""
 import shutil
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,12 +19,17 @@ def _context(run_id="manual__2026-11-25T20:30:00+00:00", conf=None, params=None)
             "params": params or {}, "data_interval_start": None, "data_interval_end": None}
 
 
-def test_partition_date_and_version_time_follow_the_data_interval():
+def test_window_and_version_time_follow_the_data_interval():
     context = _context()
-    assert ops.run_partition_date(context) == "2026-11-25"
-    context["data_interval_start"] = datetime(2026, 11, 20, 23, 0, tzinfo=timezone.utc)
-    assert ops.run_partition_date(context) == "2026-11-20"
+    assert ops.data_interval(context) == (None, None)
+    assert ops.window_end(context) is None
     assert ops.run_time(context) == datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)
+    context["data_interval_start"] = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    context["data_interval_end"] = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    assert ops.window_end(context) == date(2026, 11, 21)
+    assert ops.run_time(context) == datetime(2026, 11, 21, tzinfo=timezone.utc)
+    context["data_interval_start"] = context["data_interval_end"]  # zero-length: no interval
+    assert ops.data_interval(context) == (None, None)
 
 
 def _ingest_operator(corpus_path):
@@ -42,14 +47,21 @@ def test_ingest_operator_refuses_unknown_conf_keys(small_corpus):
         ops.PipelineStepOperator.execute(_ingest_operator("corpus"), _context(conf={"epoch": 1}))
 
 
-def test_ingest_and_tokenize_operators_return_paths_and_counts(small_corpus, data_root):
-    facts = ops.PipelineStepOperator.execute(_ingest_operator("corpus"), _context())
-    assert facts["files"] == 4 and facts["corpus_path"] == str(small_corpus)
-    tokenize = ops.TokenizeToParquetOperator(task_id="tokenize_to_parquet", manifest_path=facts["manifest_path"],
-                                             corpus_id=facts["corpus_id"])
-    result = ops.PipelineStepOperator.execute(tokenize, _context())
-    assert result["path"] == str(data_root / "tokens" / facts["corpus_id"] / "dt=2026-11-25")
-    assert result["tokens"] > 0
+def test_ingest_tokenize_and_commit_operators(small_corpus, data_root):
+    context = _context()
+    facts = ops.PipelineStepOperator.execute(_ingest_operator("corpus"), context)
+    assert facts["files"] == 4 and facts["corpus_path"] == str(small_corpus) and facts["shards"] == 4
+    for shard in range(facts["shards"]):
+        tokenize = ops.TokenizeToParquetOperator(task_id=f"tokenize_{shard}", manifest_path=facts["manifest_path"],
+                                                 shard=shard)
+        assert ops.PipelineStepOperator.execute(tokenize, context)["tokens"] > 0
+    assert not (data_root / "tokens").exists(), "nothing is visible before the commit"
+    commit = ops.CommitTokensOperator(task_id="commit_tokens", manifest_path=facts["manifest_path"],
+                                      corpus_id=facts["corpus_id"])
+    result = ops.PipelineStepOperator.execute(commit, context)
+    assert result["corpus_tokens"] == str(data_root / "tokens" / facts["corpus_id"])
+    assert result["committed"] == ["snapshot"] and result["tokens"] > 0
+    assert len(list((data_root / "tokens" / facts["corpus_id"] / "snapshot").glob("part-*.parquet"))) == 4
 
 
 def test_report_operator_fails_without_retry_on_parity_mismatch(trained_version, tmp_path):
@@ -60,7 +72,7 @@ def test_report_operator_fails_without_retry_on_parity_mismatch(trained_version,
     write_keras_models(embeddings.vectors + np.float32(0.5), embeddings.index_to_word, version_dir / "keras")
     operator = ops.WriteSimilarityReportOperator(
         task_id="write_similarity_report", version_dir=str(version_dir), version="v", corpus_path="c",
-        corpus_stats={}, probe_words=[], top_k=3, parity_pairs=20, seed=0)
+        corpus_id="c", corpus_stats={}, probe_words=[], top_k=3, parity_pairs=20, seed=0, gate_tolerance=0.05)
     with pytest.raises(AirflowFailException, match="Keras and gensim cosines differ"):
         ops.PipelineStepOperator.execute(operator, _context(params={"epochs": 1}))
     assert not (version_dir / "report" / "report.json").exists()

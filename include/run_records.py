@@ -1,0 +1,32 @@
+"""One small JSON record per DAG run (``runs/<run_id>.json`` under the data root): how it ended.
+
+Written by the tasks that decide a run's outcome (a failure, an unchanged input, a gate
+rejection, a promotion), read by ``make run`` to print the outcome and pick its exit code.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from include.atomic_io import write_json_atomic
+from include.paths import data_root, safe_name
+
+
+def run_record_path(run_id: str) -> Path:
+    return data_root() / "runs" / f"{safe_name(run_id)}.json"
+
+
+def update_run_record(run_id: str, **facts) -> dict:
+    """Merge ``facts`` into the run's record (``failures`` entries accumulate); return the record."""
+    record = read_run_record(run_id) or {"run_id": run_id}
+    failures = record.get("failures", []) + facts.pop("failures", [])
+    record.update(facts)
+    if failures:
+        record["failures"] = failures
+    write_json_atomic(run_record_path(run_id), record)
+    return record
+
+
+def read_run_record(run_id: str) -> dict | None:
+    path = run_record_path(run_id)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
