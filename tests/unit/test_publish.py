@@ -7,6 +7,7 @@ from include.publish import (
     code_version,
     content_hash,
     file_sha256,
+    point_latest,
     publish_version,
     read_latest,
     version_id,
@@ -47,7 +48,7 @@ def test_manifest_lists_every_file_with_its_sha256(tmp_path):
     }
 
 
-def test_publish_renames_and_moves_latest(tmp_path):
+def test_publish_renames_then_latest_moves_separately(tmp_path):
     models = tmp_path / "models"
     staged = tmp_path / "staging" / "version"
     staged.mkdir(parents=True)
@@ -55,6 +56,11 @@ def test_publish_renames_and_moves_latest(tmp_path):
     assert read_latest(models) is None
     final = publish_version(staged, models, "20260101T000000Z-aaaaaaaa")
     assert final.is_dir() and not staged.exists()
+    assert read_latest(models) is None, "publishing alone never moves LATEST"
+    point_latest(models, "20260101T000000Z-aaaaaaaa")
+    assert read_latest(models) == "20260101T000000Z-aaaaaaaa"
+    with pytest.raises(FileNotFoundError):
+        point_latest(models, "20990101T000000Z-missing0")
     assert read_latest(models) == "20260101T000000Z-aaaaaaaa"
     assert (models / "LATEST").read_text() == "20260101T000000Z-aaaaaaaa\n"
 
