@@ -1,0 +1,26 @@
+import pytest
+
+from include.errors import PipelineInputError
+from include.run_records import read_run_record, update_run_record
+from include.settings import keep_versions, token_retention_days
+
+
+def test_settings_defaults_and_overrides(monkeypatch):
+    monkeypatch.delenv("EMBEDDINGS_KEEP_VERSIONS", raising=False)
+    monkeypatch.delenv("EMBEDDINGS_TOKEN_RETENTION_DAYS", raising=False)
+    assert (keep_versions(), token_retention_days()) == (20, 90)
+    monkeypatch.setenv("EMBEDDINGS_KEEP_VERSIONS", "3")
+    assert keep_versions() == 3
+    monkeypatch.setenv("EMBEDDINGS_TOKEN_RETENTION_DAYS", "-1")
+    with pytest.raises(PipelineInputError, match="EMBEDDINGS_TOKEN_RETENTION_DAYS"):
+        token_retention_days()
+
+
+def test_run_records_merge_and_accumulate_failures(data_root):
+    run_id = "manual__2026-11-25T20:30:00+00:00"
+    assert read_run_record(run_id) is None
+    update_run_record(run_id, outcome="failed", failures=[{"task_id": "a", "error": "x"}])
+    update_run_record(run_id, failures=[{"task_id": "b", "error": "y"}])
+    record = read_run_record(run_id)
+    assert record["outcome"] == "failed" and [f["task_id"] for f in record["failures"]] == ["a", "b"]
+    assert list((data_root / "runs").iterdir())[0].name == "manual__2026-11-25T20_30_00_00_00.json"

@@ -1,0 +1,77 @@
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from include.errors import PipelineInputError
+from include.ingest import ingest_corpus, plan_shards, read_manifest
+from include.partitions import plan_partitions
+from include.token_partitions import commit_partitions, tokenize_shard
+from include.tokens import read_partition_summary, tokenize_text
+
+
+def test_shards_balance_sizes_within_each_partition():
+    entries = [{"partition": "p", "size": s} for s in (100, 90, 10, 10, 5)] + [{"partition": "q", "size": 1},
+                                                                             {"partition": "p", "skipped": "binary",
+                                                                              "size": 1000}]
+    shards = plan_shards(entries, 2)
+    by_partition = [(s["partition"], s["shard"], s["files"]) for s in shards]
+    assert by_partition == [("p", 0, [0, 3]), ("p", 1, [1, 2, 4]), ("q", 0, [5])]  # 110 and 105 bytes
+    assert len(plan_shards(entries, 50)) == 6  # never more shards than files
+
+
+def test_sharded_tokenize_then_commit_equals_tokenizing_the_files(tmp_path):
+    corpus = tmp_path / "news"
+    for day, lines in (("2026-11-01", ["The King speaks.", "Queen, too!"]), ("2026-11-02", ["River boats 42"])):
+        (corpus / day).mkdir(parents=True)
+        for number, line in enumerate(lines):
+            (corpus / day / f"{number}.txt").write_text(line + "\n")
+    manifest_path = tmp_path / "manifest.json"
+    ingest_corpus(corpus, manifest_path, plan_partitions(corpus, None, None), max_shards=4)
+    manifest = read_manifest(manifest_path)
+    assert [(s["partition"], len(s["files"])) for s in manifest["shards"]] == [("dt=2026-11-01", 1),
+                                                                              ("dt=2026-11-01", 1),
+                                                                              ("dt=2026-11-02", 1)]
+    staging, final = tmp_path / "staging", tmp_path / "tokens"
+    for number in range(len(manifest["shards"])):
+        tokenize_shard(manifest, number, staging)
+    tokenize_shard(manifest, 0, staging)  # a retried shard overwrites its own file
+    committed = commit_partitions(manifest, staging, final)
+    assert sorted(committed["partitions"]) == ["dt=2026-11-01", "dt=2026-11-02"]
+    day1 = pq.read_table(final / "dt=2026-11-01").to_pylist()
+    assert sorted(t for row in day1 for t in row["tokens"]) == sorted(tokenize_text("The King speaks. Queen, too!"))
+    summary = read_partition_summary(final / "dt=2026-11-01")
+    assert summary["files"] == 2 and summary["tokens"] == 5 and len(summary["sources"]) == 2
+    assert not list(final.rglob("part-*.json")), "shard sidecars are not published"
+
+
+def test_commit_refuses_missing_shards_and_runs_without_tokens(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("12 34\n")
+    (corpus / "b.txt").write_text("5 6\n")
+    manifest_path = tmp_path / "m.json"
+    ingest_corpus(corpus, manifest_path, max_shards=2)
+    manifest = read_manifest(manifest_path)
+    tokenize_shard(manifest, 0, tmp_path / "staging")
+    with pytest.raises(FileNotFoundError, match="shard 1"):
+        commit_partitions(manifest, tmp_path / "staging", tmp_path / "tokens")
+    tokenize_shard(manifest, 1, tmp_path / "staging")
+    with pytest.raises(PipelineInputError, match="no line yields a token"):
+        commit_partitions(manifest, tmp_path / "staging", tmp_path / "tokens")
+    assert not (tmp_path / "tokens").exists()
+
+
+def test_recommitting_a_partition_replaces_it(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("first version words\n")
+    for text in ("first version words\n", "second words only\n"):
+        (corpus / "a.txt").write_text(text)
+        manifest_path = tmp_path / "m.json"
+        ingest_corpus(corpus, manifest_path)
+        manifest = read_manifest(manifest_path)
+        tokenize_shard(manifest, 0, tmp_path / "staging")
+        commit_partitions(manifest, tmp_path / "staging", tmp_path / "tokens")
+    rows = pq.read_table(tmp_path / "tokens" / "snapshot").to_pylist()
+    assert [row["tokens"] for row in rows] == [["second", "words", "only"]]
