@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, conf
 
-from include.paths import data_root
 from word2vec_operators import (
     BuildKerasModelOperator,
     CommitTokensOperator,
@@ -34,8 +33,10 @@ MAX_WORKERS = 32
 SCHEDULE = conf.get("word2vec", "schedule", fallback="@daily").strip()
 TIMETABLE = None if SCHEDULE.lower() in ("", "none") else CronDataIntervalTimetable(SCHEDULE, timezone="UTC")
 
-TOKENS_ASSET = Asset(name="word2vec_tokens", uri=f"file://{data_root()}/tokens")
-MODEL_ASSET = Asset(name="word2vec_model", uri=f"file://{data_root()}/models/LATEST")
+# Named, not addressed by a file URI: the data root differs between deployments (and tests), and
+# an asset's identity must not. Each event's extra says where the data is.
+TOKENS_ASSET = Asset(name="word2vec_tokens")
+MODEL_ASSET = Asset(name="word2vec_model")
 
 PARAMS = {
     "corpus_path": Param(

@@ -158,6 +158,9 @@ class CommitTokensOperator(PipelineStepOperator):
         pruned = prune_partitions(corpus_tokens, today, token_retention_days())
         if pruned:
             log.info("pruned %d token partitions older than %d days: %s", len(pruned), token_retention_days(), pruned)
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = {"corpus_tokens": str(corpus_tokens),
+                                                     "partitions": sorted(committed["partitions"])}
         return {"corpus_tokens": str(corpus_tokens), "committed": sorted(committed["partitions"]),
                 "tokens": committed["tokens"], "rows": committed["rows"], "pruned": pruned}
 
@@ -368,6 +371,9 @@ class PromoteVersionOperator(PipelineStepOperator):
                               report_html=report_html)
             raise AirflowSkipException(reason)
         point_latest(models, self.version)
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = {"version": self.version, "path": str(models / self.version),
+                                                     "corpus_id": mine.get("corpus_id")}
         pruned = prune_versions(models, keep_versions())
         update_run_record(context["run_id"], outcome="promoted", version=self.version, reason=self.reason,
                           report_html=report_html)
