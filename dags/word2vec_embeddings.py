@@ -135,6 +135,7 @@ with DAG(
             "tokens": "{{ ti.xcom_pull(task_ids='train_word2vec', key='corpus_words') }}",
             "partitions": "{{ ti.xcom_pull(task_ids='train_word2vec', key='partitions') }}",
             "train_seconds": "{{ ti.xcom_pull(task_ids='train_word2vec', key='train_seconds') }}",
+            "data_time": "{{ ti.xcom_pull(task_ids='train_word2vec', key='data_time') }}",
         },
         probe_words="{{ params.probe_words }}",
         top_k="{{ params.top_k }}",

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from include.atomic_io import write_json_atomic, write_text_atomic
+from include.drift import compare_versions
 from include.evaluation import evaluate_keyed_vectors
 from include.export import Embeddings
 from include.parity import check_parity
@@ -52,9 +53,42 @@ def pca_map_png(embeddings: Embeddings, words: int = MAP_WORDS) -> bytes:
     return buffer.getvalue()
 
 
+def history_png(history: list[dict]) -> bytes | None:
+    """A PNG line plot of the evaluation scores across versions (``history``: dicts with
+    ``version``, ``data_time`` and ``evaluation``, oldest first), or ``None`` with fewer than 2."""
+    if len(history) < 2:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {"WordSim-353 Spearman": ("wordsim353", "spearman"), "SimLex-999 Spearman": ("simlex999", "spearman"),
+              "Google analogies accuracy": ("analogies", "accuracy")}
+    figure, axes = plt.subplots(figsize=(10, 4), dpi=100)
+    positions = list(range(len(history)))
+    for label, (name, score) in series.items():
+        values = [entry.get("evaluation", {}).get(name, {}).get(score) for entry in history]
+        axes.plot(positions, [np.nan if v is None else v for v in values], marker="o", label=label)
+    axes.set_xticks(positions)
+    axes.set_xticklabels([entry["version"] for entry in history], rotation=30, ha="right", fontsize=7)
+    axes.set_ylabel("score")
+    axes.set_title("Evaluation across versions of this corpus (last = this version)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
 def build_report(embeddings: Embeddings, keras_dir: Path, *, version: str, params: dict, corpus: dict,
-                 probe_words: list | None, top_k: int, parity_pairs: int, seed: int) -> dict:
-    """The report as a JSON-ready dict: neighbours of the probe words, parity, evaluation, statistics.
+                 probe_words: list | None, top_k: int, parity_pairs: int, seed: int,
+                 previous: tuple[Embeddings, str] | None = None, history: list[dict] | None = None) -> dict:
+    """The report as a JSON-ready dict: neighbours of the probe words, parity, evaluation, statistics,
+    drift against ``previous`` (its embeddings and version name) and the evaluation ``history`` of
+    earlier versions (``[{"version", "data_time", "evaluation"}]``, oldest first) with this one appended.
 
     ``probe_words`` empty or ``None`` means the 20 most frequent non-stop words. Probe words not in
     the vocabulary (unknown, empty, markup, non-strings) are listed in ``oov_probe_words`` as given.
@@ -66,6 +100,7 @@ def build_report(embeddings: Embeddings, keras_dir: Path, *, version: str, param
     log.info("parity over %d pairs: max |keras - gensim| = %.3g (ids), %.3g (strings)", parity["pairs"],
              parity["max_abs_diff"], parity["max_abs_diff_words"])
     evaluation = evaluate_keyed_vectors(embeddings.to_keyed_vectors())
+    drift = compare_versions(embeddings, previous[0], known, top_k, previous[1]) if previous else None
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "version": version,
@@ -79,16 +114,21 @@ def build_report(embeddings: Embeddings, keras_dir: Path, *, version: str, param
         "oov_probe_words": unknown,
         "parity": parity,
         "evaluation": evaluation,
+        "drift": drift,
+        "history": [{key: entry.get(key) for key in ("version", "data_time", "evaluation")}
+                    for entry in (history or [])] + [{"version": version, "data_time": corpus.get("data_time"),
+                                                      "evaluation": evaluation}],
     }
 
 
-def render_html(report: dict, map_png: bytes) -> str:
-    """``report.html``: one self-contained page (the map is an inline PNG), everything escaped."""
+def render_html(report: dict, map_png: bytes, history_plot: bytes | None = None) -> str:
+    """``report.html``: one self-contained page (plots are inline PNGs, no network), everything escaped."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     environment = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined)
     return environment.get_template("report.html.j2").render(
-        report=report, map_png_base64=base64.b64encode(map_png).decode("ascii"))
+        report=report, map_png_base64=base64.b64encode(map_png).decode("ascii"),
+        history_png_base64=base64.b64encode(history_plot).decode("ascii") if history_plot else None)
 
 
 def write_report(report: dict, embeddings: Embeddings, out_dir: Path) -> dict:
@@ -96,5 +136,5 @@ def write_report(report: dict, embeddings: Embeddings, out_dir: Path) -> dict:
     out_dir = Path(out_dir)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
     write_json_atomic(json_path, report)
-    write_text_atomic(html_path, render_html(report, pca_map_png(embeddings)))
+    write_text_atomic(html_path, render_html(report, pca_map_png(embeddings), history_png(report.get("history", []))))
     return {"report_json": str(json_path), "report_html": str(html_path)}

@@ -225,9 +225,15 @@ class ExportEmbeddingsOperator(PipelineStepOperator):
         self.version_dir = version_dir
 
     def run(self, context: Any) -> dict:
-        from include.export import export_embeddings
+        from include.export import export_embeddings, load_embeddings
+        from include.formats import write_projector_files, write_word2vec_formats
 
-        return export_embeddings(Path(self.model_path), Path(self.version_dir))
+        version_dir = Path(self.version_dir)
+        exported = export_embeddings(Path(self.model_path), version_dir)
+        embeddings = load_embeddings(version_dir)
+        formats = {**write_word2vec_formats(embeddings, version_dir / "exports"),
+                   **write_projector_files(embeddings, version_dir / "exports" / "projector")}
+        return {**exported, **formats}
 
 
 class BuildKerasModelOperator(PipelineStepOperator):
@@ -273,18 +279,24 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         from include.export import load_embeddings
         from include.gate import decide
+        from include.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
         from include.paths import models_dir
         from include.report import build_report, write_report
-        from include.versions import last_promoted
+        from include.versions import last_promoted, list_versions
 
         version_dir = Path(self.version_dir)
         embeddings = load_embeddings(version_dir)
         params = {**dict(context["params"]), "corpus_path": self.corpus_path}
+        reference = last_promoted(models_dir(), self.corpus_id)
+        previous = (load_embeddings(Path(reference["path"]), mmap=True), reference["version"]) if reference else None
+        history = sorted((v for v in list_versions(models_dir()) if v.get("corpus_id") == self.corpus_id),
+                         key=lambda v: (v.get("data_time", ""), v["version"]))
         report = build_report(embeddings, version_dir / "keras", version=self.version, params=params,
                               corpus=self.corpus_stats, probe_words=self.probe_words, top_k=int(self.top_k),
-                              parity_pairs=int(self.parity_pairs), seed=int(self.seed))
-        gate = decide(report["evaluation"], last_promoted(models_dir(), self.corpus_id),
-                      float(self.gate_tolerance))
+                              parity_pairs=int(self.parity_pairs), seed=int(self.seed), previous=previous,
+                              history=history)
+        report["neighbour_table"] = write_neighbour_table(embeddings, int(self.top_k), version_dir / NEIGHBOURS_FILE)
+        gate = decide(report["evaluation"], reference, float(self.gate_tolerance))
         report["gate"] = gate
         (log.warning if gate["decision"] != "promoted" else log.info)("quality gate: %s (%s)", gate["decision"],
                                                                        gate["reason"])
