@@ -3,7 +3,7 @@ import json
 import pytest
 
 from include.export import load_embeddings
-from include.report import build_report, pca_map_png, render_html, write_report
+from include.report import build_report, history_png, pca_map_png, render_html, write_report
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +50,17 @@ def test_write_report_outputs_valid_json_and_png(report, trained_version, tmp_pa
     assert json.loads(open(paths["report_json"], encoding="utf-8").read()) == report
     assert pca_map_png(emb).startswith(b"\x89PNG")
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["report.html", "report.json"]
+
+
+def test_drift_and_history_sections(trained_version, tmp_path):
+    emb = load_embeddings(trained_version["version_dir"])
+    history = [{"version": "v0", "data_time": "2026-11-01", "evaluation": {"wordsim353": {"spearman": 0.1}}}]
+    result = build_report(emb, trained_version["version_dir"] / "keras", version="v1", params={},
+                          corpus={"data_time": "2026-11-02"}, probe_words=["king"], top_k=3, parity_pairs=5, seed=0,
+                          previous=(emb, "v0"), history=history)
+    assert result["drift"]["previous_version"] == "v0"
+    assert result["drift"]["probe_jaccard"] == {"king": 1.0}, "identical embeddings do not drift"
+    assert [entry["version"] for entry in result["history"]] == ["v0", "v1"]
+    html = render_html(result, pca_map_png(emb), history_png(result["history"]))
+    assert 'id="drift-probes"' in html and 'id="history-plot"' in html
+    assert history_png(result["history"][:1]) is None
