@@ -16,12 +16,13 @@ export PYTHONPATH := $(ROOT)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND := tensorflow
 
-.PHONY: help venv airflow-db run test unit test-deps clean
+.PHONY: help venv airflow-db run test unit test-deps clean airflow airflow-stop airflow-status
 
 help:
 	@echo "make run [CONF='{\"epochs\": 10}']  run word2vec_embeddings once on the default corpus"
 	@echo "make test                          install test dependencies, run the whole suite"
 	@echo "make unit                          fast unit tests of include/ while you work"
+	@echo "make airflow | airflow-stop | airflow-status   local Airflow with the UI on :8080 (AIRFLOW_PORT)"
 
 $(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -54,3 +55,12 @@ test: venv test-deps
 
 clean:
 	rm -rf $(AIRFLOW_HOME) $(VENV)
+
+airflow: venv
+	$(PY) scripts/airflow_local.py start
+
+airflow-stop:
+	$(PY) scripts/airflow_local.py stop
+
+airflow-status:
+	$(PY) scripts/airflow_local.py status

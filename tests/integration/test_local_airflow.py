@@ -1,0 +1,148 @@
+"""Real Airflow processes, as `make airflow` starts them, driven through the REST API.
+
+- LocalExecutor on a PostgreSQL database of the test's own: trigger word2vec_embeddings with a
+  conf, wait for success, check the published artifacts reflect that conf, and that the API
+  wants a login.
+- `scripts/airflow_local.py start` / `stop` on a fresh SQLite home: prints the address and the
+  login, refuses a second start, and leaves no process behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.cluster import PROJECT_ROOT, SCRIPT, AirflowCluster, free_port
+
+pytestmark = pytest.mark.slow
+
+DAG_ID = "word2vec_embeddings"
+
+
+def write_corpus(folder: Path, lines: int = 300, seed: int = 3) -> Path:
+    """A small English-like corpus (a few topics, clear co-occurrences) as two .txt files."""
+    rng = random.Random(seed)
+    topics = [["king", "queen", "royal", "palace", "crown", "throne"],
+              ["river", "water", "boat", "bridge", "fish", "bank"],
+              ["computer", "software", "program", "data", "network", "server"]]
+    fillers = ["the", "and", "with", "near", "over"]
+    sentences = []
+    for _ in range(lines):
+        topic = rng.choice(topics)
+        sentences.append(" ".join(rng.choice(topic) if rng.random() < 0.7 else rng.choice(fillers)
+                                  for _ in range(rng.randint(6, 12))))
+    folder.mkdir(parents=True)
+    half = len(sentences) // 2
+    (folder / "part-1.txt").write_text("\n".join(sentences[:half]) + "\n", encoding="utf-8")
+    (folder / "part-2.txt").write_text("\n".join(sentences[half:]) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_dag_runs_on_local_executor_with_postgres_and_uses_the_conf(tmp_path):
+    import numpy as np
+
+    data_root = tmp_path / "data"
+    corpus = write_corpus(data_root / "corpus")
+    conf = {"corpus_path": str(corpus), "epochs": 2, "min_count": 1, "vector_size": 16, "workers": 1}
+
+    with AirflowCluster(tmp_path, executor="LocalExecutor",
+                        env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
+        # The API wants a login: nothing without a token, nothing with a forged one.
+        assert cluster.request("GET", "/api/v2/dags", token=False).status_code in (401, 403)
+        assert cluster.request("GET", "/api/v2/dags", token="not-a-jwt").status_code in (401, 403)
+        assert cluster.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None},
+                               token=False).status_code in (401, 403)
+        # The start created the training pool.
+        assert cluster.api("GET", "/api/v2/pools/word2vec_training")["slots"] == 1
+
+        run_id = cluster.trigger(DAG_ID, conf)
+        outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
+        assert outcome.state == "success", outcome.report
+        assert outcome.task_states and all(state in ("success", "skipped") for state in outcome.task_states.values())
+
+    models = data_root / "models"
+    version = (models / "LATEST").read_text(encoding="utf-8").strip()
+    version_dir = models / version
+    assert version and version_dir.is_dir()
+    vocab = json.loads((version_dir / "vocab.json").read_text(encoding="utf-8"))
+    embeddings = np.load(version_dir / "embeddings.npy", allow_pickle=False)
+    assert embeddings.shape == (len(vocab), 16)  # vector_size from the conf
+    assert {"king", "queen", "river"} <= set(vocab)
+    report = json.loads((version_dir / "report" / "report.json").read_text(encoding="utf-8"))
+    assert report["params"]["epochs"] == 2 and report["params"]["min_count"] == 1
+    manifest_path = version_dir / "manifest.json"
+    if manifest_path.exists():  # the version was published by the run we triggered
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if "run_id" in manifest:
+            assert manifest["run_id"] == run_id
+
+
+def _session_members(session_ids: set[int]) -> list[str]:
+    """Live processes (``pid cmdline``) whose session is one of ``session_ids``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(stat[3]) in session_ids and stat[0] not in ("Z", "X"):
+            members.append(f"{entry} {cmdline}")
+    return members
+
+
+def test_start_and_stop_on_sqlite_print_the_login_and_leave_nothing_behind(tmp_path):
+    home = tmp_path / "airflow-home"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    env.update({
+        "AIRFLOW_HOME": str(home),  # no SQL_ALCHEMY_CONN: SQLite in the home, LocalExecutor
+        "AIRFLOW_PORT": str(port),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__CORE__PARALLELISM": "2",
+        "EMBEDDINGS_DATA_DIR": str(tmp_path / "data"),
+    })
+
+    def script(command: str, timeout: float = 400) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(SCRIPT), command], env=env, cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+
+    pids: dict[str, int] = {}
+    started = script("start")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        pids = {path.stem: int(path.read_text()) for path in (home / "run").glob("*.pid")}
+        assert set(pids) == {"scheduler", "dag-processor", "triggerer", "api-server"}
+        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+        assert f"http://localhost:{port}" in started.stdout
+        assert re.search(rf"\badmin / {re.escape(password)}\b", started.stdout), started.stdout
+        assert (home / "airflow.db").exists()
+
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/api/v2/dags", timeout=30).status_code in (401, 403)
+        login = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=30)
+        assert login.status_code in (200, 201), login.text
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        assert httpx.get(f"{base}/api/v2/dags", headers=headers, timeout=30).status_code == 200
+        assert httpx.get(f"{base}/api/v2/pools/word2vec_training", headers=headers, timeout=30).json()["slots"] == 1
+
+        again = script("start")
+        assert again.returncode != 0 and "already running" in again.stderr
+        status = script("status")
+        assert status.returncode == 0 and status.stdout.count("running") >= 4, status.stdout
+    finally:
+        stopped = script("stop", timeout=180)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert _session_members(set(pids.values())) == []
+    assert not list((home / "run").glob("*.pid"))
+    assert "not running" in script("status").stdout
