@@ -43,9 +43,12 @@ airflow-db: $(AIRFLOW_HOME)/.migrated
 run: airflow-db
 	$(PY) scripts/run_dag.py --conf '$(CONF)'
 
+# Debian packages the tests use: a compose parser, and a browser with its driver for the report page.
+TEST_APT_PACKAGES := docker-compose chromium chromium-driver
 test-deps:
-	@if ! command -v docker-compose >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; fi
+	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
