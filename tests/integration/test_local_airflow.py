@@ -77,11 +77,8 @@ def test_dag_runs_on_local_executor_with_postgres_and_uses_the_conf(tmp_path):
     assert {"king", "queen", "river"} <= set(vocab)
     report = json.loads((version_dir / "report" / "report.json").read_text(encoding="utf-8"))
     assert report["params"]["epochs"] == 2 and report["params"]["min_count"] == 1
-    manifest_path = version_dir / "manifest.json"
-    if manifest_path.exists():  # the version was published by the run we triggered
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if "run_id" in manifest:
-            assert manifest["run_id"] == run_id
+    manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["run_id"] == run_id, "the version was published by the run we triggered"
 
 
 def _session_members(session_ids: set[int]) -> list[str]:

@@ -1,0 +1,113 @@
+"""Backfills, the quality gate and Celery scale-out on real Airflow processes and PostgreSQL."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.corpora import dated_corpus, wordsim_corpus
+from tests.integration.cluster import AirflowCluster
+
+pytestmark = pytest.mark.slow
+DAG_ID = "word2vec_embeddings"
+TINY = {"min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1, "window": 2}
+
+
+def _versions(data_root: Path) -> list[str]:
+    return sorted(p.name for p in (data_root / "models").iterdir() if p.is_dir())
+
+
+def _runs(cluster, **params) -> list[dict]:
+    return cluster.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns", params={"limit": 100, **params})["dag_runs"]
+
+
+def _wait_for_backfill(cluster, count: int, timeout: float = 900) -> list[dict]:
+    """Wait until the backfill has ``count`` finished runs and the scheduler has closed it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = [run for run in _runs(cluster) if run["run_type"] == "backfill"]
+        backfills = cluster.api("GET", "/api/v2/backfills", params={"dag_id": DAG_ID})["backfills"]
+        if (len(runs) >= count and all(run["state"] in ("success", "failed") for run in runs)
+                and backfills and all(b["completed_at"] for b in backfills)):
+            return runs
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"backfill not done: {[(r['dag_run_id'], r['state']) for r in runs]}\n{cluster.diagnostics()}")
+        time.sleep(3)
+
+
+def test_backfill_of_three_days_gives_three_partitions_and_versions(tmp_path):
+    data_root = tmp_path / "data"
+    corpus = dated_corpus(data_root / "news", ["2026-11-01", "2026-11-02", "2026-11-03"])
+    conf = json.dumps({"corpus_path": str(corpus), **TINY})
+    with AirflowCluster(tmp_path, env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
+        cluster.wait_for_dag(DAG_ID)
+        cluster.unpause(DAG_ID)
+        cluster.cli("backfill", "create", "--dag-id", DAG_ID, "--from-date", "2026-11-01", "--to-date", "2026-11-03",
+                    "--dag-run-conf", conf, check=True)
+        runs = _wait_for_backfill(cluster, 3)
+        assert sorted(run["state"] for run in runs) == ["success"] * 3, cluster.diagnostics()
+        intervals = sorted((run["data_interval_start"][:10], run["data_interval_end"][:10]) for run in runs)
+        assert intervals == [("2026-11-01", "2026-11-02"), ("2026-11-02", "2026-11-03"), ("2026-11-03", "2026-11-04")]
+
+        tokens = next((data_root / "tokens").iterdir())
+        assert sorted(p.name for p in tokens.iterdir()) == ["dt=2026-11-01", "dt=2026-11-02", "dt=2026-11-03"]
+        versions = _versions(data_root)
+        assert [v[:16] for v in versions] == ["20261102T000000Z", "20261103T000000Z", "20261104T000000Z"]
+        assert (data_root / "models" / "LATEST").read_text().strip() == versions[-1]
+
+        # re-running one interval changes nothing else: no new version, other partitions untouched
+        before = {p.name: p.stat().st_mtime_ns for p in tokens.iterdir()}
+        cluster.cli("backfill", "create", "--dag-id", DAG_ID, "--from-date", "2026-11-02", "--to-date",
+                    "2026-11-02", "--reprocess-behavior", "completed", "--dag-run-conf", conf, check=True)
+        _wait_for_backfill(cluster, 3)
+        # the re-run is the same DAG run (same run id, same record), now ending "unchanged"
+        records = [json.loads(p.read_text()) for p in (data_root / "runs").glob("*.json")]
+        outcomes = {record["run_id"]: record["outcome"] for record in records}
+        assert sorted(outcomes.values()) == ["promoted", "promoted", "unchanged"], outcomes
+        [rerun] = [r["dag_run_id"] for r in _runs(cluster) if r["data_interval_start"].startswith("2026-11-02")]
+        assert outcomes[rerun] == "unchanged", outcomes
+        assert _versions(data_root) == versions
+        after = {p.name: p.stat().st_mtime_ns for p in tokens.iterdir()}
+        assert after["dt=2026-11-01"] == before["dt=2026-11-01"] and after["dt=2026-11-03"] == before["dt=2026-11-03"]
+        assert (data_root / "models" / "LATEST").read_text().strip() == versions[-1]
+
+
+def test_gate_rejects_a_worse_run_triggered_through_the_api(tmp_path):
+    data_root = tmp_path / "data"
+    corpus = wordsim_corpus(data_root / "wordsim" / "corpus.txt")
+    good = {"corpus_path": str(corpus), "min_count": 1, "epochs": 10, "vector_size": 32, "window": 3, "workers": 1}
+    with AirflowCluster(tmp_path, env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
+        first = cluster.trigger(DAG_ID, good)
+        assert cluster.wait_for_run(DAG_ID, first, timeout=900).state == "success"
+        promoted = (data_root / "models" / "LATEST").read_text().strip()
+        second = cluster.trigger(DAG_ID, {**good, "epochs": 1, "vector_size": 2, "window": 1})
+        outcome = cluster.wait_for_run(DAG_ID, second, timeout=900)
+        assert outcome.state == "success" and outcome.task_states["promote"] == "skipped", outcome.task_states
+    assert (data_root / "models" / "LATEST").read_text().strip() == promoted
+    [rejected] = [v for v in _versions(data_root) if v != promoted]
+    manifest = json.loads((data_root / "models" / rejected / "manifest.json").read_text())
+    assert manifest["gate"]["decision"] == "rejected" and manifest["run_id"] == second
+
+
+def test_celery_workers_share_the_mapped_tokenize_tasks(tmp_path):
+    data_root = tmp_path / "data"
+    corpus = data_root / "corpus"
+    corpus.mkdir(parents=True)
+    words = ("market city river people school report weather train king queen royal palace crown bridge "
+             "boat water computer program data network server garden flower tree").split()
+    for number in range(6):  # six files of similar size: six shards
+        lines = [" ".join(words[(number + i + j) % len(words)] for j in range(12)) for i in range(4000)]
+        (corpus / f"part-{number}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    conf = {"corpus_path": str(corpus), "tokenize_shards": 6, **TINY}
+    with AirflowCluster(tmp_path, executor="CeleryExecutor", celery_workers=2,
+                        env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
+        run_id = cluster.trigger(DAG_ID, conf)
+        outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
+        assert outcome.state == "success", outcome.report
+        mapped = [ti for ti in cluster.task_instances(DAG_ID, run_id) if ti["task_id"] == "tokenize_to_parquet"]
+    assert sorted(ti["map_index"] for ti in mapped) == list(range(6))
+    hosts = {ti["hostname"] for ti in mapped}
+    assert len(hosts) == 2, f"mapped tokenize tasks ran on {hosts}"
+    assert (data_root / "models" / "LATEST").is_file()
