@@ -65,9 +65,11 @@ def test_backfill_of_three_days_gives_three_partitions_and_versions(tmp_path):
         # the re-run is the same DAG run (same run id, same record), now ending "unchanged"
         records = [json.loads(p.read_text()) for p in (data_root / "runs").glob("*.json")]
         outcomes = {record["run_id"]: record["outcome"] for record in records}
-        assert sorted(outcomes.values()) == ["promoted", "promoted", "unchanged"], outcomes
-        [rerun] = [r["dag_run_id"] for r in _runs(cluster) if r["data_interval_start"].startswith("2026-11-02")]
-        assert outcomes[rerun] == "unchanged", outcomes
+        by_day = {r["data_interval_start"][:10]: r["dag_run_id"] for r in _runs(cluster)}
+        assert outcomes[by_day["2026-11-02"]] == "unchanged", outcomes
+        assert outcomes[by_day["2026-11-03"]] == "promoted", outcomes  # the newest interval holds LATEST
+        # backfill runs may finish in any order; an older one finishing last is published, not promoted
+        assert outcomes[by_day["2026-11-01"]] in ("promoted", "published"), outcomes
         assert _versions(data_root) == versions
         after = {p.name: p.stat().st_mtime_ns for p in tokens.iterdir()}
         assert after["dt=2026-11-01"] == before["dt=2026-11-01"] and after["dt=2026-11-03"] == before["dt=2026-11-03"]
@@ -107,7 +109,11 @@ def test_celery_workers_share_the_mapped_tokenize_tasks(tmp_path):
         outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
         assert outcome.state == "success", outcome.report
         mapped = [ti for ti in cluster.task_instances(DAG_ID, run_id) if ti["task_id"] == "tokenize_to_parquet"]
+        # both workers run on this one machine (same TI hostname), so each worker's own log says what it ran
+        worker_logs = {name: cluster.service_log(name, lines=100_000) for name in cluster.pids()
+                       if name.startswith("celery-worker")}
     assert sorted(ti["map_index"] for ti in mapped) == list(range(6))
-    hosts = {ti["hostname"] for ti in mapped}
-    assert len(hosts) == 2, f"mapped tokenize tasks ran on {hosts}"
+    assert len(worker_logs) == 2
+    ran = {name: log.count("tokenize_to_parquet") for name, log in worker_logs.items()}
+    assert all(count > 0 for count in ran.values()), f"mapped tokenize tasks per worker log: {ran}"
     assert (data_root / "models" / "LATEST").is_file()
