@@ -286,7 +286,7 @@ def test_init_refuses_to_migrate_with_the_example_placeholders(tmp_path):
 def test_init_migrates_the_database_with_real_secrets(services, tmp_path):
     result, calls = run_init_script(services["airflow-init"], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert calls.read_text().split() == ["db", "migrate"]
+    assert calls.read_text().splitlines() == ["db migrate", "pools set word2vec_training 1 serializes Word2Vec training"]
 
 
 # --- (3) the Dockerfile --------------------------------------------------------------------------
