@@ -147,6 +147,7 @@ with DAG(
         version_dir=train.output["version_dir"],
         version=train.output["version"],
         manifest_path=ingest.output["manifest_path"],
+        corpus_tokens=commit_tokens.output["corpus_tokens"],
         facts={
             "corpus_id": ingest.output["corpus_id"],
             "content_hash": train.output["content_hash"],

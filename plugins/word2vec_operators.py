@@ -309,13 +309,15 @@ class PublishVersionOperator(PipelineStepOperator):
     """Write the version manifest and move the staged version into ``models/`` by one rename
     (rejected versions too, marked so in the manifest)."""
 
-    template_fields = ("version_dir", "version", "manifest_path", "facts")
+    template_fields = ("version_dir", "version", "manifest_path", "corpus_tokens", "facts")
 
-    def __init__(self, *, version_dir: str, version: str, manifest_path: str, facts: dict, **kwargs) -> None:
+    def __init__(self, *, version_dir: str, version: str, manifest_path: str, corpus_tokens: str, facts: dict,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.version_dir = version_dir
         self.version = version
         self.manifest_path = manifest_path
+        self.corpus_tokens = corpus_tokens
         self.facts = facts
 
     def run(self, context: Any) -> dict:
@@ -324,10 +326,13 @@ class PublishVersionOperator(PipelineStepOperator):
         from include.ingest import read_manifest
         from include.paths import models_dir
         from include.publish import library_versions, publish_version, write_version_manifest
+        from include.tokens import read_partition_summary
 
         version_dir = Path(self.version_dir)
         report = json.loads((version_dir / "report" / "report.json").read_text(encoding="utf-8"))
         inputs = read_manifest(Path(self.manifest_path))
+        partitions = {name: read_partition_summary(Path(self.corpus_tokens) / name)
+                      for name in self.facts.get("partitions", [])}
         write_version_manifest(version_dir, {
             "version": self.version,
             "run_id": context["run_id"],
@@ -338,6 +343,7 @@ class PublishVersionOperator(PipelineStepOperator):
             "gate": report["gate"],
             "libraries": library_versions(),
             **self.facts,
+            "partitions": partitions,
         })
         final = publish_version(version_dir, models_dir(), self.version)
         log.info("published model version %s (%s); report: %s", final, report["gate"]["decision"],

@@ -46,7 +46,8 @@ def test_full_run_publishes_a_consistent_version(dag, small_corpus, data_root):
 
     manifest = json.loads((version_dir / "manifest.json").read_text())
     assert manifest["version"] == version and manifest["run_id"] == dag_run.run_id
-    assert manifest["gate"]["decision"] == "promoted" and manifest["partitions"] == ["snapshot"]
+    assert manifest["gate"]["decision"] == "promoted" and list(manifest["partitions"]) == ["snapshot"]
+    assert len(manifest["partitions"]["snapshot"]["sources"]) == 4  # the sha256 of each input file
     assert manifest["content_hash"].startswith(version.split("-")[1])
     for name in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/embedding.keras", "keras/similarity.keras",
                  "keras/similarity_words.keras", "keras/keras_vocab.json", "report/report.json", "report/report.html"):
