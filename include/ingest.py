@@ -35,7 +35,7 @@ def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None 
         raise PipelineInputError(f"corpus_path '{corpus}' holds no .txt, .gz or .bz2 file")
     entries = []
     for number, (partition, path) in enumerate(located, start=1):
-        reader = TextFileReader(path)
+        reader = TextFileReader(path, confine_to=corpus if corpus.is_dir() else None)
         if reader.looks_binary():
             log.warning("skipping binary file %s (NUL bytes in its first 8 KiB)", path)
             entries.append({"path": str(path), "partition": partition, "size": path.stat().st_size,

@@ -48,7 +48,10 @@ def discover_files(corpus: Path) -> list[Path]:
     found: list[Path] = []
     seen_dirs = {os.path.realpath(corpus)}
     seen_files: set[Path] = set()
-    for folder, dir_names, file_names in os.walk(corpus, followlinks=True):
+    def unreadable(error: OSError) -> None:
+        raise PipelineInputError(f"corpus folder '{error.filename}' cannot be read: {error.strerror}") from error
+
+    for folder, dir_names, file_names in os.walk(corpus, onerror=unreadable, followlinks=True):
         kept_dirs = []
         for name in sorted(dir_names):
             if name.startswith("."):
@@ -69,6 +72,26 @@ def discover_files(corpus: Path) -> list[Path]:
                 seen_files.add(real)
                 found.append(path)
     return sorted(found)
+
+
+def open_confined(path: Path, root: Path | None):
+    """Open ``path`` for binary reading and check that what was opened lies inside ``root``.
+
+    The check is made on the open file itself (``/proc/self/fd``), so a file swapped for a link
+    between the corpus scan and the read cannot smuggle in a file from elsewhere.
+    Raises :class:`PipelineInputError` naming the path otherwise.
+    """
+    raw = open(path, "rb", buffering=0)
+    if root is None:
+        return raw
+    try:
+        opened = Path(os.readlink(f"/proc/self/fd/{raw.fileno()}"))
+    except OSError:  # no /proc (not Linux): check the path as it resolves now
+        opened = Path(os.path.realpath(path))
+    if not is_within(opened, root):
+        raw.close()
+        raise PipelineInputError(f"corpus file '{path}' now leads to '{opened}', outside '{root}'; refusing to read it")
+    return raw
 
 
 def _confined(path: Path, corpus: Path) -> Path:
@@ -111,6 +134,7 @@ class TextFileReader:
 
     path: Path
     block_chars: int = BLOCK_CHARS
+    confine_to: Path | None = None  # the corpus root the opened file must lie in
     sha256: str = ""
     size: int = 0
     lines: int = 0
@@ -128,7 +152,7 @@ class TextFileReader:
     def looks_binary(self) -> bool:
         """True when the first 8 KiB of (decompressed) content hold a NUL byte."""
         try:
-            with open(self.path, "rb", buffering=0) as raw:
+            with open_confined(self.path, self.confine_to) as raw:
                 head = self._decompressed(_HashingReader(raw)).peek(_BINARY_SNIFF_BYTES)
         except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as error:
             raise PipelineInputError(f"corpus file '{self.path}' cannot be read: {error}") from error
@@ -145,7 +169,7 @@ class TextFileReader:
         line_number = 0
         in_line = False
         try:
-            with open(self.path, "rb", buffering=0) as raw:
+            with open_confined(self.path, self.confine_to) as raw:
                 hashing = _HashingReader(raw)
                 stream = io.TextIOWrapper(
                     self._decompressed(hashing), encoding="utf-8", errors="surrogateescape", newline=None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from include.atomic_io import replace_dir, write_json_atomic
 from include.errors import PipelineInputError
-from include.tokens import part_file_name, write_partition_summary, write_token_file
+from include.tokens import corpus_root, part_file_name, write_partition_summary, write_token_file
 
 
 def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> dict:
@@ -25,7 +25,7 @@ def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> d
     shard = manifest["shards"][shard_number]
     entries = [manifest["files"][index] for index in shard["files"]]
     out_path = Path(staging_tokens) / shard["partition"] / part_file_name(shard["shard"])
-    totals = write_token_file(entries, out_path)
+    totals = write_token_file(entries, out_path, confine_to=corpus_root(manifest))
     write_json_atomic(out_path.with_suffix(".json"), totals, indent=None)
     return {"partition": shard["partition"], "shard": shard["shard"], "path": str(out_path),
             **{key: totals[key] for key in ("rows", "tokens", "files")}}

@@ -139,7 +139,8 @@ def iter_token_rows(path: Path, reader: TextFileReader | None = None) -> Iterato
                     tokenizer.forced_cuts, reader.block_chars)
 
 
-def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 100_000) -> dict:
+def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 100_000,
+                     confine_to: Path | None = None) -> dict:
     """Tokenize the files of ingest manifest ``entries`` into one Parquet file at ``out_path``.
 
     The file is written beside ``out_path`` and renamed into place when complete. Each file's
@@ -168,7 +169,7 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
                     values.clear()
 
         for number, entry in enumerate(files, start=1):
-            reader = TextFileReader(Path(entry["path"]))
+            reader = TextFileReader(Path(entry["path"]), confine_to=confine_to)
             for line, chunk, tokens in iter_token_rows(reader.path, reader):
                 columns["source"].append(entry["path"])
                 columns["line"].append(line)
@@ -210,7 +211,8 @@ def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000)
         shutil.rmtree(staged)
     started = time.perf_counter()
     try:
-        totals = write_token_file(manifest["files"], staged / part_file_name(0), progress_every)
+        totals = write_token_file(manifest["files"], staged / part_file_name(0), progress_every,
+                                  confine_to=corpus_root(manifest))
         if totals["tokens"] == 0:
             raise PipelineInputError(
                 f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"
@@ -221,6 +223,12 @@ def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000)
         raise
     replace_dir(staged, out_dir)
     return {**{key: summary[key] for key in ("rows", "tokens", "files")}, "path": str(out_dir)}
+
+
+def corpus_root(manifest: dict) -> Path | None:
+    """The folder an ingest manifest's files must stay in (``None`` for a single-file corpus)."""
+    corpus = Path(manifest["corpus_path"])
+    return corpus if corpus.is_dir() else None
 
 
 def part_file_name(shard: int) -> str:
