@@ -13,6 +13,7 @@ from pathlib import Path
 
 from include.atomic_io import replace_dir, write_json_atomic
 from include.errors import PipelineInputError
+from include.locks import exclusive_lock
 from include.tokens import corpus_root, part_file_name, write_partition_summary, write_token_file
 
 
@@ -57,12 +58,13 @@ def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path)
             f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"
         )
     committed = {}
-    for partition, totals in staged.items():
-        folder = Path(staging_tokens) / partition
-        for sidecar in folder.glob("part-*.json"):
-            sidecar.unlink()
-        summary = write_partition_summary(folder, totals, time.perf_counter() - started)
-        replace_dir(folder, Path(corpus_tokens) / partition)
-        committed[partition] = {key: summary[key] for key in ("rows", "tokens", "files")}
+    with exclusive_lock(Path(corpus_tokens).parent / f".{Path(corpus_tokens).name}.lock"):
+        for partition, totals in staged.items():
+            folder = Path(staging_tokens) / partition
+            for sidecar in folder.glob("part-*.json"):
+                sidecar.unlink()
+            summary = write_partition_summary(folder, totals, time.perf_counter() - started)
+            replace_dir(folder, Path(corpus_tokens) / partition)
+            committed[partition] = {key: summary[key] for key in ("rows", "tokens", "files")}
     return {"partitions": committed, "tokens": sum(p["tokens"] for p in committed.values()),
             "rows": sum(p["rows"] for p in committed.values())}

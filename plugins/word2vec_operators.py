@@ -6,6 +6,7 @@ once with :class:`AirflowFailException`; every other error is left to Airflow's 
 """
 from __future__ import annotations
 
+import errno
 import logging
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -72,6 +73,13 @@ class PipelineStepOperator(BaseOperator):
             return self.run(context)
         except (PipelineInputError, ParityError) as error:
             raise AirflowFailException(str(error)) from error
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                # a full disk stays full over a retry delay: fail now, say where, publish nothing
+                raise AirflowFailException(
+                    f"disk full while writing '{error.filename or 'a file'}' ({error.strerror}); free space "
+                    "under the data root, then clear the task to retry") from error
+            raise
 
     def run(self, context: Any) -> dict:  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
@@ -367,6 +375,7 @@ class PromoteVersionOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         import shutil
 
+        from include.locks import exclusive_lock
         from include.paths import models_dir, staging_dir
         from include.publish import point_latest
         from include.run_records import update_run_record
@@ -381,14 +390,15 @@ class PromoteVersionOperator(PipelineStepOperator):
                               report_html=report_html)
             raise AirflowSkipException(f"version {self.version} rejected by the quality gate: {self.reason}")
         mine = next(v for v in list_versions(models) if v.get("version") == self.version)
-        current = latest_manifest(models)
-        if current and current.get("data_time", "") > mine.get("data_time", ""):
-            reason = (f"kept LATEST at {current['version']}: its data ({current['data_time']}) is newer than this "
-                      f"version's ({mine['data_time']})")
-            update_run_record(context["run_id"], outcome="published", version=self.version, reason=reason,
-                              report_html=report_html)
-            raise AirflowSkipException(reason)
-        point_latest(models, self.version)
+        with exclusive_lock(models / ".LATEST.lock"):  # compare and move LATEST as one step
+            current = latest_manifest(models)
+            if current and current.get("data_time", "") > mine.get("data_time", ""):
+                reason = (f"kept LATEST at {current['version']}: its data ({current['data_time']}) is newer than "
+                          f"this version's ({mine['data_time']})")
+                update_run_record(context["run_id"], outcome="published", version=self.version, reason=reason,
+                                  report_html=report_html)
+                raise AirflowSkipException(reason)
+            point_latest(models, self.version)
         for asset in self.outlets:
             context["outlet_events"][asset].extra = {"version": self.version, "path": str(models / self.version),
                                                      "corpus_id": mine.get("corpus_id")}

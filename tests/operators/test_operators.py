@@ -76,3 +76,21 @@ def test_report_operator_fails_without_retry_on_parity_mismatch(trained_version,
     with pytest.raises(AirflowFailException, match="Keras and gensim cosines differ"):
         ops.PipelineStepOperator.execute(operator, _context(params={"epochs": 1}))
     assert not (version_dir / "report" / "report.json").exists()
+
+
+def test_disk_full_fails_without_retry_naming_the_file(trained_version, tmp_path, data_root, monkeypatch):
+    import errno
+
+    version_dir = tmp_path / "version"
+    shutil.copytree(trained_version["version_dir"], version_dir)
+    (version_dir / "embeddings.npy").unlink()
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(np, "save", full)
+    operator = ops.ExportEmbeddingsOperator(task_id="export_embeddings", model_path=str(version_dir / "word2vec.model"),
+                                            version_dir=str(version_dir))
+    with pytest.raises(AirflowFailException, match=r"disk full while writing '.*embeddings\.npy'"):
+        ops.PipelineStepOperator.execute(operator, _context())
+    assert not (data_root / "models").exists()

@@ -24,3 +24,30 @@ def test_run_records_merge_and_accumulate_failures(data_root):
     record = read_run_record(run_id)
     assert record["outcome"] == "failed" and [f["task_id"] for f in record["failures"]] == ["a", "b"]
     assert list((data_root / "runs").iterdir())[0].name == "manual__2026-11-25T20_30_00_00_00.json"
+
+
+def test_exclusive_lock_makes_the_second_holder_wait(tmp_path):
+    import threading
+    import time
+
+    from include.locks import exclusive_lock
+
+    lock = tmp_path / "x.lock"
+    events = []
+
+    def second():
+        with exclusive_lock(lock, timeout=10):
+            events.append("second")
+
+    with exclusive_lock(lock):
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.5)
+        events.append("first done")
+    thread.join(10)
+    assert events == ["first done", "second"]
+    with exclusive_lock(lock):
+        with pytest.raises(TimeoutError, match="x.lock"):
+            # flock locks belong to open file descriptions: a second open() in this process contends too
+            with exclusive_lock(lock, timeout=0.3):
+                pass
