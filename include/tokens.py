@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: gensim's ``MAX_WORDS_IN_BATCH``: Word2Vec silently truncates longer sentences.
 MAX_SENTENCE_TOKENS = 10_000
 ROWS_PER_ROW_GROUP = 20_000
+#: A row group is also written once it holds this many tokens, so memory stays bounded when
+#: rows are long (a huge line gives rows of 10,000 tokens each).
+TOKENS_PER_ROW_GROUP = 500_000
 MAX_TOKEN_CHARS = 15  # simple_preprocess max_len
 _TOKEN_CHAR = re.compile(r"(?!\d)\w")
 _NOT_TOKEN_CHAR = re.compile(r"\W|\d")
@@ -158,15 +161,18 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
     schema = token_schema()
     totals = {"rows": 0, "tokens": 0, "files": 0, "sources": []}
     columns: dict[str, list] = {"source": [], "line": [], "chunk": [], "tokens": []}
+    buffered_tokens = 0
     next_report = progress_every
     files = [entry for entry in entries if "skipped" not in entry]
 
     with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
         def flush() -> None:
+            nonlocal buffered_tokens
             if columns["line"]:
                 writer.write_table(pa.table(columns, schema=schema))
                 for values in columns.values():
                     values.clear()
+            buffered_tokens = 0
 
         for number, entry in enumerate(files, start=1):
             reader = TextFileReader(Path(entry["path"]), confine_to=confine_to)
@@ -177,7 +183,8 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
                 columns["tokens"].append(tokens)
                 totals["rows"] += 1
                 totals["tokens"] += len(tokens)
-                if len(columns["line"]) >= ROWS_PER_ROW_GROUP:
+                buffered_tokens += len(tokens)
+                if len(columns["line"]) >= ROWS_PER_ROW_GROUP or buffered_tokens >= TOKENS_PER_ROW_GROUP:
                     flush()
                 if totals["tokens"] >= next_report:
                     rate = totals["tokens"] / max(time.perf_counter() - started, 1e-9)
