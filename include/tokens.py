@@ -142,6 +142,85 @@ def iter_token_rows(path: Path, reader: TextFileReader | None = None) -> Iterato
                     tokenizer.forced_cuts, reader.block_chars)
 
 
+LINE_BATCH = 8192
+
+
+def iter_token_batches(path: Path, reader: TextFileReader | None = None):
+    """Yield ``(lines, chunks, tokens)`` batches for one file: numpy line and chunk numbers and a
+    ``list<string>`` Arrow array, the same rows as :func:`iter_token_rows` in the same order.
+
+    Lines that arrive whole are tokenized a batch at a time (:func:`include.fast_tokens.tokenize_lines`);
+    longer lines go through :class:`LineTokenizer` piece by piece.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from include.fast_tokens import tokenize_lines
+
+    reader = reader or TextFileReader(path)
+    batch_lines: list[int] = []
+    batch_texts: list[str] = []
+
+    def rows_to_batch(rows):
+        return (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.int32),
+                pa.array([r[2] for r in rows], type=pa.list_(pa.string())))
+
+    def flush():
+        if not batch_texts:
+            return
+        tokens = tokenize_lines(batch_texts)
+        counts = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
+        lines = np.array(batch_lines, dtype=np.int64)
+        if counts.max(initial=0) > MAX_SENTENCE_TOKENS:  # rare: split the long rows in Python
+            rows = []
+            for line, row in zip(lines.tolist(), tokens.to_pylist()):
+                rows += [(line, number, row[start:start + MAX_SENTENCE_TOKENS])
+                         for number, start in enumerate(range(0, len(row), MAX_SENTENCE_TOKENS))]
+            batch = rows_to_batch(rows)
+        else:
+            keep = counts > 0
+            batch = (lines[keep], np.zeros(int(keep.sum()), dtype=np.int32), tokens.filter(pa.array(keep)))
+        batch_lines.clear()
+        batch_texts.clear()
+        if len(batch[0]):
+            yield batch
+
+    in_long_line = False
+    long_rows: list[tuple[int, int, list[str]]] = []
+    tokenizer = LineTokenizer(reader.block_chars)
+    buffered: list[str] = []
+    chunk = 0
+    for line_number, piece, ends_line in reader.pieces():
+        if not in_long_line and ends_line:
+            batch_lines.append(line_number)
+            batch_texts.append(piece)
+            if len(batch_texts) >= LINE_BATCH:
+                yield from flush()
+            continue
+        if not in_long_line:
+            yield from flush()
+            in_long_line = True
+        buffered += tokenizer.feed(piece)
+        if ends_line:
+            buffered += tokenizer.finish()
+        while len(buffered) >= MAX_SENTENCE_TOKENS:
+            long_rows.append((line_number, chunk, buffered[:MAX_SENTENCE_TOKENS]))
+            buffered = buffered[MAX_SENTENCE_TOKENS:]
+            chunk += 1
+        if ends_line:
+            if buffered:
+                long_rows.append((line_number, chunk, buffered))
+            buffered, chunk, in_long_line = [], 0, False
+        if long_rows:
+            yield rows_to_batch(long_rows)
+            long_rows = []
+    yield from flush()
+    if tokenizer.forced_cuts:
+        log.warning("%s: %d cuts inside runs of over %d characters without whitespace", path,
+                    tokenizer.forced_cuts, reader.block_chars)
+
+
 def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 100_000,
                      confine_to: Path | None = None) -> dict:
     """Tokenize the files of ingest manifest ``entries`` into one Parquet file at ``out_path``.
@@ -152,6 +231,7 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
     Raises :class:`PipelineInputError` when a file changed since ingest.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
@@ -160,37 +240,38 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
     partial = out_path.with_name(f".{out_path.name}.partial")
     schema = token_schema()
     totals = {"rows": 0, "tokens": 0, "files": 0, "sources": []}
-    columns: dict[str, list] = {"source": [], "line": [], "chunk": [], "tokens": []}
-    buffered_tokens = 0
+    pending: list = []
+    pending_rows = pending_tokens = 0
     next_report = progress_every
     files = [entry for entry in entries if "skipped" not in entry]
 
     with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
         def flush() -> None:
-            nonlocal buffered_tokens
-            if columns["line"]:
-                writer.write_table(pa.table(columns, schema=schema))
-                for values in columns.values():
-                    values.clear()
-            buffered_tokens = 0
+            nonlocal pending_rows, pending_tokens
+            if pending:
+                writer.write_table(pa.Table.from_batches(pending, schema=schema))
+                pending.clear()
+            pending_rows = pending_tokens = 0
 
         for number, entry in enumerate(files, start=1):
             reader = TextFileReader(Path(entry["path"]), confine_to=confine_to)
-            for line, chunk, tokens in iter_token_rows(reader.path, reader):
-                columns["source"].append(entry["path"])
-                columns["line"].append(line)
-                columns["chunk"].append(chunk)
-                columns["tokens"].append(tokens)
-                totals["rows"] += 1
-                totals["tokens"] += len(tokens)
-                buffered_tokens += len(tokens)
-                if len(columns["line"]) >= ROWS_PER_ROW_GROUP or buffered_tokens >= TOKENS_PER_ROW_GROUP:
+            source = pa.scalar(entry["path"], type=pa.string())
+            for lines, chunks, tokens in iter_token_batches(reader.path, reader):
+                count = len(lines)
+                token_count = int(pc.sum(pc.list_value_length(tokens)).as_py() or 0)
+                pending.append(pa.RecordBatch.from_arrays(
+                    [pa.repeat(source, count), pa.array(lines), pa.array(chunks), tokens], schema=schema))
+                pending_rows += count
+                pending_tokens += token_count
+                totals["rows"] += count
+                totals["tokens"] += token_count
+                if pending_rows >= ROWS_PER_ROW_GROUP or pending_tokens >= TOKENS_PER_ROW_GROUP:
                     flush()
                 if totals["tokens"] >= next_report:
                     rate = totals["tokens"] / max(time.perf_counter() - started, 1e-9)
                     log.info("tokenized %d tokens (%.0f tokens/s), file %d/%d", totals["tokens"], rate,
                              number, len(files))
-                    next_report += progress_every
+                    next_report = totals["tokens"] + progress_every
             if reader.sha256 != entry["sha256"]:
                 partial.unlink(missing_ok=True)
                 raise PipelineInputError(f"corpus file '{entry['path']}' changed between ingest and tokenize")

@@ -374,3 +374,32 @@ def test_iter_token_lists_reads_parts_in_file_name_order(tmp_path):
 
 def test_iter_token_lists_of_an_empty_folder_is_empty(tmp_path):
     assert list(iter_token_lists(tmp_path)) == []
+
+
+# --- the batched (Arrow) path must equal the line-by-line reference -------------------------------
+
+from include.fast_tokens import tokenize_lines  # noqa: E402
+from include.tokens import iter_token_batches  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=80), st.text(alphabet=st.sampled_from(list("abAB_ 1.\t-xyzΣé")),
+                                                        max_size=80)), max_size=40))
+def test_batched_tokenizer_equals_simple_preprocess(lines):
+    assert tokenize_lines(lines).to_pylist() == [simple_preprocess(line) for line in lines]
+
+
+@pytest.mark.parametrize("text", [
+    "The quick brown fox\nJumps_over the lazy dog 42\n\nÜber café naïve\r\nΟΔΟΣ end",
+    ("word " * 25_000) + "\nshort line\n",                      # a short line over 10,000 tokens
+    ("x" * 70_000) + " tail words\n" + ("y " * 40_000) + "\n",  # long lines through the piece path
+])
+def test_file_batches_equal_rows(tmp_path, text):
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    rows = list(iter_token_rows(path))
+    batched = [(int(line), int(chunk), tokens)
+               for lines, chunks, arrays in iter_token_batches(path)
+               for line, chunk, tokens in zip(lines, chunks, arrays.to_pylist())]
+    assert batched == [(line, chunk, tokens) for line, chunk, tokens in rows]
+    assert all(0 < len(tokens) <= 10_000 for _, _, tokens in batched)
