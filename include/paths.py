@@ -40,6 +40,11 @@ def tokens_dir() -> Path:
     return data_root() / "tokens"
 
 
+def lock_file(name: str) -> Path:
+    """Path of the advisory lock ``name`` (``locks/<name>.lock`` under the data root)."""
+    return data_root() / "locks" / f"{safe_name(name)}.lock"
+
+
 def staging_dir(run_id: str) -> Path:
     """Scratch folder of one DAG run; a version is built here and published by one rename."""
     return data_root() / "staging" / safe_name(run_id)

@@ -32,12 +32,14 @@ def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> d
             **{key: totals[key] for key in ("rows", "tokens", "files")}}
 
 
-def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path) -> dict:
+def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path, lock_path: Path | None = None) -> dict:
     """Publish every partition of this run, each by one rename into ``corpus_tokens``.
 
     Checks that every planned shard wrote its file, writes each partition's ``_SUCCESS.json``
     (rows, tokens, files, the sources' sha256), then replaces ``corpus_tokens/<partition>``.
     Raises :class:`PipelineInputError` (and commits nothing) when no line of the run yields a token.
+    ``lock_path`` (default: ``locks/tokens-<corpus folder>.lock`` beside the tokens folder) makes
+    concurrent commits to the same corpus take turns.
     Returns ``{"partitions": {name: {"rows", "tokens", "files"}}, "tokens", "rows"}``.
     """
     started = time.perf_counter()
@@ -58,7 +60,8 @@ def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path)
             f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"
         )
     committed = {}
-    with exclusive_lock(Path(corpus_tokens).parent / f".{Path(corpus_tokens).name}.lock"):
+    lock_path = lock_path or Path(corpus_tokens).parent.parent / "locks" / f"tokens-{Path(corpus_tokens).name}.lock"
+    with exclusive_lock(lock_path):
         for partition, totals in staged.items():
             folder = Path(staging_tokens) / partition
             for sidecar in folder.glob("part-*.json"):

@@ -155,13 +155,13 @@ class CommitTokensOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         from include.ingest import read_manifest
         from include.partitions import prune_partitions
-        from include.paths import staging_dir, tokens_dir
+        from include.paths import lock_file, staging_dir, tokens_dir
         from include.settings import token_retention_days
         from include.token_partitions import commit_partitions
 
         corpus_tokens = tokens_dir() / self.corpus_id
         committed = commit_partitions(read_manifest(Path(self.manifest_path)), staging_dir(context["run_id"]) / "tokens",
-                                      corpus_tokens)
+                                      corpus_tokens, lock_file(f"tokens-{self.corpus_id}"))
         today = window_end(context) or run_time(context).date()
         pruned = prune_partitions(corpus_tokens, today, token_retention_days())
         if pruned:
@@ -376,7 +376,7 @@ class PromoteVersionOperator(PipelineStepOperator):
         import shutil
 
         from include.locks import exclusive_lock
-        from include.paths import models_dir, staging_dir
+        from include.paths import lock_file, models_dir, staging_dir
         from include.publish import point_latest
         from include.run_records import update_run_record
         from include.settings import keep_versions
@@ -390,7 +390,7 @@ class PromoteVersionOperator(PipelineStepOperator):
                               report_html=report_html)
             raise AirflowSkipException(f"version {self.version} rejected by the quality gate: {self.reason}")
         mine = next(v for v in list_versions(models) if v.get("version") == self.version)
-        with exclusive_lock(models / ".LATEST.lock"):  # compare and move LATEST as one step
+        with exclusive_lock(lock_file("models-latest")):  # compare and move LATEST as one step
             current = latest_manifest(models)
             if current and current.get("data_time", "") > mine.get("data_time", ""):
                 reason = (f"kept LATEST at {current['version']}: its data ({current['data_time']}) is newer than "
