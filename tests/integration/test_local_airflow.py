@@ -63,6 +63,12 @@ def test_dag_runs_on_local_executor_with_postgres_and_uses_the_conf(tmp_path):
         assert cluster.api("GET", "/api/v2/pools/word2vec_training")["slots"] == 1
 
         run_id = cluster.trigger(DAG_ID, conf)
+        # Params out of range or of the wrong type are refused by the API itself, naming the Param
+        for bad in ({"epochs": 0}, {"vector_size": "big"}):
+            response = cluster.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns",
+                                       json={"logical_date": None, "conf": {**conf, **bad}})
+            assert response.status_code == 400, response.text
+            assert next(iter(bad)) in response.text
         outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
         assert outcome.state == "success", outcome.report
         assert outcome.task_states and all(state in ("success", "skipped") for state in outcome.task_states.values())
