@@ -119,27 +119,11 @@ class LineTokenizer:
 
 
 def iter_token_rows(path: Path, reader: TextFileReader | None = None) -> Iterator[tuple[int, int, list[str]]]:
-    """Yield ``(line, chunk, tokens)`` for one file; every token list is non-empty and holds at
-    most ``MAX_SENTENCE_TOKENS`` tokens."""
-    reader = reader or TextFileReader(path)
-    tokenizer = LineTokenizer(reader.block_chars)
-    buffered: list[str] = []
-    chunk = 0
-    for line_number, piece, ends_line in reader.pieces():
-        buffered += tokenizer.feed(piece)
-        if ends_line:
-            buffered += tokenizer.finish()
-        while len(buffered) >= MAX_SENTENCE_TOKENS:
-            yield line_number, chunk, buffered[:MAX_SENTENCE_TOKENS]
-            buffered = buffered[MAX_SENTENCE_TOKENS:]
-            chunk += 1
-        if ends_line:
-            if buffered:
-                yield line_number, chunk, buffered
-            buffered, chunk = [], 0
-    if tokenizer.forced_cuts:
-        log.warning("%s: %d cuts inside runs of over %d characters without whitespace", path,
-                    tokenizer.forced_cuts, reader.block_chars)
+    """Yield ``(line, chunk, tokens)`` for one file, one row at a time (the rows of
+    :func:`iter_token_batches`); every token list is non-empty and holds at most
+    ``MAX_SENTENCE_TOKENS`` tokens."""
+    for lines, chunks, tokens in iter_token_batches(path, reader):
+        yield from zip(lines.tolist(), chunks.tolist(), tokens.to_pylist())
 
 
 LINE_BATCH = 8192

@@ -394,12 +394,18 @@ def test_batched_tokenizer_equals_simple_preprocess(lines):
     ("word " * 25_000) + "\nshort line\n",                      # a short line over 10,000 tokens
     ("x" * 70_000) + " tail words\n" + ("y " * 40_000) + "\n",  # long lines through the piece path
 ])
-def test_file_batches_equal_rows(tmp_path, text):
+def test_file_batches_equal_simple_preprocess_line_by_line(tmp_path, text):
     path = tmp_path / "t.txt"
     path.write_text(text, encoding="utf-8")
-    rows = list(iter_token_rows(path))
+    expected = []
+    with open(path, encoding="utf-8") as handle:  # Python's own line splitting, gensim's own tokens
+        for number, line in enumerate(handle, start=1):
+            tokens = simple_preprocess(line)
+            expected += [(number, chunk, tokens[start:start + 10_000])
+                         for chunk, start in enumerate(range(0, len(tokens), 10_000))]
     batched = [(int(line), int(chunk), tokens)
                for lines, chunks, arrays in iter_token_batches(path)
                for line, chunk, tokens in zip(lines, chunks, arrays.to_pylist())]
-    assert batched == [(line, chunk, tokens) for line, chunk, tokens in rows]
+    assert batched == expected
+    assert list(iter_token_rows(path)) == expected
     assert all(0 < len(tokens) <= 10_000 for _, _, tokens in batched)
