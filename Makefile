@@ -16,12 +16,13 @@ export PYTHONPATH := $(ROOT)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND := tensorflow
 
-.PHONY: help venv airflow-db run test unit test-deps clean airflow airflow-stop airflow-status
+.PHONY: help venv airflow-db run test unit test-deps clean airflow airflow-stop airflow-status bench
 
 help:
 	@echo "make run [CONF='{\"epochs\": 10}']  run word2vec_embeddings once on the default corpus"
 	@echo "make test                          install test dependencies, run the whole suite"
 	@echo "make unit                          fast unit tests of include/ while you work"
+	@echo "make bench [BENCH_TOKENS=10000000]  each step against the plain recipe, same corpus, same run"
 	@echo "make airflow | airflow-stop | airflow-status   local Airflow with the UI on :8080 (AIRFLOW_PORT)"
 
 $(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt
@@ -67,3 +68,8 @@ airflow-stop:
 
 airflow-status:
 	$(PY) scripts/airflow_local.py status
+
+BENCH_TOKENS ?= 10000000
+BENCH_VOCAB ?= 100000
+bench: venv
+	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB)

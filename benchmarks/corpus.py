@@ -1,0 +1,47 @@
+"""A synthetic corpus of a requested size with a Zipf vocabulary (fixed seed): English-like word
+frequencies, ASCII letters only, one sentence of 5 to 30 words per line, split over several files."""
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import numpy as np
+
+
+def make_words(vocab: int, seed: int) -> list[str]:
+    """``vocab`` distinct lowercase words of 2 to 12 letters (shorter words for frequent ranks)."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list(string.ascii_lowercase))
+    words: list[str] = []
+    seen: set[str] = set()
+    while len(words) < vocab:
+        rank = len(words)
+        length = int(np.clip(2 + np.log2(rank + 2) + rng.integers(0, 3), 2, 12))
+        word = "".join(rng.choice(letters, size=length))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: int = 8) -> dict:
+    """Write about ``tokens`` tokens into ``files`` text files under ``folder``; returns the facts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    words = np.array(make_words(vocab, seed))
+    ranks = np.arange(1, vocab + 1)
+    probabilities = 1.0 / ranks ** 1.07
+    probabilities /= probabilities.sum()
+    per_file = tokens // files
+    written = 0
+    for number in range(files):
+        drawn = rng.choice(vocab, size=per_file, p=probabilities)
+        lengths = rng.integers(5, 31, size=per_file // 5 + 1)
+        bounds = np.cumsum(lengths)
+        bounds = bounds[bounds < per_file]
+        with open(folder / f"part-{number:02d}.txt", "w", encoding="utf-8") as handle:
+            for sentence in np.split(words[drawn], bounds):
+                handle.write(" ".join(sentence.tolist()))
+                handle.write("\n")
+        written += per_file
+    return {"tokens": written, "vocab": vocab, "files": files, "bytes": sum(p.stat().st_size for p in folder.iterdir())}

@@ -1,0 +1,93 @@
+"""Benchmark: each step of the pipeline against the plain 2016 recipe (../shared/bench/seed_recipe.py),
+on the same generated corpus and params, in the same run, on this machine.
+
+Usage: run_bench.py [--tokens N] [--vocab V] [--workers W] [--workdir DIR]
+Prints a table: step, recipe seconds, ours, ratio (recipe / ours), tokens/s, peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RECIPE = ROOT.parent / "shared" / "bench" / "seed_recipe.py"
+sys.path.insert(0, str(ROOT))
+
+
+def run_child(args: list[str]) -> tuple[str, float, float]:
+    """Run a child process; return (stdout, wall seconds, its peak RSS in MiB)."""
+    import resource
+
+    started = time.perf_counter()
+    result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    # the largest peak of any child so far: the recipe runs first, so this is its own
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return result.stdout, wall, peak
+
+
+def recipe_stages(output: str) -> dict[str, float]:
+    """The recipe prints ``stage seconds`` lines; key them by the stage name before any ``_``-suffix."""
+    stages = {}
+    for line in output.splitlines():
+        name, _, value = line.rpartition(" ")
+        try:
+            stages[name.split("_tokens=")[0].split("_vocab=")[0]] = float(value)
+        except ValueError:
+            continue
+    return stages
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=1_000_000)
+    parser.add_argument("--vocab", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if not RECIPE.is_file():
+        raise SystemExit(f"the recipe is missing: {RECIPE}")
+    from benchmarks.corpus import write_corpus
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-bench-"))
+    facts = write_corpus(work / "corpus", args.tokens, args.vocab)
+    print(f"corpus: {facts['tokens']:,} tokens, Zipf vocabulary of {facts['vocab']:,}, {facts['files']} files, "
+          f"{facts['bytes'] / 1e6:.1f} MB; {args.workers} workers; {work}", flush=True)
+
+    out, recipe_wall, recipe_rss = run_child([sys.executable, str(RECIPE), str(work / "corpus"), str(work / "recipe"),
+                                              str(args.workers)])
+    recipe = recipe_stages(out)
+    ours = {}
+    for step in ("tokenize", "train", "neighbours"):
+        out, wall, peak = run_child([sys.executable, str(HERE / "steps.py"), step, str(work), str(args.workers)])
+        ours[step] = {**json.loads(out.strip().splitlines()[-1]), "wall": wall, "child_peak": peak}
+
+    rows = [
+        ("tokenize to Parquet", recipe.get("tokenize_pass"), ours["tokenize"]["seconds"], ours["tokenize"]),
+        ("train (5 epochs)", recipe.get("train"), ours["train"]["seconds"], ours["train"]),
+        ("all-vocabulary neighbours", recipe.get("report_most_similar"), ours["neighbours"]["seconds"],
+         ours["neighbours"]),
+    ]
+    print(f"\n{'step':28} {'recipe s':>9} {'ours s':>8} {'ratio':>6} {'tokens/s (ours)':>16} {'peak RSS MiB':>13}")
+    for name, theirs, mine, detail in rows:
+        ratio = theirs / mine if theirs and mine else float("nan")
+        rate = facts["tokens"] / mine if name.startswith("tokenize") else float("nan")
+        print(f"{name:28} {theirs or float('nan'):9.2f} {mine:8.2f} {ratio:6.2f} {rate:16,.0f} "
+              f"{detail['peak_rss_mib']:13.0f}")
+    total_ours = sum(o["wall"] for o in ours.values())
+    print(f"{'recipe script (wall) / our steps (wall)':40} {recipe_wall:7.2f} {total_ours:8.2f} "
+          f"{recipe_wall / total_ours:6.2f}   recipe peak RSS {recipe_rss:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
