@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from include.errors import PipelineInputError
-from include.tokens import iter_token_lists
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +28,6 @@ class Word2VecParams:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-class ParquetSentences:
-    """Restartable iterable of token lists read from a token folder (gensim iterates it once per
-    epoch plus once to build the vocabulary)."""
-
-    def __init__(self, tokens_dirs: Path | list[Path]) -> None:
-        self.tokens_dirs = tokens_dirs
-
-    def __iter__(self):
-        return iter_token_lists(self.tokens_dirs)
 
 
 def _epoch_logger():
@@ -64,10 +52,33 @@ def _epoch_logger():
     return EpochProgress()
 
 
+def write_line_sentence_file(tokens_dirs: Path | list[Path], out_path: Path) -> int:
+    """Write the token rows of ``tokens_dirs`` as gensim's ``LineSentence`` format (one row per
+    line, tokens separated by spaces) at ``out_path``; returns the number of lines.
+
+    Tokens never hold whitespace, so the file reads back into exactly the same token lists.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    folders = [tokens_dirs] if isinstance(tokens_dirs, (str, Path)) else list(tokens_dirs)
+    lines = 0
+    with open(out_path, "wb") as handle:
+        for part in [p for folder in folders for p in sorted(Path(folder).glob("*.parquet"))]:
+            for batch in pq.ParquetFile(part).iter_batches(batch_size=65_536, columns=["tokens"]):
+                joined = pc.binary_join(batch.column(0), " ")
+                handle.write(("\n".join(joined.to_pylist()) + "\n").encode("utf-8"))
+                lines += len(joined)
+    return lines
+
+
 def train_word2vec(tokens_dir: Path | list[Path], params: Word2VecParams, model_path: Path) -> dict:
     """Train Word2Vec on the token lists of ``tokens_dir`` (a partition folder or a list of them,
     read in order) and save it at ``model_path``. ``params.workers`` 0 means one thread per CPU.
 
+    The token rows are written once to a ``LineSentence`` file beside the model and gensim trains
+    in its ``corpus_file`` mode: each worker thread reads its own part of the file in C, so no
+    Python iteration holds the threads back (removed once the model is saved).
     The model is saved in gensim's native format (``Word2Vec.load`` reads it back; large arrays
     go to ``<model_path>.*.npy`` side files). With ``workers=1`` and a fixed ``seed`` the
     vectors are byte-identical between runs: gensim 4 seeds every random draw from ``seed``.
@@ -77,25 +88,29 @@ def train_word2vec(tokens_dir: Path | list[Path], params: Word2VecParams, model_
     from gensim.models import Word2Vec
 
     started = time.perf_counter()
-    sentences = ParquetSentences(tokens_dir)
-    model = Word2Vec(vector_size=params.vector_size, window=params.window, min_count=params.min_count,
-                     sg=params.sg, negative=params.negative, sample=params.sample, epochs=params.epochs,
-                     workers=params.workers or os.cpu_count() or 1, seed=params.seed)
-    model.build_vocab(sentences, progress_per=100_000, keep_raw_vocab=True)
-    top = max(model.raw_vocab.values(), default=0)
-    model.raw_vocab = None  # only needed for the message below; frees the memory of every raw word
-    if len(model.wv) == 0:
-        raise PipelineInputError(
-            f"min_count={params.min_count} leaves an empty vocabulary "
-            f"(the corpus has {model.corpus_total_words} tokens; its most frequent word occurs {top} times)"
-        )
-    log.info("vocabulary: %d words (min_count=%d) from %d tokens in %d sentences", len(model.wv),
-             params.min_count, model.corpus_total_words, model.corpus_count)
-    model.train(sentences, total_examples=model.corpus_count, total_words=model.corpus_total_words,
-                epochs=params.epochs, callbacks=[_epoch_logger()])
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(str(model_path))
+    corpus_file = model_path.with_name(f".{model_path.name}.corpus.txt")
+    sentences = write_line_sentence_file(tokens_dir, corpus_file)
+    try:
+        model = Word2Vec(vector_size=params.vector_size, window=params.window, min_count=params.min_count,
+                         sg=params.sg, negative=params.negative, sample=params.sample, epochs=params.epochs,
+                         workers=params.workers or os.cpu_count() or 1, seed=params.seed)
+        model.build_vocab(corpus_file=str(corpus_file), progress_per=100_000, keep_raw_vocab=True)
+        top = max(model.raw_vocab.values(), default=0)
+        model.raw_vocab = None  # only needed for the message below; frees the memory of every raw word
+        if len(model.wv) == 0:
+            raise PipelineInputError(
+                f"min_count={params.min_count} leaves an empty vocabulary "
+                f"(the corpus has {model.corpus_total_words} tokens; its most frequent word occurs {top} times)"
+            )
+        log.info("vocabulary: %d words (min_count=%d) from %d tokens in %d sentences", len(model.wv),
+                 params.min_count, model.corpus_total_words, sentences)
+        model.train(corpus_file=str(corpus_file), total_examples=sentences, total_words=model.corpus_total_words,
+                    epochs=params.epochs, callbacks=[_epoch_logger()])
+        model.save(str(model_path))
+    finally:
+        corpus_file.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     log.info("trained %d epochs in %.2fs", params.epochs, seconds)
     return {"vocab_size": len(model.wv), "corpus_words": int(model.corpus_total_words),
-            "sentences": int(model.corpus_count), "train_seconds": round(seconds, 3)}
+            "sentences": int(sentences), "train_seconds": round(seconds, 3)}
