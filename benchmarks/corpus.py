@@ -1,5 +1,6 @@
 """A synthetic corpus of a requested size with a Zipf vocabulary (fixed seed): English-like word
-frequencies, ASCII letters only, one sentence of 5 to 30 words per line, split over several files."""
+frequencies, one sentence of 5 to 30 words per line written as English prose is (a capital first
+word, commas, a full stop), ASCII only, split over several files."""
 from __future__ import annotations
 
 import string
@@ -40,8 +41,11 @@ def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: i
         bounds = np.cumsum(lengths)
         bounds = bounds[bounds < per_file]
         with open(folder / f"part-{number:02d}.txt", "w", encoding="utf-8") as handle:
-            for sentence in np.split(words[drawn], bounds):
-                handle.write(" ".join(sentence.tolist()))
-                handle.write("\n")
+            commas = rng.random(per_file) < 0.08
+            for sentence, comma in zip(np.split(words[drawn], bounds), np.split(commas, bounds)):
+                sentence = [word + "," if c else word for word, c in zip(sentence.tolist(), comma.tolist())]
+                sentence[0] = sentence[0].capitalize()
+                handle.write(" ".join(sentence).rstrip(","))
+                handle.write(".\n")
         written += per_file
     return {"tokens": written, "vocab": vocab, "files": files, "bytes": sum(p.stat().st_size for p in folder.iterdir())}

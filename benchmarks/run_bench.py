@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,14 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus: {facts['tokens']:,} tokens, Zipf vocabulary of {facts['vocab']:,}, {facts['files']} files, "
           f"{facts['bytes'] / 1e6:.1f} MB; {args.workers} workers; {work}", flush=True)
 
-    out, recipe_wall, recipe_rss = run_child([sys.executable, str(RECIPE), str(work / "corpus"), str(work / "recipe"),
+    out_recipe, recipe_wall, recipe_rss = run_child([sys.executable, str(RECIPE), str(work / "corpus"), str(work / "recipe"),
                                               str(args.workers)])
-    recipe = recipe_stages(out)
+    recipe = recipe_stages(out_recipe)
     ours = {}
     for step in ("tokenize", "train", "neighbours"):
         out, wall, peak = run_child([sys.executable, str(HERE / "steps.py"), step, str(work), str(args.workers)])
         ours[step] = {**json.loads(out.strip().splitlines()[-1]), "wall": wall, "child_peak": peak}
 
+    recipe_tokens = int(re.search(r"tokenize_pass_tokens=(\d+)", out_recipe).group(1))
+    if recipe_tokens != ours["tokenize"]["tokens"]:
+        raise SystemExit(f"token counts differ: recipe {recipe_tokens:,}, ours {ours['tokenize']['tokens']:,}")
     rows = [
         ("tokenize to Parquet", recipe.get("tokenize_pass"), ours["tokenize"]["seconds"], ours["tokenize"]),
         ("train (5 epochs)", recipe.get("train"), ours["train"]["seconds"], ours["train"]),

@@ -1,56 +1,74 @@
-"""``simple_preprocess`` over whole batches of lines at once, with Arrow compute kernels.
+"""``simple_preprocess`` over whole blocks of lines at once: bytes and Arrow kernels, no Python loop
+per line or per token.
 
 For ASCII text gensim's rule reduces to: lowercase, split on anything but ``[a-z_]``, keep pieces
-of 2 to 15 characters that do not start with ``_``; Arrow's ``utf8_lower`` and
-``split_pattern_regex`` do exactly that for ASCII, in C++, a batch at a time. Lines with any
-non-ASCII character (Unicode lowercasing and word classes differ between Arrow/RE2 and Python on
-rare characters) go through gensim's own function, so the tokens are identical for any text.
+of 2 to 15 characters that do not start with ``_``. One ``bytes.translate`` maps ``A-Z`` to
+``a-z`` and every other non-token byte to a space (newlines stay), then Arrow splits the block into
+lines and the lines on spaces and filters the lengths, all in C. Lines with any non-ASCII
+character (Unicode lowercasing and word classes are not byte rules) go through gensim's own
+function, so the tokens are identical for any text.
 """
 from __future__ import annotations
 
 import numpy as np
 
+_TOKEN_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz_")
+#: ``A-Z`` -> ``a-z``; ``a-z``, ``_`` and ``\n`` kept; every other byte -> space.
+_ASCII_TABLE = bytes(
+    c + 32 if 65 <= c <= 90 else c if c in _TOKEN_BYTES or c == 10 else 32 for c in range(256)
+)
+_MIN_LEN, _MAX_LEN = 2, 15  # simple_preprocess defaults
+
+
+def tokenize_block(text: str):
+    """Tokens of each line of ``text`` (lines split on ``\\n``; a final ``\\n`` ends the last line
+    and adds none) as a ``pyarrow.ListArray`` of ``list<string>``, one entry per line, equal to
+    ``[simple_preprocess(line) for line in lines]``."""
+    if text.isascii():
+        return _tokenize_ascii_block(text)
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    return tokenize_lines(lines)
+
 
 def tokenize_lines(lines: list[str]):
-    """Tokens of each line as a ``pyarrow.ListArray`` (``list<string>``), one entry per line,
-    equal to ``[simple_preprocess(line) for line in lines]``."""
+    """Tokens of each line (no line may hold ``\\n``) as a ``pyarrow.ListArray``, one entry per
+    line, equal to ``[simple_preprocess(line) for line in lines]``."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from include.tokens import tokenize_text
 
-    texts = pa.array(lines, type=pa.string())
-    is_ascii = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
+    is_ascii = np.fromiter((line.isascii() for line in lines), dtype=bool, count=len(lines))
+    if is_ascii.all():
+        return _tokenize_ascii_block("\n".join(lines) + "\n") if lines else pa.array([], pa.list_(pa.string()))
     ascii_rows = np.flatnonzero(is_ascii)
     other_rows = np.flatnonzero(~is_ascii)
-    parts = []
-    if len(ascii_rows):
-        parts.append(_tokenize_ascii(texts.take(pa.array(ascii_rows))))
-    if len(other_rows):
-        parts.append(pa.array([tokenize_text(lines[i]) for i in other_rows], type=pa.list_(pa.string())))
-    if not parts:
-        return pa.array([], type=pa.list_(pa.string()))
-    combined = pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
-    if len(parts) == 1:
-        return combined
+    other = pa.array([tokenize_text(lines[i]) for i in other_rows], type=pa.list_(pa.string()))
+    if not len(ascii_rows):
+        return other
+    fast = _tokenize_ascii_block("\n".join(lines[i] for i in ascii_rows) + "\n")
     # combined holds the ASCII lines, then the others: row of line i in combined
     row_of_line = np.empty(len(lines), dtype=np.int64)
     row_of_line[np.concatenate([ascii_rows, other_rows])] = np.arange(len(lines))
-    return combined.take(pa.array(row_of_line))
+    return pa.concat_arrays([fast, other]).take(pa.array(row_of_line))
 
 
-def _tokenize_ascii(texts):
+def _tokenize_ascii_block(text: str):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    pieces = pc.split_pattern_regex(pc.utf8_lower(texts), pattern="[^a-z_]+")
-    flat = pc.list_flatten(pieces)
-    owners = pc.list_parent_indices(pieces)
-    lengths = pc.utf8_length(flat)
-    keep = pc.and_(pc.and_(pc.greater_equal(lengths, 2), pc.less_equal(lengths, 15)),
+    data = text.encode("ascii").translate(_ASCII_TABLE)
+    lines = pc.split_pattern(pa.array([data.decode("ascii")], pa.string()), "\n").flatten()
+    if text.endswith("\n"):
+        lines = lines.slice(0, len(lines) - 1)
+    pieces = pc.ascii_split_whitespace(lines)
+    flat = pieces.flatten()
+    lengths = pc.binary_length(flat)
+    keep = pc.and_(pc.and_(pc.greater_equal(lengths, _MIN_LEN), pc.less_equal(lengths, _MAX_LEN)),
                    pc.invert(pc.starts_with(flat, "_")))
     kept = pc.filter(flat, keep)
-    counts = np.bincount(pc.filter(owners, keep).to_numpy(), minlength=len(texts))
-    offsets = np.zeros(len(texts) + 1, dtype=np.int32)
+    counts = np.bincount(pc.filter(pc.list_parent_indices(pieces), keep).to_numpy(), minlength=len(lines))
+    offsets = np.zeros(len(lines) + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), kept)

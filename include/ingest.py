@@ -41,7 +41,7 @@ def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None 
             entries.append({"path": str(path), "partition": partition, "size": path.stat().st_size,
                             "skipped": "binary"})
             continue
-        for _ in reader.pieces():
+        for _ in reader.blocks():
             pass
         if reader.bad_bytes:
             log.warning("%s: %d undecodable bytes replaced by U+FFFD", path, reader.bad_bytes)

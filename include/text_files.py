@@ -25,6 +25,10 @@ from include.paths import is_within
 
 TEXT_SUFFIXES = (".txt", ".gz", ".bz2")
 BLOCK_CHARS = 1 << 16
+#: Characters decoded per read: the size of a block of whole lines, and the length past which a line
+#: still open is delivered in pieces.
+READ_CHARS = 1 << 20
+LINES, PIECE = "lines", "piece"
 _READ_BYTES = 1 << 20
 _BINARY_SNIFF_BYTES = 8192
 
@@ -129,11 +133,12 @@ class _HashingReader(io.RawIOBase):
 
 @dataclass
 class TextFileReader:
-    """Reads one corpus file as text; after :meth:`pieces` is exhausted, ``sha256``, ``size``
+    """Reads one corpus file as text; after :meth:`blocks` (or :meth:`pieces`) is exhausted, ``sha256``, ``size``
     (bytes on disk), ``lines`` and ``bad_bytes`` describe the whole file."""
 
     path: Path
     block_chars: int = BLOCK_CHARS
+    read_chars: int = READ_CHARS
     confine_to: Path | None = None  # the corpus root the opened file must lie in
     sha256: str = ""
     size: int = 0
@@ -158,36 +163,62 @@ class TextFileReader:
             raise PipelineInputError(f"corpus file '{self.path}' cannot be read: {error}") from error
         return b"\x00" in head[:_BINARY_SNIFF_BYTES]
 
-    def pieces(self) -> Iterator[tuple[int, str, bool]]:
-        """Yield ``(line_number, text, ends_line)`` with 1-based line numbers.
+    def blocks(self) -> Iterator[tuple[str, int, str, bool]]:
+        """Yield the file's text as ``(kind, line_number, text, ends_line)`` with 1-based line numbers.
 
-        A line longer than ``block_chars`` arrives as several pieces with the same number, the
-        last one with ``ends_line`` true. Line terminators are not included in ``text``.
+        ``kind`` is :data:`LINES` for a block of whole lines (``text`` holds them, each ended by
+        ``\\n`` except perhaps the file's last; ``line_number`` is the first one's): a block holds
+        about ``read_chars`` characters, decoded and newline-translated in C, so nothing runs per
+        line in Python. A line still open after ``read_chars`` characters arrives as :data:`PIECE`
+        items of at most ``block_chars`` characters with its own number, the last one with
+        ``ends_line`` true, so memory stays bounded whatever the file holds. Line terminators are
+        translated as Python's text mode does (``\\n``, ``\\r\\n``, ``\\r``) and are not part of pieces.
         Raises :class:`PipelineInputError` naming the file when it is corrupt or truncated.
         """
         bad_bytes = 0
-        line_number = 0
-        in_line = False
+        line_number = 0  # lines delivered in full so far
+        pending = ""  # the start of a line whose end has not been read yet
+        long_line = False
         try:
             with open_confined(self.path, self.confine_to) as raw:
                 hashing = _HashingReader(raw)
                 stream = io.TextIOWrapper(
                     self._decompressed(hashing), encoding="utf-8", errors="surrogateescape", newline=None
                 )
+                stream._CHUNK_SIZE = _READ_BYTES  # decode a MiB at a time, not 8 KiB
                 while True:
-                    piece = stream.readline(self.block_chars)
-                    if not piece:
+                    chunk = stream.read(self.read_chars)
+                    if not chunk:
                         break
-                    if _ESCAPED_BYTE.search(piece):
-                        piece, replaced = _ESCAPED_BYTE.subn("\ufffd", piece)
+                    if not chunk.isascii() and _ESCAPED_BYTE.search(chunk):
+                        chunk, replaced = _ESCAPED_BYTE.subn("\ufffd", chunk)
                         bad_bytes += replaced
-                    if not in_line:
+                    if long_line:
+                        end = chunk.find("\n")
+                        if end < 0:
+                            pending += chunk
+                            pending = yield from self._long_line_pieces(line_number + 1, pending)
+                            continue
+                        yield from self._line_end_pieces(line_number + 1, pending + chunk[:end + 1])
                         line_number += 1
-                    ends_line = piece.endswith("\n")
-                    in_line = not ends_line
-                    yield line_number, piece[:-1] if ends_line else piece, ends_line
-                if in_line:
-                    yield line_number, "", True
+                        pending, long_line, chunk = "", False, chunk[end + 1:]
+                    cut = chunk.rfind("\n")
+                    if cut >= 0:
+                        text = pending + chunk[:cut + 1]
+                        yield LINES, line_number + 1, text, True
+                        line_number += text.count("\n")
+                        pending = chunk[cut + 1:]
+                    else:
+                        pending += chunk
+                    if len(pending) >= self.read_chars:
+                        long_line = True
+                        pending = yield from self._long_line_pieces(line_number + 1, pending)
+                if long_line:
+                    yield from self._line_end_pieces(line_number + 1, pending)
+                    line_number += 1
+                elif pending:
+                    yield LINES, line_number + 1, pending, True
+                    line_number += 1
                 # drain what the decompressor did not need, so the checksum covers the whole file
                 while hashing.readinto(bytearray(_READ_BYTES)):
                     pass
@@ -197,3 +228,49 @@ class TextFileReader:
         self.size = hashing.size
         self.lines = line_number
         self.bad_bytes = bad_bytes
+
+    def _long_line_pieces(self, line_number: int, text: str):
+        """Yield full ``block_chars`` pieces of an open line while more than that is held; return the rest."""
+        start = 0
+        while len(text) - start > self.block_chars:
+            yield PIECE, line_number, text[start:start + self.block_chars], False
+            start += self.block_chars
+        return text[start:]
+
+    def _line_end_pieces(self, line_number: int, text: str):
+        """The last pieces of a line: ``text`` is its rest, with its ``\\n`` unless the file ended first."""
+        for piece, ends_line in _split_line(text, self.block_chars):
+            yield PIECE, line_number, piece, ends_line
+
+    def pieces(self) -> Iterator[tuple[int, str, bool]]:
+        """Yield ``(line_number, text, ends_line)``, one line (or piece of a line) at a time.
+
+        A line longer than ``block_chars`` arrives as several pieces with the same number, the
+        last one with ``ends_line`` true: the pieces :meth:`io.TextIOBase.readline` with a size
+        limit would give. Line terminators are not included in ``text``. A convenience view of
+        :meth:`blocks` (which the pipeline reads, a block at a time).
+        """
+        for kind, line_number, text, ends_line in self.blocks():
+            if kind == PIECE:
+                yield line_number, text, ends_line
+                continue
+            lines = text.split("\n")
+            if text.endswith("\n"):
+                lines.pop()
+            for offset, line in enumerate(lines):
+                terminated = offset < len(lines) - 1 or text.endswith("\n")
+                for piece, ends in _split_line(line + "\n" if terminated else line, self.block_chars):
+                    yield line_number + offset, piece, ends
+
+
+def _split_line(text: str, size: int) -> Iterator[tuple[str, bool]]:
+    """``(piece, ends_line)`` of one line's text (with its ``\\n``, or without at the end of a file),
+    cut every ``size`` characters as a size-limited ``readline`` cuts; an unterminated line ends
+    with an empty piece."""
+    for start in range(0, len(text), size):
+        piece = text[start:start + size]
+        if piece.endswith("\n"):
+            yield piece[:-1], True
+            return
+        yield piece, False
+    yield "", True

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from include.atomic_io import replace_dir, write_json_atomic
 from include.errors import PipelineInputError
-from include.text_files import BLOCK_CHARS, TextFileReader
+from include.text_files import BLOCK_CHARS, LINES, TextFileReader
 
 log = logging.getLogger(__name__)
 
@@ -126,66 +126,49 @@ def iter_token_rows(path: Path, reader: TextFileReader | None = None) -> Iterato
         yield from zip(lines.tolist(), chunks.tolist(), tokens.to_pylist())
 
 
-LINE_BATCH = 8192
-
-
 def iter_token_batches(path: Path, reader: TextFileReader | None = None):
     """Yield ``(lines, chunks, tokens)`` batches for one file: numpy line and chunk numbers and a
     ``list<string>`` Arrow array, the same rows as :func:`iter_token_rows` in the same order.
 
-    Lines that arrive whole are tokenized a batch at a time (:func:`include.fast_tokens.tokenize_lines`);
-    longer lines go through :class:`LineTokenizer` piece by piece.
+    Blocks of whole lines are tokenized a block at a time (:func:`include.fast_tokens.tokenize_block`);
+    lines too long for a block go through :class:`LineTokenizer` piece by piece.
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from include.fast_tokens import tokenize_lines
+    from include.fast_tokens import tokenize_block
 
     reader = reader or TextFileReader(path)
-    batch_lines: list[int] = []
-    batch_texts: list[str] = []
 
     def rows_to_batch(rows):
         return (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.int32),
                 pa.array([r[2] for r in rows], type=pa.list_(pa.string())))
 
-    def flush():
-        if not batch_texts:
-            return
-        tokens = tokenize_lines(batch_texts)
+    def block_batch(first_line: int, text: str):
+        tokens = tokenize_block(text)
         counts = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
-        lines = np.array(batch_lines, dtype=np.int64)
+        lines = np.arange(first_line, first_line + len(tokens), dtype=np.int64)
         if counts.max(initial=0) > MAX_SENTENCE_TOKENS:  # rare: split the long rows in Python
             rows = []
             for line, row in zip(lines.tolist(), tokens.to_pylist()):
                 rows += [(line, number, row[start:start + MAX_SENTENCE_TOKENS])
                          for number, start in enumerate(range(0, len(row), MAX_SENTENCE_TOKENS))]
-            batch = rows_to_batch(rows)
-        else:
-            keep = counts > 0
-            batch = (lines[keep], np.zeros(int(keep.sum()), dtype=np.int32), tokens.filter(pa.array(keep)))
-        batch_lines.clear()
-        batch_texts.clear()
-        if len(batch[0]):
-            yield batch
+            return rows_to_batch(rows)
+        keep = counts > 0
+        return lines[keep], np.zeros(int(keep.sum()), dtype=np.int32), tokens.filter(pa.array(keep))
 
-    in_long_line = False
     long_rows: list[tuple[int, int, list[str]]] = []
     tokenizer = LineTokenizer(reader.block_chars)
     buffered: list[str] = []
     chunk = 0
-    for line_number, piece, ends_line in reader.pieces():
-        if not in_long_line and ends_line:
-            batch_lines.append(line_number)
-            batch_texts.append(piece)
-            if len(batch_texts) >= LINE_BATCH:
-                yield from flush()
+    for kind, line_number, text, ends_line in reader.blocks():
+        if kind == LINES:
+            batch = block_batch(line_number, text)
+            if len(batch[0]):
+                yield batch
             continue
-        if not in_long_line:
-            yield from flush()
-            in_long_line = True
-        buffered += tokenizer.feed(piece)
+        buffered += tokenizer.feed(text)
         if ends_line:
             buffered += tokenizer.finish()
         while len(buffered) >= MAX_SENTENCE_TOKENS:
@@ -195,11 +178,10 @@ def iter_token_batches(path: Path, reader: TextFileReader | None = None):
         if ends_line:
             if buffered:
                 long_rows.append((line_number, chunk, buffered))
-            buffered, chunk, in_long_line = [], 0, False
+            buffered, chunk = [], 0
         if long_rows:
             yield rows_to_batch(long_rows)
             long_rows = []
-    yield from flush()
     if tokenizer.forced_cuts:
         log.warning("%s: %d cuts inside runs of over %d characters without whitespace", path,
                     tokenizer.forced_cuts, reader.block_chars)

@@ -269,6 +269,46 @@ def test_pieces_reassemble_to_python_text_mode_lines(tmp_path_factory, chunks, b
         assert len(text) <= block_chars
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    chunks=st.lists(st.sampled_from([b"a", b"bc", "é".encode(), "😀".encode(), b" ", b"\n", b"\r", b"\r\n", b"\xff"]),
+                    max_size=80),
+    block_chars=st.integers(min_value=1, max_value=7),
+    read_chars=st.integers(min_value=1, max_value=12),
+)
+def test_blocks_and_pieces_match_readline_for_any_read_size(tmp_path_factory, chunks, block_chars, read_chars):
+    """Blocks of whole lines and pieces of long lines, whatever the read size: the pieces are exactly
+    those of a size-limited ``readline``, the blocks rejoin to the file's text, line numbers agree."""
+    data = b"".join(chunks)  # b"\xff" is never valid UTF-8: one bad byte each
+    path = tmp_path_factory.mktemp("prop") / "t.txt"
+    path.write_bytes(data)
+    with open(path, encoding="utf-8", errors="replace", newline=None) as handle:
+        expected = []
+        while piece := handle.readline(block_chars):
+            expected.append(piece)
+    reader = TextFileReader(path, block_chars=block_chars, read_chars=read_chars)
+    got = list(reader.pieces())
+    want = [(p[:-1], True) if p.endswith("\n") else (p, False) for p in expected]
+    if expected and not expected[-1].endswith("\n"):
+        want.append(("", True))
+    assert [(text, ends) for _, text, ends in got] == want
+    whole = TextFileReader(path, block_chars=block_chars, read_chars=read_chars)
+    rebuilt, next_line = "", 1
+    for kind, number, text, ends_line in whole.blocks():
+        assert number == next_line
+        if kind == "lines":
+            assert len(text) <= 2 * read_chars + block_chars
+            next_line += text.count("\n") + (0 if text.endswith("\n") else 1)
+            rebuilt += text
+        else:
+            assert len(text) <= block_chars
+            rebuilt += text + ("\n" if ends_line else "")
+            next_line += 1 if ends_line else 0
+    assert whole.lines == reader.lines == next_line - 1
+    assert rebuilt.rstrip("\n") == "".join(expected).rstrip("\n")
+    assert whole.bad_bytes == reader.bad_bytes == data.count(b"\xff")
+
+
 # --- TextFileReader: checksums and sizes -------------------------------------------------------------
 
 

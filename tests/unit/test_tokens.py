@@ -200,14 +200,14 @@ def test_line_with_exactly_20000_tokens_has_no_empty_third_chunk(tmp_path):
 
 
 class RecordingReader(TextFileReader):
-    """A TextFileReader that remembers the longest piece it delivered."""
+    """A TextFileReader that remembers the longest block or piece it delivered."""
 
     longest_piece = 0
 
-    def pieces(self):
-        for piece in super().pieces():
-            self.longest_piece = max(self.longest_piece, len(piece[1]))
-            yield piece
+    def blocks(self):
+        for item in super().blocks():
+            self.longest_piece = max(self.longest_piece, len(item[2]))
+            yield item
 
 
 def test_5mb_single_line_without_newline_streams_in_bounded_pieces(tmp_path, caplog):
@@ -238,7 +238,7 @@ def test_forced_cuts_are_logged_naming_the_file(tmp_path, caplog):
     path = tmp_path / "apostrophes.txt"
     path.write_text("ab'" * 100 + "\n", encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="include.tokens"):
-        list(iter_token_rows(path, TextFileReader(path, block_chars=64)))
+        list(iter_token_rows(path, TextFileReader(path, block_chars=64, read_chars=64)))
     assert any(str(path) in record.getMessage() and "cuts" in record.getMessage() for record in caplog.records)
 
 
@@ -378,15 +378,31 @@ def test_iter_token_lists_of_an_empty_folder_is_empty(tmp_path):
 
 # --- the batched (Arrow) path must equal the line-by-line reference -------------------------------
 
-from include.fast_tokens import tokenize_lines  # noqa: E402
+from include.fast_tokens import tokenize_block, tokenize_lines  # noqa: E402
 from include.tokens import iter_token_batches  # noqa: E402
 
 
+_any_line = st.one_of(
+    st.text(max_size=80),
+    st.text(alphabet=st.sampled_from(list("abAB_ 1.\t-xyzΣé")), max_size=80),
+    st.text(alphabet=st.characters(max_codepoint=127), max_size=80),  # every ASCII character
+).map(lambda line: line.replace("\n", " "))
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=80), st.text(alphabet=st.sampled_from(list("abAB_ 1.\t-xyzΣé")),
-                                                        max_size=80)), max_size=40))
+@given(st.lists(_any_line, max_size=40))
 def test_batched_tokenizer_equals_simple_preprocess(lines):
     assert tokenize_lines(lines).to_pylist() == [simple_preprocess(line) for line in lines]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_any_line, min_size=1, max_size=40), st.booleans())
+def test_block_tokenizer_equals_simple_preprocess_per_line(lines, final_newline):
+    """A block of lines (ASCII or not) tokenizes to gensim's tokens of each line, one entry per line."""
+    text = "\n".join(lines) + ("\n" if final_newline else "")
+    if text.endswith("\n") and not final_newline:
+        lines = lines[:-1]  # a last empty line is indistinguishable from a final newline
+    assert tokenize_block(text).to_pylist() == [simple_preprocess(line) for line in lines]
 
 
 @pytest.mark.parametrize("text", [
