@@ -397,6 +397,71 @@ class AirflowCluster:
         """name -> pid of every process the start recorded."""
         return {path.stem: int(path.read_text()) for path in sorted((self.home / "run").glob("*.pid"))}
 
+    def session_pids(self, name: str) -> list[int]:
+        """Live pids of service ``name``'s session: the service and everything it started (task
+        runners of the LocalExecutor, Celery pool processes and their tasks), even in other groups."""
+        return sorted(_load_script().session_members({self.pids()[name]}))
+
+    def stop_service(self, name: str, sig: int = signal.SIGTERM, timeout: float = 120) -> float:
+        """Stop one service (``"scheduler"``, ``"celery-worker-1"``, ...) as a process supervisor
+        does: ``sig`` to its process group, then wait until every process of its session has
+        exited; whatever is left after ``timeout`` seconds is SIGKILLed. With ``SIGKILL`` every
+        process of the session is killed at once (a crashed or OOM-killed container). Returns the
+        seconds until the session was empty. The service can be started again with
+        :meth:`start_service`."""
+        script = _load_script()
+        leader = self.pids()[name]
+        started = time.monotonic()
+        script._signal_group(leader, sig)
+        if sig == signal.SIGKILL:
+            for pid in script.session_members({leader}):
+                script._signal(pid, signal.SIGKILL)
+        deadline = started + timeout
+        while script.session_members({leader}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in script.session_members({leader}):
+            script._signal(pid, signal.SIGKILL)
+        while script.session_members({leader}):
+            if time.monotonic() > deadline + 30:
+                raise RuntimeError(f"{name} (session {leader}) did not die: {script.session_members({leader})}")
+            time.sleep(0.2)
+        return time.monotonic() - started
+
+    def start_service(self, name: str) -> int:
+        """Start service ``name`` again with the command and environment of the first start (its
+        log continues in logs/<name>.log); returns its pid. Stop it first with :meth:`stop_service`."""
+        script = _load_script()
+        settings = script.Settings(self.env)
+        settings.finish_env()
+        args = dict(settings.services())[name]
+        old = self.pids().get(name)
+        if old and script.session_members({old}):
+            raise RuntimeError(f"{name} (pid {old}) is still running")
+        with open(self.home / "logs" / f"{name}.log", "a", encoding="utf-8") as log:
+            log.write(f"\n===== restarted by the test at {time.strftime('%H:%M:%S')} =====\n")
+            log.flush()
+            process = subprocess.Popen([script.airflow_executable(), *args], env=settings.env, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                       cwd=PROJECT_ROOT)
+        (self.home / "run" / f"{name}.pid").write_text(f"{process.pid}\n")
+        stat = script._proc_stat(process.pid)
+        if stat:
+            (self.home / "run" / f"{name}.started").write_text(f"{stat[3]}\n")
+        return process.pid
+
+    def wait_until_healthy(self, component: str = "scheduler", timeout: float = 120) -> None:
+        """Wait until ``/api/v2/monitor/health`` reports ``component`` (``scheduler``,
+        ``dag_processor``, ``triggerer``) healthy."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.request("GET", "/api/v2/monitor/health", token=False)
+            if response.is_success and (response.json().get(component) or {}).get("status") == "healthy":
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{component} not healthy after {timeout}s: {response.text[:500]}\n"
+                                   f"{self.diagnostics()}")
+            time.sleep(1)
+
     def service_log(self, name: str, lines: int = 40) -> str:
         path = self.home / "logs" / f"{name}.log"
         if not path.exists():

@@ -1,0 +1,112 @@
+"""Faults with real processes: the scheduler stopped and started again in the middle of a run.
+
+Two restarts in one run on the LocalExecutor, whose task processes are children of the scheduler:
+
+- SIGTERM while ``train_word2vec`` runs: the scheduler stops gracefully, letting the running task
+  finish (its try succeeds, nothing new starts while it is down); started again, it carries on.
+- SIGKILL of the scheduler and everything it started while ``build_keras_model`` runs (a crash):
+  the task dies with it; the restarted scheduler finds the orphaned task instance, resets it and
+  runs it again as a new try.
+
+Either way the run ends in success and publishes one whole version.
+"""
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from include.publish import file_sha256
+from tests.integration.cluster import AirflowCluster
+from tests.integration.test_faults import _task_process
+
+pytestmark = pytest.mark.slow
+DAG_ID = "word2vec_embeddings"
+EPOCHS = 40
+
+
+def _ti(cluster, run_id: str, task_id: str) -> dict | None:
+    return next((ti for ti in cluster.task_instances(DAG_ID, run_id) if ti["task_id"] == task_id), None)
+
+
+def _wait_until_running(cluster, run_id: str, task_id: str, log_text: str | None = None,
+                        timeout: float = 600) -> dict:
+    """The task instance once it runs, its process exists and (if given) its log shows ``log_text``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ti = _ti(cluster, run_id, task_id)
+        if ti and ti["state"] == "running" and _task_process(ti["id"]) and (
+                log_text is None or log_text in cluster.task_log(DAG_ID, run_id, task_id, ti["try_number"])):
+            return ti
+        assert time.monotonic() < deadline, f"{task_id} never ran: {cluster.task_states(DAG_ID, run_id)}"
+        assert cluster.dag_run(DAG_ID, run_id)["state"] in ("queued", "running"), cluster.task_states(DAG_ID, run_id)
+        time.sleep(0.5)
+
+
+def _assert_whole_version(models: Path, run_id: str) -> None:
+    version_dir = models / (models / "LATEST").read_text().strip()
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    assert manifest["run_id"] == run_id
+    on_disk = {str(p.relative_to(version_dir)) for p in version_dir.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert on_disk == set(manifest["files"])
+    for name, facts in manifest["files"].items():
+        assert file_sha256(version_dir / name) == facts["sha256"], name
+    for required in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/similarity.keras", "report/report.json"):
+        assert required in manifest["files"]
+    assert [p.name for p in models.iterdir() if p.is_dir()] == [version_dir.name], "exactly one version"
+
+
+def test_scheduler_stopped_and_restarted_during_a_run_completes_it(tmp_path):
+    data_root = tmp_path / "data"
+    corpus = data_root / "corpus"
+    corpus.mkdir(parents=True)
+    rng = random.Random(13)
+    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(400)]
+    lines = [" ".join(rng.choice(vocabulary) for _ in range(12)) for _ in range(20_000)]
+    (corpus / "big.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    conf = {"corpus_path": str(corpus), "epochs": EPOCHS, "workers": 1, "vector_size": 32, "min_count": 1}
+    env = {
+        "EMBEDDINGS_DATA_DIR": str(data_root),
+        # How often a scheduler looks for task instances of a dead scheduler (default 300 s); one is
+        # dead once its heartbeat is [scheduler] scheduler_health_check_threshold (30 s) old.
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
+    }
+
+    with AirflowCluster(tmp_path, env_extra=env) as cluster:
+        run_id = cluster.trigger(DAG_ID, conf)
+
+        # 1. SIGTERM mid-training: a graceful stop waits for the running task.
+        train = _wait_until_running(cluster, run_id, "train_word2vec", log_text=f"epoch 2/{EPOCHS}")
+        stop_seconds = cluster.stop_service("scheduler", signal.SIGTERM, timeout=300)
+        states = cluster.task_states(DAG_ID, run_id)
+        assert states["train_word2vec"] == "success", (states, cluster.service_log("scheduler"))
+        assert states["export_embeddings"] in (None, "scheduled"), f"a task started while stopping: {states}"
+        log = cluster.task_log(DAG_ID, run_id, "train_word2vec", train["try_number"])
+        assert f"epoch {EPOCHS}/{EPOCHS}" in log, "the running training was let finish"
+        time.sleep(5)
+        assert cluster.dag_run(DAG_ID, run_id)["state"] == "running"
+        assert cluster.task_states(DAG_ID, run_id)["export_embeddings"] in (None, "scheduled"), "no scheduler, no task"
+        cluster.start_service("scheduler")
+
+        # 2. SIGKILL of the scheduler and its task processes while the Keras models are built.
+        keras = _wait_until_running(cluster, run_id, "build_keras_model")
+        killed_try = keras["try_number"]
+        cluster.stop_service("scheduler", signal.SIGKILL, timeout=30)
+        assert _ti(cluster, run_id, "build_keras_model")["state"] == "running", "the kill left it running in the DB"
+        cluster.start_service("scheduler")
+
+        outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=600)
+        assert outcome.state == "success", outcome.report
+        assert set(outcome.task_states.values()) == {"success"}, outcome.task_states
+        keras = _ti(cluster, run_id, "build_keras_model")
+        assert keras["try_number"] == killed_try + 1, "the killed task ran again as a new try"
+        assert _ti(cluster, run_id, "train_word2vec")["try_number"] == train["try_number"], "training ran once"
+        print(f"graceful stop took {stop_seconds:.1f}s")
+
+    _assert_whole_version(data_root / "models", run_id)
+    record = json.loads(next((data_root / "runs").glob("*.json")).read_text())
+    assert record["outcome"] == "promoted", record
