@@ -75,10 +75,14 @@ class PipelineStepOperator(BaseOperator):
             raise AirflowFailException(str(error)) from error
         except OSError as error:
             if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                # a full disk stays full over a retry delay: fail now, say where, publish nothing
+                from include.paths import data_root
+
+                # a full disk stays full over a retry delay: fail now, say where, publish nothing.
+                # A failed write() names no file (only open() does): then name the folder written to.
+                where = f"'{error.filename}'" if error.filename else f"under the data root '{data_root()}'"
                 raise AirflowFailException(
-                    f"disk full while writing '{error.filename or 'a file'}' ({error.strerror}); free space "
-                    "under the data root, then clear the task to retry") from error
+                    f"disk full while writing {where} ({error.strerror}); free space under the data root, "
+                    "then clear the task to retry") from error
             raise
 
     def run(self, context: Any) -> dict:  # pragma: no cover - every subclass overrides it

@@ -26,6 +26,42 @@ def test_run_records_merge_and_accumulate_failures(data_root):
     assert list((data_root / "runs").iterdir())[0].name == "manual__2026-11-25T20_30_00_00_00.json"
 
 
+def test_a_run_record_that_cannot_be_written_is_kept_for_this_process(data_root, monkeypatch):
+    import errno
+
+    from include import run_records
+
+    def full(path, payload, indent=1):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    run_id = "manual__full-disk"
+    monkeypatch.setattr(run_records, "write_json_atomic", full)
+    with pytest.raises(OSError, match="No space left"):
+        update_run_record(run_id, outcome="failed", failures=[{"task_id": "a", "error": "disk full"}])
+    assert read_run_record(run_id)["failures"] == [{"task_id": "a", "error": "disk full"}]
+    assert not (data_root / "runs").exists()
+    monkeypatch.undo()
+    monkeypatch.setenv("EMBEDDINGS_DATA_DIR", str(data_root))
+    update_run_record(run_id, failures=[{"task_id": "b", "error": "y"}])  # space again: written, memory dropped
+    assert [f["task_id"] for f in read_run_record(run_id)["failures"]] == ["a", "b"]
+    assert not run_records._UNWRITTEN
+
+
+def test_atomic_write_leaves_no_temp_file_when_the_disk_is_full(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from include.atomic_io import write_text_atomic
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        write_text_atomic(tmp_path / "x.json", "{}")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_exclusive_lock_makes_the_second_holder_wait(tmp_path):
     import threading
     import time
