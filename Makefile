@@ -71,5 +71,6 @@ airflow-status:
 
 BENCH_TOKENS ?= 10000000
 BENCH_VOCAB ?= 100000
-bench: venv
-	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB)
+BENCH_MEMORY_MB ?= 1000
+bench: airflow-db
+	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB) --memory-mb $(BENCH_MEMORY_MB)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PARAMS = dict(vector_size=100, window=5, min_count=5, epochs=5, seed=1)  # the recipe's
+from benchmarks.run_bench import RECIPE_PARAMS as PARAMS  # noqa: E402
 from include.partitions import SNAPSHOT  # noqa: E402  (the partition of a corpus without day folders)
 
 

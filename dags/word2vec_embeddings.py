@@ -110,6 +110,8 @@ with DAG(
     commit_tokens = CommitTokensOperator(
         task_id="commit_tokens", manifest_path=ingest.output["manifest_path"], corpus_id=ingest.output["corpus_id"],
         outlets=[TOKENS_ASSET],
+        # when every partition is reused, tokenize_to_parquet maps over no shard and is skipped
+        trigger_rule="none_failed",
     )
     train = TrainWord2VecOperator(
         task_id="train_word2vec",

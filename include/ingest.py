@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 MANIFEST_SCHEMA_VERSION = 1
 
 
-def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None = None, max_shards: int = 1) -> dict:
+def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None = None, max_shards: int = 1,
+                  committed_tokens: Path | None = None) -> dict:
     """Read every file of ``corpus`` once and write ``manifest_path`` (JSON).
 
     ``corpus`` is a resolved, confined path (see :func:`include.paths.resolve_corpus_path`);
@@ -25,7 +26,10 @@ def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None 
     replaced by U+FFFD); binary files (a NUL byte in the first 8 KiB) are listed with
     ``skipped: "binary"`` and not read further. It also holds ``shards``: the readable files of each
     partition split into at most ``max_shards`` groups of similar size, tokenized in parallel.
-    Returns the totals: ``files``, ``skipped_files``, ``lines``, ``bytes``, ``bad_bytes``, ``shards``.
+    A partition already committed under ``committed_tokens`` from the same files (paths and sha256)
+    by the same tokenizer gets no shards and is listed in ``reused``: it is not tokenized again.
+    Returns the totals: ``files``, ``skipped_files``, ``lines``, ``bytes``, ``bad_bytes``, ``shards``,
+    ``reused_partitions``.
     Raises :class:`PipelineInputError` when no readable text file is found.
     """
     started = time.perf_counter()
@@ -60,25 +64,43 @@ def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None 
         raise PipelineInputError(f"corpus_path '{corpus}' holds no readable text file (all {len(entries)} binary)")
     if totals["lines"] == 0:
         raise PipelineInputError(f"corpus_path '{corpus}' holds only empty files")
-    shards = plan_shards(entries, max_shards)
+    reused = current_partitions(entries, committed_tokens) if committed_tokens else []
+    if reused:
+        log.info("partitions already tokenized from the same files, reused: %s", reused)
+    shards = plan_shards(entries, max_shards, skip_partitions=reused)
     totals["shards"] = len(shards)
+    totals["reused_partitions"] = len(reused)
     manifest = {"schema_version": MANIFEST_SCHEMA_VERSION, "corpus_path": str(corpus), "dated": plan.dated,
                 "partitions": [partition for partition, _ in plan.sources], "totals": totals, "files": entries,
-                "shards": shards}
+                "shards": shards, "reused": reused}
     write_json_atomic(manifest_path, manifest)
     log.info("ingested %d files (%d skipped), %d lines, %d bytes in %.2fs", totals["files"],
              totals["skipped_files"], totals["lines"], totals["bytes"], time.perf_counter() - started)
     return totals
 
 
-def plan_shards(entries: list[dict], max_shards: int) -> list[dict]:
-    """Split the readable files of each partition into at most ``max_shards`` groups of similar
-    total size (largest file first into the lightest group). Returns
+def current_partitions(entries: list[dict], committed_tokens: Path) -> list[str]:
+    """Partitions of ``entries`` whose committed token folder under ``committed_tokens`` was made
+    from exactly their readable files by this tokenizer (see :func:`include.tokens.partition_is_current`)."""
+    from include.tokens import partition_is_current
+
+    inputs: dict[str, dict[str, str]] = {}
+    for entry in entries:
+        files = inputs.setdefault(entry["partition"], {})
+        if "skipped" not in entry:
+            files[entry["path"]] = entry["sha256"]
+    return sorted(name for name, files in inputs.items()
+                  if files and partition_is_current(Path(committed_tokens) / name, files))
+
+
+def plan_shards(entries: list[dict], max_shards: int, skip_partitions: list[str] = ()) -> list[dict]:
+    """Split the readable files of each partition (but ``skip_partitions``) into at most
+    ``max_shards`` groups of similar total size (largest file first into the lightest group). Returns
     ``[{"partition": name, "shard": i, "files": [entry index, ...]}, ...]``, ``shard`` numbered
     within its partition."""
     by_partition: dict[str, list[int]] = {}
     for index, entry in enumerate(entries):
-        if "skipped" not in entry:
+        if "skipped" not in entry and entry["partition"] not in skip_partitions:
             by_partition.setdefault(entry["partition"], []).append(index)
     shards = []
     for partition, indices in by_partition.items():

@@ -14,7 +14,8 @@ from pathlib import Path
 from include.atomic_io import replace_dir, write_json_atomic
 from include.errors import PipelineInputError
 from include.locks import exclusive_lock
-from include.tokens import corpus_root, part_file_name, write_partition_summary, write_token_file
+from include.tokens import (corpus_root, part_file_name, read_partition_summary, write_partition_summary,
+                            write_token_file)
 
 
 def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> dict:
@@ -40,7 +41,9 @@ def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path,
     Raises :class:`PipelineInputError` (and commits nothing) when no line of the run yields a token.
     ``lock_path`` (default: ``locks/tokens-<corpus folder>.lock`` beside the tokens folder) makes
     concurrent commits to the same corpus take turns.
-    Returns ``{"partitions": {name: {"rows", "tokens", "files"}}, "tokens", "rows"}``.
+    Partitions the manifest lists as ``reused`` (already committed from the same files) are left
+    as they are. Returns ``{"partitions": {name: {"rows", "tokens", "files"}}, "reused": {same},
+    "tokens", "rows"}``, the totals over both.
     """
     started = time.perf_counter()
     planned: dict[str, list[int]] = {}
@@ -55,7 +58,8 @@ def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path,
                 raise FileNotFoundError(f"shard {number} of partition {partition} has not been tokenized: {sidecar}")
             totals.append(json.loads(sidecar.read_text(encoding="utf-8")))
         staged[partition] = totals
-    if sum(t["tokens"] for totals in staged.values() for t in totals) == 0:
+    reused = {name: read_partition_summary(Path(corpus_tokens) / name) for name in manifest.get("reused", [])}
+    if sum(t["tokens"] for totals in staged.values() for t in totals) + sum(r["tokens"] for r in reused.values()) == 0:
         raise PipelineInputError(
             f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"
         )
@@ -69,5 +73,7 @@ def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path,
             summary = write_partition_summary(folder, totals, time.perf_counter() - started)
             replace_dir(folder, Path(corpus_tokens) / partition)
             committed[partition] = {key: summary[key] for key in ("rows", "tokens", "files")}
-    return {"partitions": committed, "tokens": sum(p["tokens"] for p in committed.values()),
-            "rows": sum(p["rows"] for p in committed.values())}
+    reused = {name: {key: summary[key] for key in ("rows", "tokens", "files")} for name, summary in reused.items()}
+    every = [*committed.values(), *reused.values()]
+    return {"partitions": committed, "reused": reused, "tokens": sum(p["tokens"] for p in every),
+            "rows": sum(p["rows"] for p in every)}

@@ -205,7 +205,7 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(f".{out_path.name}.partial")
     schema = token_schema()
-    totals = {"rows": 0, "tokens": 0, "files": 0, "sources": []}
+    totals = {"rows": 0, "tokens": 0, "files": 0, "sources": [], "inputs": {}}
     pending: list = []
     pending_rows = pending_tokens = 0
     next_report = progress_every
@@ -243,6 +243,7 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
                 raise PipelineInputError(f"corpus file '{entry['path']}' changed between ingest and tokenize")
             totals["files"] += 1
             totals["sources"].append(entry["sha256"])
+            totals["inputs"][entry["path"]] = entry["sha256"]
             log.info("read file %d/%d: %s", number, len(files), entry["path"])
         flush()
     partial.replace(out_path)
@@ -291,16 +292,45 @@ def part_file_name(shard: int) -> str:
 
 
 def write_partition_summary(partition_dir: Path, shard_totals: list[dict], seconds: float) -> dict:
-    """Write ``_SUCCESS.json`` (rows, tokens, files, the sources' sha256 sorted, seconds) into a partition."""
+    """Write ``_SUCCESS.json`` into a partition: rows, tokens, files, the sources' sha256 sorted,
+    ``inputs`` (each file's path and sha256), the ``tokenizer`` version that made it, seconds."""
     summary = {
         "rows": sum(t["rows"] for t in shard_totals),
         "tokens": sum(t["tokens"] for t in shard_totals),
         "files": sum(t["files"] for t in shard_totals),
         "sources": sorted(sha for t in shard_totals for sha in t["sources"]),
+        "inputs": dict(sorted((path, sha) for t in shard_totals for path, sha in t.get("inputs", {}).items())),
+        "tokenizer": tokenizer_version(),
         "seconds": round(seconds, 3),
     }
     write_json_atomic(partition_dir / "_SUCCESS.json", summary)
     return summary
+
+
+#: The modules whose code decides which tokens a file gives.
+TOKENIZER_MODULES = ("tokens.py", "fast_tokens.py", "text_files.py")
+
+
+def tokenizer_version() -> str:
+    """sha256 (16 hex) of the tokenizer's code and gensim's version: a committed partition made by
+    another version is tokenized again rather than reused."""
+    import hashlib
+    from importlib import metadata
+
+    digest = hashlib.sha256(metadata.version("gensim").encode())
+    for name in TOKENIZER_MODULES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def partition_is_current(partition_dir: Path, inputs: dict[str, str]) -> bool:
+    """True when the committed partition ``partition_dir`` was made from exactly ``inputs``
+    (``{path: sha256}``) by this tokenizer, so tokenizing them again would give the same rows."""
+    try:
+        summary = read_partition_summary(partition_dir)
+    except (OSError, ValueError):
+        return False
+    return summary.get("inputs") == dict(sorted(inputs.items())) and summary.get("tokenizer") == tokenizer_version()
 
 
 def read_partition_summary(partition_dir: Path) -> dict:

@@ -112,7 +112,7 @@ class IngestTextOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         from include.ingest import ingest_corpus
         from include.partitions import plan_partitions
-        from include.paths import corpus_id, resolve_corpus_path, staging_dir
+        from include.paths import corpus_id, resolve_corpus_path, staging_dir, tokens_dir
         from include.run_conf import check_conf_keys
 
         check_conf_keys(context["dag_run"].conf or {}, self.dag.params.keys())  # declared, not merged with conf
@@ -121,7 +121,8 @@ class IngestTextOperator(PipelineStepOperator):
         log.info("corpus %s: %s partitions %s", corpus, "dated" if plan.dated else "flat",
                  [name for name, _ in plan.sources])
         manifest_path = staging_dir(context["run_id"]) / "ingest_manifest.json"
-        totals = ingest_corpus(corpus, manifest_path, plan, max_shards=int(self.max_shards))
+        totals = ingest_corpus(corpus, manifest_path, plan, max_shards=int(self.max_shards),
+                               committed_tokens=tokens_dir() / corpus_id(corpus))
         return {"manifest_path": str(manifest_path), "corpus_path": str(corpus), "corpus_id": corpus_id(corpus),
                 "dated": plan.dated, "partitions": [name for name, _ in plan.sources], **totals}
 
@@ -174,6 +175,7 @@ class CommitTokensOperator(PipelineStepOperator):
             context["outlet_events"][asset].extra = {"corpus_tokens": str(corpus_tokens),
                                                      "partitions": sorted(committed["partitions"])}
         return {"corpus_tokens": str(corpus_tokens), "committed": sorted(committed["partitions"]),
+                "reused": sorted(committed["reused"]),
                 "tokens": committed["tokens"], "rows": committed["rows"], "pruned": pruned}
 
 

@@ -87,6 +87,9 @@ def test_full_run_publishes_a_consistent_version(dag, small_corpus, data_root):
     assert sorted(p.name for p in models.iterdir()) == sorted(["LATEST", version])
     states = _task_states(again)
     assert states["train_word2vec"][0] == "skipped" and states["publish"][0] == "skipped"
+    assert states["tokenize_to_parquet"][0] == "skipped", "the partition is reused, not tokenized again"
+    assert states["commit_tokens"][0] == "success"
+    assert sorted((data_root / "tokens").glob("*/snapshot/part-*.parquet")) == parts
     record = json.loads((data_root / "runs" / f"{safe_name(again.run_id)}.json").read_text())
     assert record["outcome"] == "unchanged" and record["version"] == version
 

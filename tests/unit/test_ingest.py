@@ -48,6 +48,7 @@ def test_small_corpus_manifest_describes_every_text_file(small_corpus, manifest_
         "bytes": sum(path.stat().st_size for path in expected_files),
         "bad_bytes": 0,
         "shards": 1,
+        "reused_partitions": 0,
     }
     assert manifest["partitions"] == ["snapshot"] and manifest["dated"] is False
     assert all(entry["partition"] == "snapshot" for entry in manifest["files"])

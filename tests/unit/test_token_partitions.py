@@ -75,3 +75,66 @@ def test_recommitting_a_partition_replaces_it(tmp_path):
         commit_partitions(manifest, tmp_path / "staging", tmp_path / "tokens")
     rows = pq.read_table(tmp_path / "tokens" / "snapshot").to_pylist()
     assert [row["tokens"] for row in rows] == [["second", "words", "only"]]
+
+
+# --- reusing committed partitions ---------------------------------------------------------------
+
+
+def _run(corpus, tmp_path, name):
+    """One run's ingest, shards and commit against the committed tokens in tmp_path/tokens."""
+    manifest_path = tmp_path / f"{name}.json"
+    final = tmp_path / "tokens"
+    ingest_corpus(corpus, manifest_path, plan_partitions(corpus, None, None), max_shards=2, committed_tokens=final)
+    manifest = read_manifest(manifest_path)
+    for number in range(len(manifest["shards"])):
+        tokenize_shard(manifest, number, tmp_path / name)
+    return manifest, commit_partitions(manifest, tmp_path / name, final)
+
+
+def _dated_corpus(tmp_path):
+    corpus = tmp_path / "news"
+    for day, text in (("2026-11-01", "The King speaks.\n"), ("2026-11-02", "River boats sail.\n")):
+        (corpus / day).mkdir(parents=True)
+        (corpus / day / "a.txt").write_text(text)
+    return corpus
+
+
+def test_unchanged_partitions_are_reused_not_tokenized_again(tmp_path):
+    corpus = _dated_corpus(tmp_path)
+    first_manifest, first = _run(corpus, tmp_path, "first")
+    assert first_manifest["reused"] == [] and sorted(first["partitions"]) == ["dt=2026-11-01", "dt=2026-11-02"]
+    part = tmp_path / "tokens" / "dt=2026-11-01" / "part-00000.parquet"
+    made = part.stat().st_mtime_ns
+
+    manifest, again = _run(corpus, tmp_path, "again")
+    assert manifest["shards"] == [] and manifest["reused"] == ["dt=2026-11-01", "dt=2026-11-02"]
+    assert manifest["totals"]["reused_partitions"] == 2
+    assert again["partitions"] == {} and again["tokens"] == first["tokens"] and again["rows"] == first["rows"]
+    assert part.stat().st_mtime_ns == made, "a reused partition is left as it is"
+
+    (corpus / "2026-11-02" / "a.txt").write_text("River boats sail home.\n")  # one day changes
+    manifest, changed = _run(corpus, tmp_path, "changed")
+    assert manifest["reused"] == ["dt=2026-11-01"] and [s["partition"] for s in manifest["shards"]] == ["dt=2026-11-02"]
+    assert sorted(changed["partitions"]) == ["dt=2026-11-02"] and changed["tokens"] == first["tokens"] + 1
+    assert read_partition_summary(tmp_path / "tokens" / "dt=2026-11-02")["tokens"] == 4
+
+
+@pytest.mark.parametrize("change", ["rename", "add", "tokenizer", "no summary"])
+def test_a_partition_is_tokenized_again_when_anything_that_makes_it_differs(tmp_path, change):
+    corpus = _dated_corpus(tmp_path)
+    _run(corpus, tmp_path, "first")
+    day = tmp_path / "tokens" / "dt=2026-11-01"
+    if change == "rename":  # same bytes, another path: the rows' source column would be stale
+        (corpus / "2026-11-01" / "a.txt").rename(corpus / "2026-11-01" / "b.txt")
+    elif change == "add":
+        (corpus / "2026-11-01" / "more.txt").write_text("More words.\n")
+    elif change == "tokenizer":  # made by another version of the tokenizer
+        summary = json.loads((day / "_SUCCESS.json").read_text())
+        (day / "_SUCCESS.json").write_text(json.dumps({**summary, "tokenizer": "0" * 16}))
+    else:
+        (day / "_SUCCESS.json").unlink()
+    manifest, _ = _run(corpus, tmp_path, "again")
+    assert manifest["reused"] == ["dt=2026-11-02"]
+    assert {s["partition"] for s in manifest["shards"]} == {"dt=2026-11-01"}
+    sources = set(pq.read_table(day, columns=["source"]).column("source").to_pylist())
+    assert sources == {str(p) for p in (corpus / "2026-11-01").iterdir()}
