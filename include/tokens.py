@@ -110,12 +110,21 @@ class LineTokenizer:
             cut = match.end() if match else len(text)  # no cut point at all: only lowercasing splits it
             self.forced_cuts += 1
         self._pending = text[cut:]
-        return tokenize_text(text[:cut])
+        return _tokenize_piece(text[:cut])
 
     def finish(self) -> list[str]:
         """End the line; return its remaining tokens."""
         text, self._pending = self._pending, ""
-        return tokenize_text(text) if text else []
+        return _tokenize_piece(text) if text else []
+
+
+def _tokenize_piece(text: str) -> list[str]:
+    """Tokens of one piece of a line: the block kernel for ASCII, else gensim."""
+    if text.isascii() and "\n" not in text:
+        from include.fast_tokens import tokenize_block
+
+        return tokenize_block(text).to_pylist()[0]
+    return tokenize_text(text)
 
 
 def iter_token_rows(path: Path, reader: TextFileReader | None = None) -> Iterator[tuple[int, int, list[str]]]:
