@@ -1,0 +1,137 @@
+"""Faults with real processes: a Celery worker SIGKILLed in the middle of a mapped tokenize task.
+
+Two Celery workers share the mapped ``tokenize_to_parquet`` tasks. The test kills the worker
+running one of them (the worker, its pool process and the task process: a crashed machine or an
+OOM-killed container) once that task has tokenized its first file of three. The task's heartbeat
+stops; the scheduler fails it after ``[scheduler] task_instance_heartbeat_timeout`` (300 s by
+default, 20 s here) and retries it on the surviving worker. The committed token partition then
+holds exactly the rows of a direct tokenization of the corpus: none missing, none twice.
+
+Each corpus file ends with many lines of a lone accented letter: no token (no row, nothing to
+train on), but read and tokenized line by line, so the task runs for seconds, not milliseconds.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.integration.cluster import AirflowCluster
+from tests.integration.test_faults import _task_process
+
+pytestmark = pytest.mark.slow
+DAG_ID = "word2vec_embeddings"
+FILES, SHARDS = 6, 2  # three files per shard
+FILLER_LINES = 600_000  # "é" lines per file: 2 s or more of tokenizing each, without a token
+TINY = {"min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1, "window": 2}
+
+
+def _write_corpus(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True)
+    rng = random.Random(21)
+    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+                  for _ in range(300)]
+    paths = []
+    for number in range(FILES):
+        lines = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 15))) for _ in range(3000)]
+        text = "\n".join(lines) + "\n" + "é\n" * FILLER_LINES
+        path = folder / f"part-{number}.txt.gz"
+        path.write_bytes(gzip.compress(text.encode("utf-8"), compresslevel=1))
+        paths.append(path)
+    return paths
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _wait_for_mid_shard(cluster, run_id: str, timeout: float = 300) -> tuple[dict, int, str]:
+    """A running mapped tokenize instance that has read its first file but not its last: the
+    instance, its task process and the Celery worker (service name) running it."""
+    logs = cluster.home / "logs" / f"dag_id={DAG_ID}"
+    workers = {pid: name for name, pid in cluster.pids().items() if name.startswith("celery-worker")}
+    deadline = time.monotonic() + timeout
+    instances: list[dict] = []
+    while True:
+        assert time.monotonic() < deadline, f"no tokenize task caught mid-shard: {cluster.task_states(DAG_ID, run_id)}"
+        if not instances:
+            instances = [ti for ti in cluster.task_instances(DAG_ID, run_id)
+                         if ti["task_id"] == "tokenize_to_parquet" and ti["map_index"] >= 0]
+        for ti in instances:
+            log = next(logs.glob(f"run_id=*/task_id=tokenize_to_parquet/map_index={ti['map_index']}/attempt=1.log"),
+                       None)
+            text = log.read_text(encoding="utf-8", errors="replace") if log else ""
+            if f"read file 1/{FILES // SHARDS}" in text and f"read file {FILES // SHARDS}/" not in text:
+                pid = _task_process(ti["id"])
+                if pid and _session_of(pid) in workers:
+                    return ti, pid, workers[_session_of(pid)]
+        time.sleep(0.05)
+
+
+def test_celery_worker_killed_mid_tokenize_is_retried_on_the_other_worker(tmp_path):
+    from include.tokens import iter_token_rows
+
+    data_root = tmp_path / "data"
+    paths = _write_corpus(data_root / "corpus")
+    conf = {"corpus_path": str(data_root / "corpus"), "tokenize_shards": SHARDS, **TINY}
+    env = {
+        "EMBEDDINGS_DATA_DIR": str(data_root),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    }
+    with AirflowCluster(tmp_path, executor="CeleryExecutor", celery_workers=2, env_extra=env) as cluster:
+        run_id = cluster.trigger(DAG_ID, conf)
+        victim, task_pid, dead_worker = _wait_for_mid_shard(cluster, run_id)
+        cluster.stop_service(dead_worker, signal.SIGKILL)
+        assert _task_process(victim["id"]) is None, "the task process died with its worker"
+        survivor = next(name for name in cluster.pids() if name.startswith("celery-worker") and name != dead_worker)
+
+        outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=600)
+        assert outcome.state == "success", outcome.report
+        mapped = {ti["map_index"]: ti for ti in cluster.task_instances(DAG_ID, run_id)
+                  if ti["task_id"] == "tokenize_to_parquet"}
+        assert sorted(mapped) == list(range(SHARDS))
+        retried = mapped[victim["map_index"]]
+        assert retried["state"] == "success" and retried["try_number"] == victim["try_number"] + 1, retried
+        first_try = cluster.task_log(DAG_ID, run_id, "tokenize_to_parquet", victim["try_number"], victim["map_index"])
+        assert f"read file {FILES // SHARDS}/" not in first_try, "the first try was killed before its last file"
+        second_try = cluster.task_log(DAG_ID, run_id, "tokenize_to_parquet", retried["try_number"],
+                                      victim["map_index"])
+        assert f"read file {FILES // SHARDS}/{FILES // SHARDS}" in second_try
+        # each worker logs the workloads it executes, with the log path of the task's try
+        tries = {number: f"task_id=tokenize_to_parquet/map_index={victim['map_index']}/attempt={number}.log"
+                 for number in (victim["try_number"], retried["try_number"])}
+        dead_log = cluster.service_log(dead_worker, lines=100_000)
+        survivor_log = cluster.service_log(survivor, lines=100_000)
+        assert tries[victim["try_number"]] in dead_log and tries[retried["try_number"]] not in dead_log
+        assert tries[retried["try_number"]] in survivor_log, "the retry ran on the surviving worker"
+        assert not cluster.session_pids(dead_worker), "the killed worker stays dead"
+
+    tokens = data_root / "tokens"
+    [partition] = [p for p in tokens.glob("*/snapshot")]
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(sorted(partition.glob("*.parquet")))
+    committed = Counter(zip(table.column("source").to_pylist(), table.column("line").to_pylist(),
+                            table.column("chunk").to_pylist()))
+    expected = {(str(path), line, chunk): words for path in paths for line, chunk, words in iter_token_rows(path)}
+    assert not [row for row, count in committed.items() if count > 1], "duplicate rows"
+    assert set(committed) == set(expected), (f"missing {len(set(expected) - set(committed))}, "
+                                             f"unexpected {len(set(committed) - set(expected))}")
+    by_row = dict(zip(zip(table.column("source").to_pylist(), table.column("line").to_pylist(),
+                          table.column("chunk").to_pylist()), table.column("tokens").to_pylist()))
+    assert by_row == expected
+    summary = json.loads((partition / "_SUCCESS.json").read_text())
+    assert summary["rows"] == table.num_rows == len(expected)
+    assert summary["tokens"] == sum(len(words) for words in expected.values())
+    assert not list(partition.glob(".*")), "no partial file in the committed partition"
+    assert (data_root / "models" / "LATEST").is_file()
