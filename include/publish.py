@@ -1,6 +1,7 @@
 """Step 7, ``publish``: version ids, the version manifest, one-rename publishing and ``LATEST``."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -85,9 +86,15 @@ def publish_version(staged_version: Path, models: Path, version: str) -> Path:
     """
     models.mkdir(parents=True, exist_ok=True)
     final = models / version
+    message = f"model version '{final}' already exists; versions are immutable"
     if final.exists():
-        raise FileExistsError(f"model version '{final}' already exists; versions are immutable")
-    os.rename(staged_version, final)
+        raise FileExistsError(message)
+    try:
+        os.rename(staged_version, final)
+    except OSError as error:
+        if error.errno in (errno.EEXIST, errno.ENOTEMPTY):  # published by another run since the check
+            raise FileExistsError(message) from error
+        raise
     return final
 
 

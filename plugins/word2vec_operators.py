@@ -359,11 +359,34 @@ class PublishVersionOperator(PipelineStepOperator):
             **self.facts,
             "partitions": partitions,
         })
-        final = publish_version(version_dir, models_dir(), self.version)
+        try:
+            final = publish_version(version_dir, models_dir(), self.version)
+        except FileExistsError as error:
+            self.published_meanwhile(context, error)
         log.info("published model version %s (%s); report: %s", final, report["gate"]["decision"],
                  final / "report" / "report.html")
         return {"version": self.version, "version_path": str(final), "decision": report["gate"]["decision"],
                 "report_html": str(final / "report" / "report.html")}
+
+    def published_meanwhile(self, context: Any, error: FileExistsError) -> None:
+        """Another run of the same inputs, params and code (the same interval run twice at once)
+        published this version between this run's ``train_word2vec`` check and now: end the run
+        ``unchanged``, as that check would have, and drop the duplicate. A different version of the
+        same name is a permanent error: fail without retries."""
+        import shutil
+
+        from include.paths import models_dir, staging_dir
+        from include.run_records import update_run_record
+        from include.versions import list_versions
+
+        existing = next((v for v in list_versions(models_dir()) if v.get("version") == self.version), None)
+        if not existing or existing.get("content_hash") != self.facts.get("content_hash"):
+            raise AirflowFailException(str(error)) from error
+        message = (f"nothing new to publish: version {self.version} was published meanwhile by run "
+                   f"{existing.get('run_id')} from the same inputs, params and code")
+        shutil.rmtree(staging_dir(context["run_id"]), ignore_errors=True)
+        update_run_record(context["run_id"], outcome="unchanged", version=self.version, reason=message)
+        raise AirflowSkipException(message)
 
 
 class PromoteVersionOperator(PipelineStepOperator):

@@ -94,3 +94,30 @@ def test_disk_full_fails_without_retry_naming_the_file(trained_version, tmp_path
     with pytest.raises(AirflowFailException, match=r"disk full while writing '.*embeddings\.npy'"):
         ops.PipelineStepOperator.execute(operator, _context())
     assert not (data_root / "models").exists()
+
+
+def test_publish_of_a_version_another_run_published_meanwhile_ends_unchanged(data_root):
+    import json
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from include.paths import staging_dir
+    from include.run_records import read_run_record
+
+    version = "20261102T000000Z-abcdef01"
+    (data_root / "models" / version).mkdir(parents=True)
+    (data_root / "models" / version / "manifest.json").write_text(json.dumps(
+        {"version": version, "run_id": "the_other_run", "content_hash": "abcdef01" * 8}))
+    context = _context(run_id="this_run")
+    staging_dir("this_run").mkdir(parents=True)
+    publish = ops.PublishVersionOperator(task_id="publish", version_dir="unused", version=version, manifest_path="unused",
+                                         corpus_tokens="unused", facts={"content_hash": "abcdef01" * 8})
+    with pytest.raises(AirflowSkipException, match="published meanwhile by run the_other_run"):
+        publish.published_meanwhile(context, FileExistsError("exists"))
+    assert read_run_record("this_run")["outcome"] == "unchanged"
+    assert not staging_dir("this_run").exists(), "the duplicate is dropped"
+
+    other = ops.PublishVersionOperator(task_id="publish", version_dir="unused", version=version, manifest_path="unused",
+                                       corpus_tokens="unused", facts={"content_hash": "0" * 64})
+    with pytest.raises(AirflowFailException, match="exists"):  # another version of the same name: no retry
+        other.published_meanwhile(context, FileExistsError("exists"))

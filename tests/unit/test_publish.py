@@ -75,3 +75,25 @@ def test_publish_never_replaces_an_existing_version(tmp_path):
         publish_version(staged, models, "v1")
     assert (models / "v1" / "keep").read_text() == "old"
     assert read_latest(models) is None
+
+
+def test_publish_refuses_a_version_published_between_its_check_and_its_rename(tmp_path, monkeypatch):
+    import os
+
+    import include.publish as publish
+
+    models = tmp_path / "models"
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "mine").write_text("new")
+    real_rename = os.rename
+
+    def another_run_first(source, target):  # the other run's rename lands just before this one's
+        (models / "v1").mkdir()
+        (models / "v1" / "theirs").write_text("old")
+        real_rename(source, target)
+
+    monkeypatch.setattr(publish.os, "rename", another_run_first)
+    with pytest.raises(FileExistsError, match="already exists; versions are immutable"):
+        publish_version(staged, models, "v1")
+    assert [p.name for p in (models / "v1").iterdir()] == ["theirs"] and (staged / "mine").is_file()
