@@ -4,7 +4,8 @@ Two Celery workers share the mapped ``tokenize_to_parquet`` tasks. The test kill
 running one of them (the worker, its pool process and the task process: a crashed machine or an
 OOM-killed container) once that task has tokenized its first file of three. The task's heartbeat
 stops; the scheduler fails it after ``[scheduler] task_instance_heartbeat_timeout`` (300 s by
-default, 20 s here) and retries it on the surviving worker. The committed token partition then
+default, 20 s here) and retries it (after at most ``[core] max_task_retry_delay``, 5 s here) on
+the surviving worker. The committed token partition then
 holds exactly the rows of a direct tokenization of the corpus: none missing, none twice.
 
 Each corpus file ends with many lines of a lone accented letter: no token (no row, nothing to
@@ -87,6 +88,8 @@ def test_celery_worker_killed_mid_tokenize_is_retried_on_the_other_worker(tmp_pa
         "EMBEDDINGS_DATA_DIR": str(data_root),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        # the DAG's retry delay (30 s, exponential with jitter: 30 to 60 s here) capped, to keep it short
+        "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "5",
     }
     with AirflowCluster(tmp_path, executor="CeleryExecutor", celery_workers=2, env_extra=env) as cluster:
         run_id = cluster.trigger(DAG_ID, conf)
