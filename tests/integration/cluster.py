@@ -449,19 +449,6 @@ class AirflowCluster:
             (self.home / "run" / f"{name}.started").write_text(f"{stat[3]}\n")
         return process.pid
 
-    def wait_until_healthy(self, component: str = "scheduler", timeout: float = 120) -> None:
-        """Wait until ``/api/v2/monitor/health`` reports ``component`` (``scheduler``,
-        ``dag_processor``, ``triggerer``) healthy."""
-        deadline = time.monotonic() + timeout
-        while True:
-            response = self.request("GET", "/api/v2/monitor/health", token=False)
-            if response.is_success and (response.json().get(component) or {}).get("status") == "healthy":
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{component} not healthy after {timeout}s: {response.text[:500]}\n"
-                                   f"{self.diagnostics()}")
-            time.sleep(1)
-
     def service_log(self, name: str, lines: int = 40) -> str:
         path = self.home / "logs" / f"{name}.log"
         if not path.exists():
