@@ -49,3 +49,11 @@ def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: i
                 handle.write(".\n")
         written += per_file
     return {"tokens": written, "vocab": vocab, "files": files, "bytes": sum(p.stat().st_size for p in folder.iterdir())}
+
+
+if __name__ == "__main__":  # corpus.py FOLDER TOKENS VOCAB [FILES]: write it, print its facts as JSON
+    import json
+    import sys
+
+    folder, tokens, vocab = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps(write_corpus(folder, tokens, vocab, files=int(sys.argv[4]) if len(sys.argv) > 4 else 8)))

@@ -27,17 +27,30 @@ sys.path.insert(0, str(ROOT))
 
 
 def run_child(args: list[str]) -> tuple[str, float, float]:
-    """Run a child process; return (stdout, wall seconds, its peak RSS in MiB)."""
-    import resource
+    """Run a child process; return (stdout, wall seconds, the peak RSS in MiB of it and its own children).
 
-    started = time.perf_counter()
-    result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    # the largest peak of any child so far: the recipe runs first, so this is its own
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return result.stdout, wall, peak
+    The peak comes from ``wait4`` for this child alone. Linux keeps a process's peak RSS across
+    ``exec``, so this process stays small (the corpora are generated in children too): a child
+    forked from a big parent would otherwise report the parent's size as its own.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(args, stdout=out, stderr=err, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({child.returncode}):\n{stderr[-3000:]}")
+    return stdout, wall, usage.ru_maxrss / 1024
+
+
+def write_corpus_in_child(folder: Path, tokens: int, vocab: int, files: int = 8) -> dict:
+    """Generate a corpus (benchmarks/corpus.py) in a child process; returns its facts."""
+    out, _, _ = run_child([sys.executable, str(HERE / "corpus.py"), str(folder), str(tokens), str(vocab), str(files)])
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def recipe_stages(output: str) -> dict[str, float]:
@@ -65,10 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not RECIPE.is_file():
         raise SystemExit(f"the recipe is missing: {RECIPE}")
-    from benchmarks.corpus import write_corpus
-
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-bench-"))
-    facts = write_corpus(work / "corpus", args.tokens, args.vocab)
+    facts = write_corpus_in_child(work / "corpus", args.tokens, args.vocab)
     print(f"corpus: {facts['tokens']:,} tokens, Zipf vocabulary of {facts['vocab']:,}, {facts['files']} files, "
           f"{facts['bytes'] / 1e6:.1f} MB; {args.workers} workers; {work}", flush=True)
 
@@ -134,10 +145,8 @@ def time_make_run(work: Path, workers: int) -> tuple[float, float]:
 
 def tokenize_memory(work: Path, megabytes: int, workers: int) -> tuple[float, int, float]:
     """Tokenize a generated corpus of about ``megabytes`` MB; return (peak RSS MiB of the step, bytes, seconds)."""
-    from benchmarks.corpus import write_corpus
-
     big = work / "memory"
-    facts = write_corpus(big / "corpus", int(megabytes * 1e6 / 9.1), 100_000, files=16)
+    facts = write_corpus_in_child(big / "corpus", int(megabytes * 1e6 / 9.1), 100_000, files=16)
     out, wall, _ = run_child([sys.executable, str(HERE / "steps.py"), "tokenize", str(big), str(workers)])
     return json.loads(out.strip().splitlines()[-1])["peak_rss_mib"], facts["bytes"], wall
 

@@ -85,12 +85,27 @@ def train_word2vec(tokens_dir: Path | list[Path], params: Word2VecParams, model_
     Returns ``{"vocab_size", "corpus_words", "sentences", "train_seconds"}``.
     Raises :class:`PipelineInputError` naming ``min_count`` when it leaves no word.
     """
+    started = time.perf_counter()
+    corpus_file = line_sentence_path(model_path)
+    corpus_file.parent.mkdir(parents=True, exist_ok=True)
+    sentences = write_line_sentence_file(tokens_dir, corpus_file)
+    return train_word2vec_on_file(corpus_file, sentences, params, model_path, started)
+
+
+def line_sentence_path(model_path: Path) -> Path:
+    """Where :func:`train_word2vec` writes the ``LineSentence`` file for ``model_path`` (beside it, hidden)."""
+    return Path(model_path).with_name(f".{Path(model_path).name}.corpus.txt")
+
+
+def train_word2vec_on_file(corpus_file: Path, sentences: int, params: Word2VecParams, model_path: Path,
+                           started: float | None = None) -> dict:
+    """Train on a ``LineSentence`` file of ``sentences`` lines (see :func:`write_line_sentence_file`)
+    and save the model at ``model_path``; the file is removed afterwards. Returns and raises as
+    :func:`train_word2vec` does (``started``: when the work began, for ``train_seconds``)."""
     from gensim.models import Word2Vec
 
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    corpus_file = model_path.with_name(f".{model_path.name}.corpus.txt")
-    sentences = write_line_sentence_file(tokens_dir, corpus_file)
     try:
         model = Word2Vec(vector_size=params.vector_size, window=params.window, min_count=params.min_count,
                          sg=params.sg, negative=params.negative, sample=params.sample, epochs=params.epochs,

@@ -159,16 +159,19 @@ class CommitTokensOperator(PipelineStepOperator):
 
     def run(self, context: Any) -> dict:
         from include.ingest import read_manifest
+        from include.locks import exclusive_lock
         from include.partitions import prune_partitions
         from include.paths import lock_file, staging_dir, tokens_dir
         from include.settings import token_retention_days
         from include.token_partitions import commit_partitions
 
         corpus_tokens = tokens_dir() / self.corpus_id
+        lock = lock_file(f"tokens-{self.corpus_id}")
         committed = commit_partitions(read_manifest(Path(self.manifest_path)), staging_dir(context["run_id"]) / "tokens",
-                                      corpus_tokens, lock_file(f"tokens-{self.corpus_id}"))
+                                      corpus_tokens, lock)
         today = window_end(context) or run_time(context).date()
-        pruned = prune_partitions(corpus_tokens, today, token_retention_days())
+        with exclusive_lock(lock):  # never while a training run reads the partitions
+            pruned = prune_partitions(corpus_tokens, today, token_retention_days())
         if pruned:
             log.info("pruned %d token partitions older than %d days: %s", len(pruned), token_retention_days(), pruned)
         for asset in self.outlets:
@@ -199,32 +202,43 @@ class TrainWord2VecOperator(PipelineStepOperator):
         self.hyperparameters = hyperparameters
 
     def run(self, context: Any) -> dict:
+        import time
+
+        from include.locks import shared_lock
         from include.partitions import training_partitions
-        from include.paths import PROJECT_ROOT, models_dir, staging_dir
+        from include.paths import PROJECT_ROOT, lock_file, models_dir, staging_dir
         from include.publish import code_version, content_hash, version_id
         from include.run_records import update_run_record
         from include.tokens import read_partition_summary
-        from include.train import Word2VecParams, train_word2vec
+        from include.train import (Word2VecParams, line_sentence_path, train_word2vec_on_file,
+                                   write_line_sentence_file)
         from include.versions import find_by_content_hash
 
+        started = time.perf_counter()
         params = Word2VecParams(**self.hyperparameters)
-        partitions = training_partitions(Path(self.corpus_tokens), bool(self.dated), window_end(context),
-                                         int(self.history_days))
-        checksums = [f"{path.name}:{sha}" for path in partitions for sha in read_partition_summary(path)["sources"]]
-        digest = content_hash(checksums, {**params.as_dict(), "history_days": int(self.history_days)},
-                              code_version(PROJECT_ROOT))
-        existing = find_by_content_hash(models_dir(), digest)
-        if existing:
-            message = (f"nothing new to publish: version {existing['version']} was built from the same inputs, "
-                       "params and code")
-            update_run_record(context["run_id"], outcome="unchanged", version=existing["version"], reason=message)
-            raise AirflowSkipException(message)
-        log.info("training on %d partitions: %s", len(partitions), [p.name for p in partitions])
-        version_dir = staging_dir(context["run_id"]) / "version"
-        stats = train_word2vec(partitions, params, version_dir / "word2vec.model")
+        model_path = staging_dir(context["run_id"]) / "version" / "word2vec.model"
+        # A shared lock on the corpus's tokens: a commit (or prune) of a partition waits until the
+        # partitions' checksums and rows are read, so the content hash describes exactly what is trained on.
+        with shared_lock(lock_file(f"tokens-{self.corpus_id}")):
+            partitions = training_partitions(Path(self.corpus_tokens), bool(self.dated), window_end(context),
+                                             int(self.history_days))
+            checksums = [f"{path.name}:{sha}" for path in partitions
+                         for sha in read_partition_summary(path)["sources"]]
+            digest = content_hash(checksums, {**params.as_dict(), "history_days": int(self.history_days)},
+                                  code_version(PROJECT_ROOT))
+            existing = find_by_content_hash(models_dir(), digest)
+            if existing:
+                message = (f"nothing new to publish: version {existing['version']} was built from the same inputs, "
+                           "params and code")
+                update_run_record(context["run_id"], outcome="unchanged", version=existing["version"], reason=message)
+                raise AirflowSkipException(message)
+            log.info("training on %d partitions: %s", len(partitions), [p.name for p in partitions])
+            model_path.parent.mkdir(parents=True, exist_ok=True)
+            sentences = write_line_sentence_file(partitions, line_sentence_path(model_path))
+        stats = train_word2vec_on_file(line_sentence_path(model_path), sentences, params, model_path, started)
         moment = run_time(context)
         return {"version": version_id(moment, digest), "content_hash": digest, "data_time": moment.isoformat(),
-                "version_dir": str(version_dir), "model_path": str(version_dir / "word2vec.model"),
+                "version_dir": str(model_path.parent), "model_path": str(model_path),
                 "partitions": [p.name for p in partitions], **stats}
 
 

@@ -87,3 +87,20 @@ def test_exclusive_lock_makes_the_second_holder_wait(tmp_path):
             # flock locks belong to open file descriptions: a second open() in this process contends too
             with exclusive_lock(lock, timeout=0.3):
                 pass
+
+
+def test_shared_lock_admits_readers_together_and_keeps_writers_out(tmp_path):
+    """Training reads partitions under a shared lock; a commit or prune needs the exclusive one."""
+    from include.locks import exclusive_lock, shared_lock
+
+    lock = tmp_path / "tokens.lock"
+    with shared_lock(lock), shared_lock(lock, timeout=0.3):  # two readers at once
+        with pytest.raises(TimeoutError, match="tokens.lock"):
+            with exclusive_lock(lock, timeout=0.3):
+                pass
+    with exclusive_lock(lock):
+        with pytest.raises(TimeoutError, match="tokens.lock"):
+            with shared_lock(lock, timeout=0.3):
+                pass
+    with exclusive_lock(lock, timeout=0.3):  # released by both kinds
+        pass
