@@ -72,5 +72,5 @@ airflow-status:
 BENCH_TOKENS ?= 10000000
 BENCH_VOCAB ?= 100000
 BENCH_MEMORY_MB ?= 1000
-bench: airflow-db
+bench: venv
 	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB) --memory-mb $(BENCH_MEMORY_MB)
