@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from include.publish import file_sha256
+from tests.integration.checks import assert_version_whole
 from tests.conftest import PROJECT_ROOT, synthetic_sentences
 from tests.integration.cluster import AirflowCluster
 
@@ -133,12 +134,7 @@ def test_two_runs_of_the_same_interval_at_once_publish_one_whole_version(tmp_pat
     assert not [p.name for p in models.iterdir() if p.name not in (version, "LATEST")], "no half-written folder"
     assert (models / "LATEST").read_text().strip() == version
     assert {record["version"] for record in records} == {version}
-    version_dir = models / version
-    manifest = json.loads((version_dir / "manifest.json").read_text())
-    on_disk = {str(p.relative_to(version_dir)) for p in version_dir.rglob("*") if p.is_file()} - {"manifest.json"}
-    assert on_disk == set(manifest["files"])
-    for name, facts in manifest["files"].items():
-        assert file_sha256(version_dir / name) == facts["sha256"], name
+    manifest = assert_version_whole(models / version)
 
     # the partition: one run's whole output, exactly the rows of the day's files
     import pyarrow.parquet as pq

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from include.publish import file_sha256
+from tests.integration.checks import assert_version_whole, task_process
 from tests.integration.cluster import AirflowCluster
-from tests.integration.test_faults import _task_process
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
@@ -39,7 +38,7 @@ def _wait_until_running(cluster, run_id: str, task_id: str, log_text: str | None
     deadline = time.monotonic() + timeout
     while True:
         ti = _ti(cluster, run_id, task_id)
-        if ti and ti["state"] == "running" and _task_process(ti["id"]) and (
+        if ti and ti["state"] == "running" and task_process(ti["id"]) and (
                 log_text is None or log_text in cluster.task_log(DAG_ID, run_id, task_id, ti["try_number"])):
             return ti
         assert time.monotonic() < deadline, f"{task_id} never ran: {cluster.task_states(DAG_ID, run_id)}"
@@ -49,12 +48,8 @@ def _wait_until_running(cluster, run_id: str, task_id: str, log_text: str | None
 
 def _assert_whole_version(models: Path, run_id: str) -> None:
     version_dir = models / (models / "LATEST").read_text().strip()
-    manifest = json.loads((version_dir / "manifest.json").read_text())
+    manifest = assert_version_whole(version_dir)
     assert manifest["run_id"] == run_id
-    on_disk = {str(p.relative_to(version_dir)) for p in version_dir.rglob("*") if p.is_file()} - {"manifest.json"}
-    assert on_disk == set(manifest["files"])
-    for name, facts in manifest["files"].items():
-        assert file_sha256(version_dir / name) == facts["sha256"], name
     for required in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/similarity.keras", "report/report.json"):
         assert required in manifest["files"]
     assert [p.name for p in models.iterdir() if p.is_dir()] == [version_dir.name], "exactly one version"

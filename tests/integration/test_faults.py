@@ -1,34 +1,18 @@
 """Faults with real processes: the training task killed mid-epoch is retried and publishes a whole version."""
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from include.publish import file_sha256
+from tests.integration.checks import assert_version_whole, task_process
 from tests.integration.cluster import AirflowCluster
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
-
-
-def _task_process(ti_id: str) -> int | None:
-    """pid of the process running task instance ``ti_id`` (its title is ``airflow worker -- <id>``)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if cmdline.strip() == f"airflow worker -- {ti_id}":
-            return int(entry)
-    return None
 
 
 def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path):
@@ -51,7 +35,7 @@ def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path)
                          None)
             if train and train["state"] == "running" and "epoch 2/60" in cluster.task_log(
                     DAG_ID, run_id, "train_word2vec", train["try_number"]):
-                pid = _task_process(train["id"])
+                pid = task_process(train["id"])
                 if pid:
                     os.kill(pid, signal.SIGKILL)
                     killed = train["try_number"]
@@ -65,12 +49,8 @@ def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path)
 
     models = data_root / "models"
     version_dir = models / (models / "LATEST").read_text().strip()
-    manifest = json.loads((version_dir / "manifest.json").read_text())
+    manifest = assert_version_whole(version_dir)
     assert manifest["run_id"] == run_id
-    on_disk = {str(p.relative_to(version_dir)) for p in version_dir.rglob("*") if p.is_file()} - {"manifest.json"}
-    assert on_disk == set(manifest["files"])
-    for name, facts in manifest["files"].items():
-        assert file_sha256(version_dir / name) == facts["sha256"], name
     for required in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/similarity.keras", "report/report.json"):
         assert required in manifest["files"]
     assert not [p for p in models.iterdir() if p.name.startswith(".") and p.is_dir()], "no half-written folder"

@@ -1,0 +1,33 @@
+"""Checks the fault tests share: finding a task's process, and a published version being whole."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from include.publish import file_sha256
+
+
+def task_process(ti_id: str) -> int | None:
+    """pid of the process running task instance ``ti_id`` (its title is ``airflow worker -- <id>``)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.strip() == f"airflow worker -- {ti_id}":
+            return int(entry)
+    return None
+
+
+def assert_version_whole(version_dir: Path) -> dict:
+    """Every file of a published version is in its manifest with a matching sha256, and every file
+    the manifest lists is there; returns the manifest."""
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    on_disk = {str(p.relative_to(version_dir)) for p in version_dir.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert on_disk == set(manifest["files"])
+    for name, facts in manifest["files"].items():
+        assert file_sha256(version_dir / name) == facts["sha256"], name
+    return manifest
