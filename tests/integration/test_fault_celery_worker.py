@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.cluster import AirflowCluster
-from tests.integration.test_faults import _task_process
+from tests.integration.checks import task_process
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
@@ -72,7 +72,7 @@ def _wait_for_mid_shard(cluster, run_id: str, timeout: float = 300) -> tuple[dic
                        None)
             text = log.read_text(encoding="utf-8", errors="replace") if log else ""
             if f"read file 1/{FILES // SHARDS}" in text and f"read file {FILES // SHARDS}/" not in text:
-                pid = _task_process(ti["id"])
+                pid = task_process(ti["id"])
                 if pid and _session_of(pid) in workers:
                     return ti, pid, workers[_session_of(pid)]
         time.sleep(0.05)
@@ -95,7 +95,7 @@ def test_celery_worker_killed_mid_tokenize_is_retried_on_the_other_worker(tmp_pa
         run_id = cluster.trigger(DAG_ID, conf)
         victim, task_pid, dead_worker = _wait_for_mid_shard(cluster, run_id)
         cluster.stop_service(dead_worker, signal.SIGKILL)
-        assert _task_process(victim["id"]) is None, "the task process died with its worker"
+        assert task_process(victim["id"]) is None, "the task process died with its worker"
         survivor = next(name for name in cluster.pids() if name.startswith("celery-worker") and name != dead_worker)
 
         outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=600)
