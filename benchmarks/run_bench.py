@@ -1,4 +1,4 @@
-"""Benchmark: each step of the pipeline against the plain 2016 recipe (../shared/bench/seed_recipe.py),
+"""Benchmark: each step of the pipeline against the plain 2016 recipe (benchmarks/recipe.py),
 on the same generated corpus and params, in the same run, on this machine.
 
 Usage: run_bench.py [--tokens N] [--vocab V] [--workers W] [--workdir DIR] [--no-dag] [--memory-mb MB]
@@ -20,10 +20,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-RECIPE = ROOT.parent / "shared" / "bench" / "seed_recipe.py"
-#: The recipe's hard-coded training params, given to the DAG as conf.
-RECIPE_PARAMS = {"vector_size": 100, "window": 5, "min_count": 5, "epochs": 5, "seed": 1}
+RECIPE = HERE / "recipe.py"
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.recipe import RECIPE_PARAMS  # noqa: E402  (the recipe's params, given to the DAG as conf)
 
 
 def run_child(args: list[str]) -> tuple[str, float, float]:
@@ -76,8 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=0,
                         help="also tokenize a generated corpus of this many MB and report the peak RSS")
     args = parser.parse_args(argv)
-    if not RECIPE.is_file():
-        raise SystemExit(f"the recipe is missing: {RECIPE}")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-bench-"))
     facts = write_corpus_in_child(work / "corpus", args.tokens, args.vocab)
     print(f"corpus: {facts['tokens']:,} tokens, Zipf vocabulary of {facts['vocab']:,}, {facts['files']} files, "
