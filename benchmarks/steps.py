@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.run_bench import RECIPE_PARAMS as PARAMS  # noqa: E402
-from include.partitions import SNAPSHOT  # noqa: E402  (the partition of a corpus without day folders)
+from benchmarks.recipe import RECIPE_PARAMS as PARAMS  # noqa: E402
+from include.storage.partitions import SNAPSHOT  # noqa: E402  (the partition of a corpus without day folders)
 
 
 def tokenize(work: Path, workers: int) -> dict:
@@ -19,8 +19,9 @@ def tokenize(work: Path, workers: int) -> dict:
     manifest, ``workers`` shards tokenized in parallel processes, one commit."""
     import multiprocessing
 
-    from include.ingest import ingest_corpus, read_manifest
-    from include.token_partitions import commit_partitions, tokenize_shard
+    from include.steps.ingest_text import ingest_corpus, read_manifest
+    from include.steps.commit_tokens import commit_partitions
+    from include.steps.tokenize_to_parquet import tokenize_shard
 
     ingest_corpus(work / "corpus", work / "manifest.json", max_shards=workers)
     manifest = read_manifest(work / "manifest.json")
@@ -48,14 +49,14 @@ def main() -> None:
     if step == "tokenize":
         facts = tokenize(work, workers)
     elif step == "train":
-        from include.export import export_embeddings
-        from include.train import Word2VecParams, train_word2vec
+        from include.artifacts.embeddings import export_embeddings
+        from include.steps.train_word2vec import Word2VecParams, train_word2vec
 
         facts = train_word2vec(work / "tokens" / SNAPSHOT, Word2VecParams(workers=workers, **PARAMS), work / "model" / "w2v.model")
         export_embeddings(work / "model" / "w2v.model", work / "model")
     elif step == "neighbours":
-        from include.export import load_embeddings
-        from include.neighbour_table import write_neighbour_table
+        from include.artifacts.embeddings import load_embeddings
+        from include.quality.neighbour_table import write_neighbour_table
 
         facts = write_neighbour_table(load_embeddings(work / "model"), 10, work / "model" / "neighbours.parquet")
     else:

@@ -49,7 +49,7 @@ def run_time(context: Any) -> datetime:
 
 def record_failure(context: Any) -> None:
     """Task failure callback: add the error to the run's record so ``make run`` can print it."""
-    from include.run_records import update_run_record
+    from include.storage.run_records import update_run_record
 
     error = context.get("exception")
     task_id = context["ti"].task_id
@@ -75,7 +75,7 @@ class PipelineStepOperator(BaseOperator):
             raise AirflowFailException(str(error)) from error
         except OSError as error:
             if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                from include.paths import data_root
+                from include.storage.paths import data_root
 
                 # a full disk stays full over a retry delay: fail now, say where, publish nothing.
                 # A failed write() names no file (only open() does): then name the folder written to.
@@ -110,10 +110,10 @@ class IngestTextOperator(PipelineStepOperator):
         return [{"shard": number} for number in range(facts["shards"])]
 
     def run(self, context: Any) -> dict:
-        from include.ingest import ingest_corpus
-        from include.partitions import plan_partitions
-        from include.paths import corpus_id, resolve_corpus_path, staging_dir, tokens_dir
-        from include.run_conf import check_conf_keys
+        from include.steps.ingest_text import ingest_corpus
+        from include.storage.partitions import plan_partitions
+        from include.storage.paths import corpus_id, resolve_corpus_path, staging_dir, tokens_dir
+        from include.steps.run_conf import check_conf_keys
 
         check_conf_keys(context["dag_run"].conf or {}, self.dag.params.keys())  # declared, not merged with conf
         corpus = resolve_corpus_path(self.corpus_path)
@@ -138,9 +138,9 @@ class TokenizeToParquetOperator(PipelineStepOperator):
         self.shard = shard
 
     def run(self, context: Any) -> dict:
-        from include.ingest import read_manifest
-        from include.paths import staging_dir
-        from include.token_partitions import tokenize_shard
+        from include.steps.ingest_text import read_manifest
+        from include.storage.paths import staging_dir
+        from include.steps.tokenize_to_parquet import tokenize_shard
 
         return tokenize_shard(read_manifest(Path(self.manifest_path)), int(self.shard),
                               staging_dir(context["run_id"]) / "tokens")
@@ -158,12 +158,12 @@ class CommitTokensOperator(PipelineStepOperator):
         self.corpus_id = corpus_id
 
     def run(self, context: Any) -> dict:
-        from include.ingest import read_manifest
-        from include.locks import exclusive_lock
-        from include.partitions import prune_partitions
-        from include.paths import lock_file, staging_dir, tokens_dir
+        from include.steps.ingest_text import read_manifest
+        from include.storage.locks import exclusive_lock
+        from include.storage.partitions import prune_partitions
+        from include.storage.paths import lock_file, staging_dir, tokens_dir
         from include.settings import token_retention_days
-        from include.token_partitions import commit_partitions
+        from include.steps.commit_tokens import commit_partitions
 
         corpus_tokens = tokens_dir() / self.corpus_id
         lock = lock_file(f"tokens-{self.corpus_id}")
@@ -204,15 +204,15 @@ class TrainWord2VecOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         import time
 
-        from include.locks import shared_lock
-        from include.partitions import training_partitions
-        from include.paths import PROJECT_ROOT, lock_file, models_dir, staging_dir
-        from include.publish import code_version, content_hash, version_id
-        from include.run_records import update_run_record
-        from include.tokens import read_partition_summary
-        from include.train import (Word2VecParams, line_sentence_path, train_word2vec_on_file,
+        from include.storage.locks import shared_lock
+        from include.storage.partitions import training_partitions
+        from include.storage.paths import PROJECT_ROOT, lock_file, models_dir, staging_dir
+        from include.storage.publish import code_version, content_hash, version_id
+        from include.storage.run_records import update_run_record
+        from include.text.tokens import read_partition_summary
+        from include.steps.train_word2vec import (Word2VecParams, line_sentence_path, train_word2vec_on_file,
                                    write_line_sentence_file)
-        from include.versions import find_by_content_hash
+        from include.storage.versions import find_by_content_hash
 
         started = time.perf_counter()
         params = Word2VecParams(**self.hyperparameters)
@@ -253,8 +253,8 @@ class ExportEmbeddingsOperator(PipelineStepOperator):
         self.version_dir = version_dir
 
     def run(self, context: Any) -> dict:
-        from include.export import export_embeddings, load_embeddings
-        from include.formats import write_projector_files, write_word2vec_formats
+        from include.artifacts.embeddings import export_embeddings, load_embeddings
+        from include.artifacts.formats import write_projector_files, write_word2vec_formats
 
         version_dir = Path(self.version_dir)
         exported = export_embeddings(Path(self.model_path), version_dir)
@@ -274,8 +274,8 @@ class BuildKerasModelOperator(PipelineStepOperator):
         self.version_dir = version_dir
 
     def run(self, context: Any) -> dict:
-        from include.export import load_embeddings
-        from include.keras_models import write_keras_models
+        from include.artifacts.embeddings import load_embeddings
+        from include.artifacts.keras_models import write_keras_models
 
         embeddings = load_embeddings(Path(self.version_dir))
         return write_keras_models(embeddings.vectors, embeddings.index_to_word, Path(self.version_dir) / "keras")
@@ -305,12 +305,12 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         self.gate_tolerance = gate_tolerance
 
     def run(self, context: Any) -> dict:
-        from include.export import load_embeddings
-        from include.gate import decide
-        from include.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
-        from include.paths import models_dir
-        from include.report import build_report, write_report
-        from include.versions import last_promoted, list_versions
+        from include.artifacts.embeddings import load_embeddings
+        from include.quality.gate import decide
+        from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
+        from include.storage.paths import models_dir
+        from include.steps.write_similarity_report import build_report, write_report
+        from include.storage.versions import last_promoted, list_versions
 
         version_dir = Path(self.version_dir)
         embeddings = load_embeddings(version_dir)
@@ -351,10 +351,10 @@ class PublishVersionOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         import json
 
-        from include.ingest import read_manifest
-        from include.paths import models_dir
-        from include.publish import library_versions, publish_version, write_version_manifest
-        from include.tokens import read_partition_summary
+        from include.steps.ingest_text import read_manifest
+        from include.storage.paths import models_dir
+        from include.storage.publish import library_versions, publish_version, write_version_manifest
+        from include.text.tokens import read_partition_summary
 
         version_dir = Path(self.version_dir)
         report = json.loads((version_dir / "report" / "report.json").read_text(encoding="utf-8"))
@@ -389,9 +389,9 @@ class PublishVersionOperator(PipelineStepOperator):
         same name is a permanent error: fail without retries."""
         import shutil
 
-        from include.paths import models_dir, staging_dir
-        from include.run_records import update_run_record
-        from include.versions import list_versions
+        from include.storage.paths import models_dir, staging_dir
+        from include.storage.run_records import update_run_record
+        from include.storage.versions import list_versions
 
         existing = next((v for v in list_versions(models_dir()) if v.get("version") == self.version), None)
         if not existing or existing.get("content_hash") != self.facts.get("content_hash"):
@@ -418,12 +418,12 @@ class PromoteVersionOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         import shutil
 
-        from include.locks import exclusive_lock
-        from include.paths import lock_file, models_dir, staging_dir
-        from include.publish import point_latest
-        from include.run_records import update_run_record
+        from include.storage.locks import exclusive_lock
+        from include.storage.paths import lock_file, models_dir, staging_dir
+        from include.storage.publish import point_latest
+        from include.storage.run_records import update_run_record
         from include.settings import keep_versions
-        from include.versions import latest_manifest, list_versions, prune_versions
+        from include.storage.versions import latest_manifest, list_versions, prune_versions
 
         models = models_dir()
         shutil.rmtree(staging_dir(context["run_id"]), ignore_errors=True)

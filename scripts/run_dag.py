@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     from airflow.sdk.exceptions import ParamValidationError
     from airflow.utils.state import DagRunState
 
-    from include.paths import models_dir
-    from include.run_records import read_run_record
+    from include.storage.paths import models_dir
+    from include.storage.run_records import read_run_record
 
     project_root = Path(__file__).resolve().parent.parent
     bag = DagBag(dag_folder=str(project_root / "dags"))

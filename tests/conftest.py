@@ -99,12 +99,12 @@ def trained_version(tmp_path_factory):
     """A staged model version built once per session by the library functions alone:
     tokens -> Word2Vec (workers=1, seed=1) -> embeddings.npy/vocab.json -> keras/.
     Returns a dict of paths and the trained params."""
-    from include.export import export_embeddings
-    from include.ingest import ingest_corpus, read_manifest
-    from include.keras_models import write_keras_models
-    from include.export import load_embeddings
-    from include.tokens import tokenize_files
-    from include.train import Word2VecParams, train_word2vec
+    from include.artifacts.embeddings import export_embeddings
+    from include.steps.ingest_text import ingest_corpus, read_manifest
+    from include.artifacts.keras_models import write_keras_models
+    from include.artifacts.embeddings import load_embeddings
+    from include.text.tokens import tokenize_files
+    from include.steps.train_word2vec import Word2VecParams, train_word2vec
 
     base = tmp_path_factory.mktemp("trained")
     corpus = base / "corpus.txt"

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from include.paths import safe_name
+from include.storage.paths import safe_name
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -27,9 +27,9 @@ def test_full_run_publishes_a_consistent_version(dag, small_corpus, data_root):
     from airflow.utils.state import DagRunState
     from gensim.models import Word2Vec
 
-    from include.export import load_embeddings
-    from include.keras_models import RESERVED_ROWS, load_model
-    from include.publish import file_sha256
+    from include.artifacts.embeddings import load_embeddings
+    from include.artifacts.keras_models import RESERVED_ROWS, load_model
+    from include.storage.publish import file_sha256
 
     conf = {"corpus_path": str(small_corpus), "probe_words": ["king", "<b>bold</b>", "", "zebra"], "top_k": 3, **SMALL}
     dag_run = dag.test(run_conf=conf, logical_date=None)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from include.publish import file_sha256
+from include.storage.publish import file_sha256
 from tests.conftest import PROJECT_ROOT, synthetic_sentences
 
 pytestmark = pytest.mark.slow

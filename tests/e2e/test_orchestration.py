@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from include.paths import safe_name
+from include.storage.paths import safe_name
 from tests.conftest import PROJECT_ROOT
 from tests.corpora import dated_corpus, wordsim_corpus
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from include.export import load_embeddings
-from include.report import build_report, write_report
+from include.artifacts.embeddings import load_embeddings
+from include.steps.write_similarity_report import build_report, write_report
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow

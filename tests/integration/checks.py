@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from include.publish import file_sha256
+from include.storage.publish import file_sha256
 
 
 def task_process(ti_id: str) -> int | None:

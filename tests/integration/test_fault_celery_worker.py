@@ -79,7 +79,7 @@ def _wait_for_mid_shard(cluster, run_id: str, timeout: float = 300) -> tuple[dic
 
 
 def test_celery_worker_killed_mid_tokenize_is_retried_on_the_other_worker(tmp_path):
-    from include.tokens import iter_token_rows
+    from include.text.tokens import iter_token_rows
 
     data_root = tmp_path / "data"
     paths = _write_corpus(data_root / "corpus")

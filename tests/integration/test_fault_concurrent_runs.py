@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from include.publish import file_sha256
+from include.storage.publish import file_sha256
 from tests.integration.checks import assert_version_whole
 from tests.conftest import PROJECT_ROOT, synthetic_sentences
 from tests.integration.cluster import AirflowCluster
@@ -103,7 +103,7 @@ def test_one_airflow_refuses_a_second_run_of_an_interval_and_queues_a_second_man
 
 
 def test_two_runs_of_the_same_interval_at_once_publish_one_whole_version(tmp_path):
-    from include.tokens import iter_token_rows
+    from include.text.tokens import iter_token_rows
 
     data_root = tmp_path / "data"
     paths = _corpus(data_root / "news")

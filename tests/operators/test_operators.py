@@ -9,8 +9,8 @@ from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowFailException
 
 import word2vec_operators as ops
-from include.export import load_embeddings
-from include.keras_models import write_keras_models
+from include.artifacts.embeddings import load_embeddings
+from include.artifacts.keras_models import write_keras_models
 
 
 def _context(run_id="manual__2026-11-25T20:30:00+00:00", conf=None, params=None):
@@ -101,8 +101,8 @@ def test_publish_of_a_version_another_run_published_meanwhile_ends_unchanged(dat
 
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from include.paths import staging_dir
-    from include.run_records import read_run_record
+    from include.storage.paths import staging_dir
+    from include.storage.run_records import read_run_record
 
     version = "20261102T000000Z-abcdef01"
     (data_root / "models" / version).mkdir(parents=True)

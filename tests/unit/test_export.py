@@ -5,7 +5,7 @@ import pytest
 from gensim.models import Word2Vec
 
 from include.errors import PipelineInputError
-from include.export import load_embeddings
+from include.artifacts.embeddings import load_embeddings
 
 
 def test_rows_of_embeddings_match_vocab_and_gensim(trained_version):

@@ -3,10 +3,10 @@ import pyarrow.parquet as pq
 import pytest
 from gensim.models import KeyedVectors
 
-from include.drift import compare_versions, jaccard
-from include.export import Embeddings, load_embeddings
-from include.formats import write_projector_files, write_word2vec_formats
-from include.neighbour_table import neighbour_table, write_neighbour_table
+from include.quality.drift import compare_versions, jaccard
+from include.artifacts.embeddings import Embeddings, load_embeddings
+from include.artifacts.formats import write_projector_files, write_word2vec_formats
+from include.quality.neighbour_table import neighbour_table, write_neighbour_table
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,13 @@ import os
 import pytest
 
 from include.errors import PipelineInputError
-from include.export import export_embeddings, load_embeddings
-from include.ingest import ingest_corpus, read_manifest
-from include.keras_models import write_keras_models
-from include.report import build_report
-from include.text_files import TextFileReader, discover_files
-from include.tokens import tokenize_files, write_token_file
-from include.train import Word2VecParams, train_word2vec
+from include.artifacts.embeddings import export_embeddings, load_embeddings
+from include.steps.ingest_text import ingest_corpus, read_manifest
+from include.artifacts.keras_models import write_keras_models
+from include.steps.write_similarity_report import build_report
+from include.text.files import TextFileReader, discover_files
+from include.text.tokens import tokenize_files, write_token_file
+from include.steps.train_word2vec import Word2VecParams, train_word2vec
 
 
 def test_file_swapped_for_an_outside_link_after_the_scan_is_refused(data_root, tmp_path):
@@ -43,7 +43,7 @@ def test_unreadable_file_is_named(data_root, tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr("include.text_files.open", deny, raising=False)
+    monkeypatch.setattr("include.text.files.open", deny, raising=False)
     with pytest.raises(PipelineInputError, match=r"locked\.txt' cannot be read: .*Permission denied"):
         ingest_corpus(corpus, tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()

@@ -1,4 +1,4 @@
-"""Unit tests of include/ingest.py: the ingest manifest of a corpus."""
+"""Unit tests of include/steps/ingest_text.py: the ingest manifest of a corpus."""
 from __future__ import annotations
 
 import bz2
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from include.errors import PipelineInputError
-from include.ingest import MANIFEST_SCHEMA_VERSION, ingest_corpus, read_manifest
+from include.steps.ingest_text import MANIFEST_SCHEMA_VERSION, ingest_corpus, read_manifest
 
 
 def sha256_of(path: Path) -> str:
@@ -72,7 +72,7 @@ def test_binary_file_among_text_files_is_skipped_with_a_warning(data_root, manif
     blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     packed = corpus / "c.gz"
     packed.write_bytes(gzip.compress(b"\x00\x01binary inside gzip"))
-    with caplog.at_level(logging.WARNING, logger="include.ingest"):
+    with caplog.at_level(logging.WARNING, logger="include.steps.ingest_text"):
         totals = ingest_corpus(corpus, manifest_path)
     entries = {Path(entry["path"]).name: entry for entry in read_manifest(manifest_path)["files"]}
     assert entries["b.txt"] == {"path": str(blob), "partition": "snapshot", "size": blob.stat().st_size,
@@ -92,7 +92,7 @@ def test_invalid_utf8_is_counted_per_file(data_root, manifest_path, caplog):
     (corpus / "bad.txt").write_bytes(b"ab\xff\xfecd\ncaf\xe9\n")  # 3 undecodable bytes
     (corpus / "good.txt").write_text("café\n", encoding="utf-8")
     (corpus / "packed.bz2").write_bytes(bz2.compress(b"\x80x\n"))
-    with caplog.at_level(logging.WARNING, logger="include.ingest"):
+    with caplog.at_level(logging.WARNING, logger="include.steps.ingest_text"):
         totals = ingest_corpus(corpus, manifest_path)
     bad_bytes = {Path(entry["path"]).name: entry["bad_bytes"] for entry in read_manifest(manifest_path)["files"]}
     assert bad_bytes == {"bad.txt": 3, "good.txt": 0, "packed.bz2": 1}

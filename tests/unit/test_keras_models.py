@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from include.export import load_embeddings
-from include.keras_models import (
+from include.artifacts.embeddings import load_embeddings
+from include.artifacts.keras_models import (
     EMBEDDING_LAYER,
     FILES,
     PAD_INDEX,

@@ -16,8 +16,8 @@ _PROBE = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import pyarrow.parquet as pq
     import gensim.utils  # imported before the baseline: its own footprint is not the tokenizer's
-    from include.ingest import ingest_corpus, read_manifest
-    from include.tokens import tokenize_files
+    from include.steps.ingest_text import ingest_corpus, read_manifest
+    from include.text.tokens import tokenize_files
     base = Path(sys.argv[1])
     corpus = base / "corpus"
     corpus.mkdir()

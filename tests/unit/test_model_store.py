@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from include.errors import PipelineInputError
-from include.export import load_embeddings
-from include.model_store import ModelStore, UnknownWordError
-from include.neighbour_table import write_neighbour_table
-from include.publish import point_latest
+from include.artifacts.embeddings import load_embeddings
+from include.serving.model_store import ModelStore, UnknownWordError
+from include.quality.neighbour_table import write_neighbour_table
+from include.storage.publish import point_latest
 from tests.conftest import PROJECT_ROOT
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from include.errors import ParityError
-from include.evaluation import evaluate_keyed_vectors
-from include.export import Embeddings, load_embeddings
-from include.keras_models import write_keras_models
-from include.parity import PARITY_TOLERANCE, check_parity
+from include.quality.evaluation import evaluate_keyed_vectors
+from include.artifacts.embeddings import Embeddings, load_embeddings
+from include.artifacts.keras_models import write_keras_models
+from include.quality.parity import PARITY_TOLERANCE, check_parity
 
 
 def test_parity_passes_on_consistent_models(trained_version):

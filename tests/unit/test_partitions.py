@@ -3,7 +3,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from include.errors import PipelineInputError
-from include.partitions import (
+from include.storage.partitions import (
     SNAPSHOT,
     day_folders,
     partition_day,

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from include.publish import (
+from include.storage.publish import (
     code_version,
     content_hash,
     file_sha256,
@@ -13,7 +13,7 @@ from include.publish import (
     version_id,
     write_version_manifest,
 )
-from include.paths import PROJECT_ROOT
+from include.storage.paths import PROJECT_ROOT
 
 
 def test_version_id_is_utc_time_and_hash_without_colon_or_plus():
@@ -80,7 +80,7 @@ def test_publish_never_replaces_an_existing_version(tmp_path):
 def test_publish_refuses_a_version_published_between_its_check_and_its_rename(tmp_path, monkeypatch):
     import os
 
-    import include.publish as publish
+    import include.storage.publish as publish
 
     models = tmp_path / "models"
     staged = tmp_path / "staged"

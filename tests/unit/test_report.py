@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from include.export import load_embeddings
-from include.report import build_report, history_png, pca_map_png, render_html, write_report
+from include.artifacts.embeddings import load_embeddings
+from include.steps.write_similarity_report import build_report, history_png, pca_map_png, render_html, write_report
 
 
 @pytest.fixture(scope="module")

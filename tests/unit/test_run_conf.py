@@ -1,7 +1,7 @@
 import pytest
 
 from include.errors import PipelineInputError
-from include.run_conf import check_conf_keys
+from include.steps.run_conf import check_conf_keys
 
 
 def test_known_keys_pass():

@@ -1,7 +1,7 @@
 import pytest
 
 from include.errors import PipelineInputError
-from include.run_records import read_run_record, update_run_record
+from include.storage.run_records import read_run_record, update_run_record
 from include.settings import keep_versions, token_retention_days
 
 
@@ -29,7 +29,7 @@ def test_run_records_merge_and_accumulate_failures(data_root):
 def test_a_run_record_that_cannot_be_written_is_kept_for_this_process(data_root, monkeypatch):
     import errno
 
-    from include import run_records
+    from include.storage import run_records
 
     def full(path, payload, indent=1):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -51,7 +51,7 @@ def test_atomic_write_leaves_no_temp_file_when_the_disk_is_full(tmp_path, monkey
     import errno
     import os
 
-    from include.atomic_io import write_text_atomic
+    from include.storage.atomic_io import write_text_atomic
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -66,7 +66,7 @@ def test_exclusive_lock_makes_the_second_holder_wait(tmp_path):
     import threading
     import time
 
-    from include.locks import exclusive_lock
+    from include.storage.locks import exclusive_lock
 
     lock = tmp_path / "x.lock"
     events = []
@@ -91,7 +91,7 @@ def test_exclusive_lock_makes_the_second_holder_wait(tmp_path):
 
 def test_shared_lock_admits_readers_together_and_keeps_writers_out(tmp_path):
     """Training reads partitions under a shared lock; a commit or prune needs the exclusive one."""
-    from include.locks import exclusive_lock, shared_lock
+    from include.storage.locks import exclusive_lock, shared_lock
 
     lock = tmp_path / "tokens.lock"
     with shared_lock(lock), shared_lock(lock, timeout=0.3):  # two readers at once

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from include.export import Embeddings, load_embeddings
-from include.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
+from include.artifacts.embeddings import Embeddings, load_embeddings
+from include.quality.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
 
 
 def _embeddings(vectors, words):

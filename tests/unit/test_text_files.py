@@ -1,4 +1,4 @@
-"""Unit tests of include/text_files.py: finding corpus files and reading them in bounded pieces."""
+"""Unit tests of include/text/files.py: finding corpus files and reading them in bounded pieces."""
 from __future__ import annotations
 
 import bz2
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from include.errors import PipelineInputError
-from include.text_files import BLOCK_CHARS, TextFileReader, discover_files
+from include.text.files import BLOCK_CHARS, TextFileReader, discover_files
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from include.errors import PipelineInputError
-from include.ingest import ingest_corpus, plan_shards, read_manifest
-from include.partitions import plan_partitions
-from include.token_partitions import commit_partitions, tokenize_shard
-from include.tokens import read_partition_summary, tokenize_text
+from include.steps.ingest_text import ingest_corpus, plan_shards, read_manifest
+from include.storage.partitions import plan_partitions
+from include.steps.commit_tokens import commit_partitions
+from include.steps.tokenize_to_parquet import tokenize_shard
+from include.text.tokens import read_partition_summary, tokenize_text
 
 
 def test_shards_balance_sizes_within_each_partition():

@@ -1,4 +1,4 @@
-"""Unit tests of include/tokens.py: gensim-identical tokens, bounded streaming, Parquet output."""
+"""Unit tests of include/text/tokens.py: gensim-identical tokens, bounded streaming, Parquet output."""
 from __future__ import annotations
 
 import bz2
@@ -18,9 +18,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from include.errors import PipelineInputError
-from include.ingest import ingest_corpus, read_manifest
-from include.text_files import BLOCK_CHARS, TextFileReader
-from include.tokens import (
+from include.steps.ingest_text import ingest_corpus, read_manifest
+from include.text.files import BLOCK_CHARS, TextFileReader
+from include.text.tokens import (
     MAX_SENTENCE_TOKENS,
     LineTokenizer,
     iter_token_lists,
@@ -218,7 +218,7 @@ def test_5mb_single_line_without_newline_streams_in_bounded_pieces(tmp_path, cap
     path.write_text(line, encoding="utf-8")
     reader = RecordingReader(path)
     started = time.perf_counter()
-    with caplog.at_level(logging.WARNING, logger="include.tokens"):
+    with caplog.at_level(logging.WARNING, logger="include.text.tokens"):
         rows = list(iter_token_rows(path, reader))
     assert time.perf_counter() - started < 10
     assert 0 < reader.longest_piece <= BLOCK_CHARS
@@ -237,7 +237,7 @@ def test_huge_run_of_letters_yields_only_the_words_after_it(tmp_path):
 def test_forced_cuts_are_logged_naming_the_file(tmp_path, caplog):
     path = tmp_path / "apostrophes.txt"
     path.write_text("ab'" * 100 + "\n", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="include.tokens"):
+    with caplog.at_level(logging.WARNING, logger="include.text.tokens"):
         list(iter_token_rows(path, TextFileReader(path, block_chars=64, read_chars=64)))
     assert any(str(path) in record.getMessage() and "cuts" in record.getMessage() for record in caplog.records)
 
@@ -363,7 +363,7 @@ def test_iter_token_lists_returns_rows_in_order(small_corpus, data_root):
 
 
 def test_iter_token_lists_reads_parts_in_file_name_order(tmp_path):
-    from include.tokens import token_schema
+    from include.text.tokens import token_schema
 
     for number, words in [(1, ["second", "part"]), (0, ["first", "part"]), (10, ["third", "part"])]:
         table = pa.table({"source": ["s"], "line": [1], "chunk": [0], "tokens": [words]}, schema=token_schema())
@@ -378,8 +378,8 @@ def test_iter_token_lists_of_an_empty_folder_is_empty(tmp_path):
 
 # --- the batched (Arrow) path must equal the line-by-line reference -------------------------------
 
-from include.fast_tokens import tokenize_block, tokenize_lines  # noqa: E402
-from include.tokens import iter_token_batches  # noqa: E402
+from include.text.fast_tokens import tokenize_block, tokenize_lines  # noqa: E402
+from include.text.tokens import iter_token_batches  # noqa: E402
 
 
 _any_line = st.one_of(

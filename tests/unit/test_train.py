@@ -7,8 +7,8 @@ import pytest
 from gensim.models import Word2Vec
 
 from include.errors import PipelineInputError
-from include.paths import PROJECT_ROOT
-from include.train import Word2VecParams, train_word2vec
+from include.storage.paths import PROJECT_ROOT
+from include.steps.train_word2vec import Word2VecParams, train_word2vec
 
 
 def test_training_uses_every_param_and_saves_a_loadable_model(trained_version):
@@ -23,7 +23,7 @@ def test_training_uses_every_param_and_saves_a_loadable_model(trained_version):
 
 
 def test_training_logs_epoch_progress(trained_version, tmp_path, caplog):
-    caplog.set_level("INFO", logger="include.train")
+    caplog.set_level("INFO", logger="include.steps.train_word2vec")
     params = Word2VecParams(vector_size=8, min_count=1, epochs=2, workers=1)
     train_word2vec(trained_version["tokens_dir"], params, tmp_path / "m" / "word2vec.model")
     epochs = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
@@ -40,8 +40,8 @@ _TRAIN_SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
     sys.path.insert(0, {root!r})
-    from include.train import Word2VecParams, train_word2vec
-    from include.export import export_embeddings
+    from include.steps.train_word2vec import Word2VecParams, train_word2vec
+    from include.artifacts.embeddings import export_embeddings
     out = Path(sys.argv[2])
     train_word2vec(Path(sys.argv[1]), Word2VecParams(vector_size=16, min_count=1, epochs=2, workers=1, seed=7),
                    out / "word2vec.model")
@@ -81,9 +81,9 @@ def test_quality_equals_the_recipes_iterable_training_within_seed_noise(tmp_path
 
     from gensim.utils import simple_preprocess
 
-    from include.evaluation import evaluate_keyed_vectors
-    from include.ingest import ingest_corpus, read_manifest
-    from include.tokens import tokenize_files
+    from include.quality.evaluation import evaluate_keyed_vectors
+    from include.steps.ingest_text import ingest_corpus, read_manifest
+    from include.text.tokens import tokenize_files
     from tests.corpora import wordsim_corpus
 
     lines = []

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from include.gate import decide
-from include.publish import point_latest
-from include.versions import find_by_content_hash, last_promoted, latest_manifest, list_versions, prune_versions
+from include.quality.gate import decide
+from include.storage.publish import point_latest
+from include.storage.versions import find_by_content_hash, last_promoted, latest_manifest, list_versions, prune_versions
 
 
 def _version(models, name, corpus="c", decision="promoted", data_time="2026-11-01T00:00:00+00:00", digest=None,

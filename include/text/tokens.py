@@ -19,9 +19,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from include.atomic_io import replace_dir, write_json_atomic
+from include.storage.atomic_io import replace_dir, write_json_atomic
 from include.errors import PipelineInputError
-from include.text_files import BLOCK_CHARS, LINES, TextFileReader
+from include.text.files import BLOCK_CHARS, LINES, TextFileReader
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class LineTokenizer:
 def _tokenize_piece(text: str) -> list[str]:
     """Tokens of one piece of a line: the block kernel for ASCII, else gensim."""
     if text.isascii() and "\n" not in text:
-        from include.fast_tokens import tokenize_block
+        from include.text.fast_tokens import tokenize_block
 
         return tokenize_block(text).to_pylist()[0]
     return tokenize_text(text)
@@ -139,14 +139,14 @@ def iter_token_batches(path: Path, reader: TextFileReader | None = None):
     """Yield ``(lines, chunks, tokens)`` batches for one file: numpy line and chunk numbers and a
     ``list<string>`` Arrow array, the same rows as :func:`iter_token_rows` in the same order.
 
-    Blocks of whole lines are tokenized a block at a time (:func:`include.fast_tokens.tokenize_block`);
+    Blocks of whole lines are tokenized a block at a time (:func:`include.text.fast_tokens.tokenize_block`);
     lines too long for a block go through :class:`LineTokenizer` piece by piece.
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from include.fast_tokens import tokenize_block
+    from include.text.fast_tokens import tokenize_block
 
     reader = reader or TextFileReader(path)
 
@@ -316,8 +316,8 @@ def write_partition_summary(partition_dir: Path, shard_totals: list[dict], secon
     return summary
 
 
-#: The modules whose code decides which tokens a file gives.
-TOKENIZER_MODULES = ("tokens.py", "fast_tokens.py", "text_files.py")
+#: The modules whose code decides which tokens a file gives: the whole ``include/text`` package.
+TOKENIZER_PACKAGE = Path(__file__).parent
 
 
 def tokenizer_version() -> str:
@@ -327,8 +327,9 @@ def tokenizer_version() -> str:
     from importlib import metadata
 
     digest = hashlib.sha256(metadata.version("gensim").encode())
-    for name in TOKENIZER_MODULES:
-        digest.update((Path(__file__).parent / name).read_bytes())
+    for path in sorted(TOKENIZER_PACKAGE.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

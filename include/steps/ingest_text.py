@@ -6,10 +6,10 @@ import logging
 import time
 from pathlib import Path
 
-from include.atomic_io import write_json_atomic
+from include.storage.atomic_io import write_json_atomic
 from include.errors import PipelineInputError
-from include.partitions import SNAPSHOT, PartitionPlan
-from include.text_files import TextFileReader, discover_files
+from include.storage.partitions import SNAPSHOT, PartitionPlan
+from include.text.files import TextFileReader, discover_files
 
 log = logging.getLogger(__name__)
 MANIFEST_SCHEMA_VERSION = 1
@@ -19,7 +19,7 @@ def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None 
                   committed_tokens: Path | None = None) -> dict:
     """Read every file of ``corpus`` once and write ``manifest_path`` (JSON).
 
-    ``corpus`` is a resolved, confined path (see :func:`include.paths.resolve_corpus_path`);
+    ``corpus`` is a resolved, confined path (see :func:`include.storage.paths.resolve_corpus_path`);
     ``plan`` says which of its parts go to which token partition (default: all of it, one
     ``snapshot`` partition). The manifest lists, per file: ``path``, ``partition``, ``size`` (bytes
     on disk), ``sha256`` (of the bytes on disk), ``lines`` and ``bad_bytes`` (undecodable bytes
@@ -81,8 +81,8 @@ def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None 
 
 def current_partitions(entries: list[dict], committed_tokens: Path) -> list[str]:
     """Partitions of ``entries`` whose committed token folder under ``committed_tokens`` was made
-    from exactly their readable files by this tokenizer (see :func:`include.tokens.partition_is_current`)."""
-    from include.tokens import partition_is_current
+    from exactly their readable files by this tokenizer (see :func:`include.text.tokens.partition_is_current`)."""
+    from include.text.tokens import partition_is_current
 
     inputs: dict[str, dict[str, str]] = {}
     for entry in entries:

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from include.export import Embeddings
+from include.artifacts.embeddings import Embeddings
 
 DEFAULT_PROBE_COUNT = 20
 _PLAIN_WORD = re.compile(r"^\w+$")

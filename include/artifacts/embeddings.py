@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from include.atomic_io import write_json_atomic
+from include.storage.atomic_io import write_json_atomic
 from include.errors import PipelineInputError
 
 EMBEDDINGS_FILE = "embeddings.npy"

@@ -9,7 +9,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from include.publish import LATEST_FILE, MANIFEST_FILE, read_latest
+from include.storage.publish import LATEST_FILE, MANIFEST_FILE, read_latest
 
 log = logging.getLogger(__name__)
 PROMOTED = "promoted"

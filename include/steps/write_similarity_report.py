@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from include.atomic_io import write_json_atomic, write_text_atomic
-from include.drift import compare_versions
-from include.evaluation import evaluate_keyed_vectors
-from include.export import Embeddings
-from include.parity import check_parity
-from include.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
+from include.storage.atomic_io import write_json_atomic, write_text_atomic
+from include.quality.drift import compare_versions
+from include.quality.evaluation import evaluate_keyed_vectors
+from include.artifacts.embeddings import Embeddings
+from include.quality.parity import check_parity
+from include.quality.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
 
 log = logging.getLogger(__name__)
 REPORT_SCHEMA_VERSION = 1

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from include.export import Embeddings
-from include.similarity import unit_rows
+from include.artifacts.embeddings import Embeddings
+from include.quality.similarity import unit_rows
 
 log = logging.getLogger(__name__)
 NEIGHBOURS_FILE = "neighbours.parquet"

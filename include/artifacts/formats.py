@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from include.export import Embeddings
+from include.artifacts.embeddings import Embeddings
 
 WORD2VEC_TEXT = "word2vec.txt"
 WORD2VEC_BINARY = "word2vec.bin"

@@ -1,9 +1,7 @@
-"""Sharded tokenization of one run's partitions, and their atomic commit.
+"""The ``commit_tokens`` step: every staged partition of a run published by one rename each.
 
-Each shard (a group of files of one partition, planned at ingest) is tokenized by its own task
-into ``<staging>/<partition>/part-<shard>.parquet`` with a ``.json`` sidecar of its totals. Once
-every shard is done, :func:`commit_partitions` moves each staged partition to
-``tokens/<corpus_id>/<partition>/`` by one rename, replacing the earlier one of the same name.
+Once every shard is tokenized, :func:`commit_partitions` moves each staged partition to
+``tokens/<corpus_id>/<partition>/``, replacing the earlier one of the same name.
 """
 from __future__ import annotations
 
@@ -11,26 +9,10 @@ import json
 import time
 from pathlib import Path
 
-from include.atomic_io import replace_dir, write_json_atomic
 from include.errors import PipelineInputError
-from include.locks import exclusive_lock
-from include.tokens import (corpus_root, part_file_name, read_partition_summary, write_partition_summary,
-                            write_token_file)
-
-
-def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> dict:
-    """Tokenize shard ``shard_number`` (its index in ``manifest["shards"]``) into the staging folder.
-
-    Returns ``{"partition", "shard", "rows", "tokens", "files", "path"}``; rewriting a shard (a retry)
-    replaces its file.
-    """
-    shard = manifest["shards"][shard_number]
-    entries = [manifest["files"][index] for index in shard["files"]]
-    out_path = Path(staging_tokens) / shard["partition"] / part_file_name(shard["shard"])
-    totals = write_token_file(entries, out_path, confine_to=corpus_root(manifest))
-    write_json_atomic(out_path.with_suffix(".json"), totals, indent=None)
-    return {"partition": shard["partition"], "shard": shard["shard"], "path": str(out_path),
-            **{key: totals[key] for key in ("rows", "tokens", "files")}}
+from include.storage.atomic_io import replace_dir
+from include.storage.locks import exclusive_lock
+from include.text.tokens import part_file_name, read_partition_summary, write_partition_summary
 
 
 def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path, lock_path: Path | None = None) -> dict:

@@ -37,7 +37,7 @@ def tokenize_lines(lines: list[str]):
     line, equal to ``[simple_preprocess(line) for line in lines]``."""
     import pyarrow as pa
 
-    from include.tokens import tokenize_text
+    from include.text.tokens import tokenize_text
 
     is_ascii = np.fromiter((line.isascii() for line in lines), dtype=bool, count=len(lines))
     if is_ascii.all():

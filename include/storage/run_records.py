@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from include.atomic_io import write_json_atomic
-from include.paths import data_root, safe_name
+from include.storage.atomic_io import write_json_atomic
+from include.storage.paths import data_root, safe_name
 
 #: record path -> the record whose last write failed (read before the file, dropped once a write succeeds)
 _UNWRITTEN: dict[Path, dict] = {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from include.export import Embeddings
-from include.similarity import unit_rows
+from include.artifacts.embeddings import Embeddings
+from include.quality.similarity import unit_rows
 
 MOVED_CANDIDATES = 2000  # the most frequent shared words examined for "moved most"
 LISTED = 20

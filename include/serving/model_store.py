@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from include.errors import PipelineInputError
-from include.export import Embeddings, load_embeddings
-from include.neighbour_table import NEIGHBOURS_FILE
-from include.paths import models_dir
-from include.publish import read_latest
-from include.similarity import nearest_neighbours, unit_rows
+from include.artifacts.embeddings import Embeddings, load_embeddings
+from include.quality.neighbour_table import NEIGHBOURS_FILE
+from include.storage.paths import models_dir
+from include.storage.publish import read_latest
+from include.quality.similarity import nearest_neighbours, unit_rows
 
 
 class UnknownWordError(KeyError):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from include.errors import PipelineInputError
-from include.paths import is_within
+from include.storage.paths import is_within
 
 TEXT_SUFFIXES = (".txt", ".gz", ".bz2")
 BLOCK_CHARS = 1 << 16

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from include.errors import ParityError
-from include.export import Embeddings
-from include.keras_models import RESERVED_ROWS, id_similarities, load_model, word_similarities
+from include.artifacts.embeddings import Embeddings
+from include.artifacts.keras_models import RESERVED_ROWS, id_similarities, load_model, word_similarities
 
 PARITY_TOLERANCE = 1e-5
 

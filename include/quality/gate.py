@@ -1,7 +1,7 @@
 """The quality gate: promote a new version only if its evaluation is not clearly worse."""
 from __future__ import annotations
 
-from include.versions import PROMOTED, REJECTED
+from include.storage.versions import PROMOTED, REJECTED
 
 #: (report key, score key) of every metric the gate compares; higher is better for each.
 GATE_METRICS = (("wordsim353", "spearman"), ("simlex999", "spearman"), ("analogies", "accuracy"))

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from include.atomic_io import write_json_atomic, write_text_atomic
+from include.storage.atomic_io import write_json_atomic, write_text_atomic
 
 LATEST_FILE = "LATEST"
 MANIFEST_FILE = "manifest.json"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from include.atomic_io import write_json_atomic
+from include.storage.atomic_io import write_json_atomic
 
 PAD_INDEX = 0
 UNKNOWN_INDEX = 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from include.errors import PipelineInputError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_PREFIX = "bundled:"
 #: Corpora shipped inside the gensim package, addressed as ``bundled:<name>``.
 BUNDLED_CORPORA = {"lee": "lee_background.cor"}

@@ -1,0 +1,1 @@
+"""How good a version is: similarity, neighbour table, Keras/gensim parity, evaluation, drift, the gate."""

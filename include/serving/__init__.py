@@ -1,0 +1,1 @@
+"""Using published versions: the model store and the command line."""
