@@ -16,12 +16,13 @@ export PYTHONPATH := $(ROOT)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND := tensorflow
 
-.PHONY: help venv airflow-db run test unit test-deps clean airflow airflow-stop airflow-status bench
+.PHONY: help venv airflow-db run test unit lint format test-deps clean airflow airflow-stop airflow-status bench
 
 help:
 	@echo "make run [CONF='{\"epochs\": 10}']  run word2vec_embeddings once on the default corpus"
 	@echo "make test                          install test dependencies, run the whole suite"
 	@echo "make unit                          fast unit tests of include/ while you work"
+	@echo "make lint | format                 ruff: check the style (part of make test) | fix it"
 	@echo "make bench [BENCH_TOKENS=10000000]  each step against the plain recipe, same corpus, same run"
 	@echo "make airflow | airflow-stop | airflow-status   local Airflow with the UI on :8080 (AIRFLOW_PORT)"
 
@@ -54,7 +55,16 @@ test-deps:
 unit: venv
 	$(PY) -m pytest -q tests/unit
 
-test: venv test-deps
+# ruff (configured in pyproject.toml) holds the style: lint and format are checked by make test.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: venv test-deps lint
 	$(PY) -m pytest -q tests
 
 clean:

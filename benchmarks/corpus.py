@@ -1,6 +1,7 @@
 """A synthetic corpus of a requested size with a Zipf vocabulary (fixed seed): English-like word
 frequencies, one sentence of 5 to 30 words per line written as English prose is (a capital first
 word, commas, a full stop), ASCII only, split over several files."""
+
 from __future__ import annotations
 
 import string
@@ -31,7 +32,7 @@ def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: i
     rng = np.random.default_rng(seed)
     words = np.array(make_words(vocab, seed))
     ranks = np.arange(1, vocab + 1)
-    probabilities = 1.0 / ranks ** 1.07
+    probabilities = 1.0 / ranks**1.07
     probabilities /= probabilities.sum()
     per_file = tokens // files
     written = 0

@@ -14,6 +14,7 @@ Usage: ``recipe.py CORPUS_DIR OUT_DIR [WORKERS]``. Each stage prints one ``<stag
 (``tokenize_pass_tokens=<n>`` and ``report_most_similar_vocab=<n>`` carry counts in the stage name);
 ``benchmarks/run_bench.py`` reads them. The training params are ``RECIPE_PARAMS``.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,9 @@ def cosine_model(weights):
     """A Keras model of two word ids -> their cosine, on a frozen ``Embedding`` holding ``weights``."""
     import keras
 
-    embedding = keras.layers.Embedding(weights.shape[0], weights.shape[1], trainable=False,
-                                       embeddings_initializer=keras.initializers.Constant(weights))
+    embedding = keras.layers.Embedding(
+        weights.shape[0], weights.shape[1], trainable=False, embeddings_initializer=keras.initializers.Constant(weights)
+    )
     first = keras.Input(shape=(1,), dtype="int32")
     second = keras.Input(shape=(1,), dtype="int32")
     cosine = keras.layers.Dot(axes=2, normalize=True)([embedding(first), embedding(second)])

@@ -1,5 +1,6 @@
 """One step of the pipeline, timed, in its own process: ``steps.py STEP WORKDIR`` prints JSON with
 the step's seconds and this process's peak RSS. Run by benchmarks/run_bench.py."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.recipe import RECIPE_PARAMS as PARAMS  # noqa: E402
-from include.storage.partitions import SNAPSHOT  # noqa: E402  (the partition of a corpus without day folders)
+from benchmarks.recipe import RECIPE_PARAMS as PARAMS
+from include.storage.partitions import SNAPSHOT
 
 
 def tokenize(work: Path, workers: int) -> dict:
@@ -19,8 +20,8 @@ def tokenize(work: Path, workers: int) -> dict:
     manifest, ``workers`` shards tokenized in parallel processes, one commit."""
     import multiprocessing
 
-    from include.steps.ingest_text import ingest_corpus, read_manifest
     from include.steps.commit_tokens import commit_partitions
+    from include.steps.ingest_text import ingest_corpus, read_manifest
     from include.steps.tokenize_to_parquet import tokenize_shard
 
     ingest_corpus(work / "corpus", work / "manifest.json", max_shards=workers)
@@ -38,8 +39,9 @@ def main() -> None:
     # stages start: the table compares the work; the whole-run line compares everything.
     import numpy  # noqa: F401
     import pandas  # noqa: F401  (pyarrow.compute imports it on first use)
-    import pyarrow.compute  # noqa: F401
+    import pyarrow.compute
     import pyarrow.parquet  # noqa: F401
+
     if step != "tokenize":
         import gensim.models  # noqa: F401
     if step == "neighbours":
@@ -52,7 +54,9 @@ def main() -> None:
         from include.artifacts.embeddings import export_embeddings
         from include.steps.train_word2vec import Word2VecParams, train_word2vec
 
-        facts = train_word2vec(work / "tokens" / SNAPSHOT, Word2VecParams(workers=workers, **PARAMS), work / "model" / "w2v.model")
+        facts = train_word2vec(
+            work / "tokens" / SNAPSHOT, Word2VecParams(workers=workers, **PARAMS), work / "model" / "w2v.model"
+        )
         export_embeddings(work / "model" / "w2v.model", work / "model")
     elif step == "neighbours":
         from include.artifacts.embeddings import load_embeddings
@@ -63,8 +67,16 @@ def main() -> None:
         raise SystemExit(f"unknown step {step!r}")
     seconds = time.perf_counter() - started
     peak_mib = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
-    print(json.dumps({"step": step, "seconds": seconds, "peak_rss_mib": peak_mib,
-                      **{k: v for k, v in facts.items() if isinstance(v, (int, float, str))}}))
+    print(
+        json.dumps(
+            {
+                "step": step,
+                "seconds": seconds,
+                "peak_rss_mib": peak_mib,
+                **{k: v for k, v in facts.items() if isinstance(v, (int, float, str))},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

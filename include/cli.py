@@ -1,4 +1,5 @@
 """``python -m include.cli COMMAND ...``: the command line over published models (include/serving/cli.py)."""
+
 import sys
 
 from include.serving.cli import main

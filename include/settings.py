@@ -1,4 +1,5 @@
 """Deployment settings read from the environment (not per-run Params): retention and pruning."""
+
 from __future__ import annotations
 
 import os

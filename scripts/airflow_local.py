@@ -31,6 +31,7 @@ Environment (the Makefile sets the first five):
 
 Python standard library only: it runs before anything else is known to work.
 """
+
 from __future__ import annotations
 
 import json
@@ -117,16 +118,19 @@ class Settings:
         self.db_url = environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
         self.sqlite = not self.db_url or self.db_url.startswith("sqlite")
         if not self.sqlite and not self.db_url.startswith("postgresql"):
-            raise SystemExit(f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN must be a sqlite or postgresql URL, "
-                             f"got {mask_url(self.db_url)}")
+            raise SystemExit(
+                f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN must be a sqlite or postgresql URL, got {mask_url(self.db_url)}"
+            )
         self.executor = environ.get("AIRFLOW__CORE__EXECUTOR") or "LocalExecutor"
         executor_name = self.executor.rsplit(".", 1)[-1]
         if executor_name not in ("LocalExecutor", "CeleryExecutor"):
             raise SystemExit(f"AIRFLOW__CORE__EXECUTOR={self.executor}: use LocalExecutor or CeleryExecutor")
         self.celery = executor_name == "CeleryExecutor"
         if self.sqlite and self.celery:
-            raise SystemExit("CeleryExecutor needs PostgreSQL: set AIRFLOW__DATABASE__SQL_ALCHEMY_CONN to a "
-                             "postgresql URL (SQLite works with the default LocalExecutor only)")
+            raise SystemExit(
+                "CeleryExecutor needs PostgreSQL: set AIRFLOW__DATABASE__SQL_ALCHEMY_CONN to a "
+                "postgresql URL (SQLite works with the default LocalExecutor only)"
+            )
         self.celery_workers = int(environ.get("AIRFLOW_CELERY_WORKERS") or (1 if self.celery else 0))
         if self.celery_workers and not self.celery:
             raise SystemExit("AIRFLOW_CELERY_WORKERS needs AIRFLOW__CORE__EXECUTOR=CeleryExecutor")
@@ -177,8 +181,14 @@ class Settings:
         }
         services = [(name, commands[name]) for name in BASE_SERVICES]
         for number in range(1, self.celery_workers + 1):
-            args = ["celery", "worker", "--celery-hostname", f"w{number}@%h",
-                    "--concurrency", str(self.celery_concurrency)]
+            args = [
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"w{number}@%h",
+                "--concurrency",
+                str(self.celery_concurrency),
+            ]
             if number > 1:
                 # One log server per host is enough (the logs are local files); a second one
                 # would fight for the same port.
@@ -348,9 +358,15 @@ def run_step(settings: Settings, name: str, args: list[str], timeout: float = 60
     log_path = settings.home / "logs" / f"{name}.log"
     with open(log_path, "w", encoding="utf-8") as log:
         try:
-            result = subprocess.run([airflow_executable(), *args], env=settings.env, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout,
-                                    cwd=PROJECT_ROOT)
+            result = subprocess.run(
+                [airflow_executable(), *args],
+                env=settings.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+                cwd=PROJECT_ROOT,
+            )
             code = result.returncode
         except subprocess.TimeoutExpired:
             code = "timeout"
@@ -367,8 +383,11 @@ def start() -> int:
     running = {name: pid for name, pid in read_pids(home).items() if is_our_leader(home, name, pid)}
     if running:
         listing = ", ".join(f"{name} (pid {pid})" for name, pid in running.items())
-        print(f"Airflow is already running from {home}: {listing}.\n"
-              f"Stop it first with `make airflow-stop` (scripts/airflow_local.py stop).", file=sys.stderr)
+        print(
+            f"Airflow is already running from {home}: {listing}.\n"
+            f"Stop it first with `make airflow-stop` (scripts/airflow_local.py stop).",
+            file=sys.stderr,
+        )
         return 1
     stop_processes(home, timeout=5, quiet=True)  # stale pid files, orphans of a crashed start
     if port_in_use(settings.host, settings.port):
@@ -389,9 +408,15 @@ def start() -> int:
         for name, args in settings.services():
             log_path = home / "logs" / f"{name}.log"
             with open(log_path, "w", encoding="utf-8") as log:
-                process = subprocess.Popen([airflow_executable(), *args], env=settings.env, stdout=log,
-                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           start_new_session=True, cwd=PROJECT_ROOT)
+                process = subprocess.Popen(
+                    [airflow_executable(), *args],
+                    env=settings.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=PROJECT_ROOT,
+                )
             started[name] = process
             (run_dir(home) / f"{name}.pid").write_text(f"{process.pid}\n")
             stat = _proc_stat(process.pid) if _has_proc() else None
@@ -406,8 +431,11 @@ def start() -> int:
         return 1
 
     password = json.loads(settings.passwords_file.read_text(encoding="utf-8"))[USER]
-    unhealthy = [part for part, status in health.items()
-                 if isinstance(status, dict) and status.get("status") not in ("healthy", None)]
+    unhealthy = [
+        part
+        for part, status in health.items()
+        if isinstance(status, dict) and status.get("status") not in ("healthy", None)
+    ]
     if unhealthy:
         print(f"warning: not healthy yet: {', '.join(unhealthy)} (see {home / 'logs'})")
     print(f"\nAirflow UI:  {settings.ui_url}")
@@ -421,6 +449,7 @@ def wait_until_up(settings: Settings, started: dict[str, subprocess.Popen]) -> d
     """Wait until the api-server answers and has written the login (exit if it does not within
     AIRFLOW_START_TIMEOUT, or if a process dies), then up to 60 s more until the scheduler,
     dag-processor and triggerer report healthy. Returns the last health answer."""
+
     def check_processes() -> None:
         for name, process in started.items():
             if process.poll() is not None:
@@ -432,19 +461,24 @@ def wait_until_up(settings: Settings, started: dict[str, subprocess.Popen]) -> d
     while True:
         check_processes()
         status, health = get_json(health_url)
-        if (status == 200 and isinstance(health, dict) and settings.passwords_file.exists()
-                and USER in settings.passwords_file.read_text(encoding="utf-8")):
+        if (
+            status == 200
+            and isinstance(health, dict)
+            and settings.passwords_file.exists()
+            and USER in settings.passwords_file.read_text(encoding="utf-8")
+        ):
             break
         if time.monotonic() > deadline:
             log_path = settings.home / "logs" / "api-server.log"
-            raise SystemExit(f"the api-server did not answer on {settings.base_url} within "
-                             f"{settings.start_timeout:.0f}s; {log_path}:\n{tail(log_path)}")
+            raise SystemExit(
+                f"the api-server did not answer on {settings.base_url} within "
+                f"{settings.start_timeout:.0f}s; {log_path}:\n{tail(log_path)}"
+            )
         time.sleep(1)
     print(f"api-server answers on {settings.base_url}", flush=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if all(health.get(part, {}).get("status") == "healthy"
-               for part in ("scheduler", "dag_processor", "triggerer")):
+        if all(health.get(part, {}).get("status") == "healthy" for part in ("scheduler", "dag_processor", "triggerer")):
             break
         time.sleep(1)
         check_processes()
@@ -479,13 +513,15 @@ def status() -> int:
     for name, pid in pids.items():
         alive = is_our_leader(home, name, pid)
         all_alive &= alive
-        print(f"{name:<18} pid {pid:<8} {'running' if alive else 'NOT RUNNING'}"
-              f"   log {home / 'logs' / (name + '.log')}")
+        print(
+            f"{name:<18} pid {pid:<8} {'running' if alive else 'NOT RUNNING'}   log {home / 'logs' / (name + '.log')}"
+        )
     if len(urls) == 2:
         code, health = get_json(f"{urls[1]}/api/v2/monitor/health")
         if code == 200 and isinstance(health, dict):
-            parts = ", ".join(f"{part} {value.get('status')}" for part, value in health.items()
-                              if isinstance(value, dict))
+            parts = ", ".join(
+                f"{part} {value.get('status')}" for part, value in health.items() if isinstance(value, dict)
+            )
             print(f"UI {urls[0]} answers: {parts}")
         else:
             print(f"UI {urls[0]} does not answer")

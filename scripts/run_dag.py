@@ -6,6 +6,7 @@ printed), 2 conf not valid JSON or breaking a Param's schema, 3 published but re
 quality gate (models/LATEST unchanged). Needs AIRFLOW_HOME set up (``airflow db migrate``) and the project
 root on PYTHONPATH, as the Makefile does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     if record.get("reason"):
         print(f"Reason:        {record['reason']}")
     if outcome == "rejected":
-        print(f"The quality gate rejected this version; models/LATEST is unchanged (exit {EXIT_REJECTED}).",
-              file=sys.stderr)
+        print(
+            f"The quality gate rejected this version; models/LATEST is unchanged (exit {EXIT_REJECTED}).",
+            file=sys.stderr,
+        )
         return EXIT_REJECTED
     return 0
 

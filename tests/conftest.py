@@ -1,5 +1,6 @@
 """Shared fixtures. Every test gets its own data root; Airflow-backed tests get their own
 AIRFLOW_HOME with a fresh SQLite metadata DB (see tests/airflow_home.py)."""
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,9 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def airflow_db():
     """The private Airflow home with its SQLite metadata DB migrated (once per session)."""
-    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True, capture_output=True, timeout=300
+    )
     return AIRFLOW_TEST_HOME
 
 
@@ -99,12 +101,11 @@ def trained_version(tmp_path_factory):
     """A staged model version built once per session by the library functions alone:
     tokens -> Word2Vec (workers=1, seed=1) -> embeddings.npy/vocab.json -> keras/.
     Returns a dict of paths and the trained params."""
-    from include.artifacts.embeddings import export_embeddings
-    from include.steps.ingest_text import ingest_corpus, read_manifest
+    from include.artifacts.embeddings import export_embeddings, load_embeddings
     from include.artifacts.keras_models import write_keras_models
-    from include.artifacts.embeddings import load_embeddings
-    from include.text.tokens import tokenize_files
+    from include.steps.ingest_text import ingest_corpus, read_manifest
     from include.steps.train_word2vec import Word2VecParams, train_word2vec
+    from include.text.tokens import tokenize_files
 
     base = tmp_path_factory.mktemp("trained")
     corpus = base / "corpus.txt"
@@ -118,5 +119,11 @@ def trained_version(tmp_path_factory):
     export_embeddings(version_dir / "word2vec.model", version_dir)
     embeddings = load_embeddings(version_dir)
     write_keras_models(embeddings.vectors, embeddings.index_to_word, version_dir / "keras")
-    return {"version_dir": version_dir, "tokens_dir": Path(tokens["path"]), "params": params, "stats": stats,
-            "manifest_path": manifest_path, "corpus": corpus}
+    return {
+        "version_dir": version_dir,
+        "tokens_dir": Path(tokens["path"]),
+        "params": params,
+        "stats": stats,
+        "manifest_path": manifest_path,
+        "corpus": corpus,
+    }

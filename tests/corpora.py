@@ -1,11 +1,28 @@
 """Corpora the tests generate: deterministic, small, and shaped to make a test's point."""
+
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
-FILLERS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
-           "lima", "mike", "november", "oscar", "papa"]
+FILLERS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+]
 
 
 def wordsim_corpus(path: Path, seed: int = 3) -> Path:

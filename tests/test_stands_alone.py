@@ -1,4 +1,5 @@
 """The repository stands alone: a user's clone has no sibling folders, so nothing in it may read one."""
+
 import re
 import subprocess
 
@@ -9,8 +10,9 @@ SIBLING = re.compile(r"""\.\./(shared|\.library)(?![\w.-])|\.parent\s*/\s*["'](s
 
 
 def test_no_file_reads_a_sibling_folder():
-    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                             check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     offenders = []
     for name in tracked:
         path = PROJECT_ROOT / name

@@ -4,6 +4,7 @@
 ``syn0``); row ``i`` is the word whose index in ``vocab.json`` (``{"word": i}``) is ``i``, in
 gensim's order (most frequent first).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from include.storage.atomic_io import write_json_atomic
 from include.errors import PipelineInputError
+from include.storage.atomic_io import write_json_atomic
 
 EMBEDDINGS_FILE = "embeddings.npy"
 VOCAB_FILE = "vocab.json"
@@ -58,8 +59,12 @@ def export_embeddings(model_path: Path, out_dir: Path) -> dict:
     np.save(embeddings_path, vectors, allow_pickle=False)
     vocab_path = out_dir / VOCAB_FILE
     write_json_atomic(vocab_path, dict(model.wv.key_to_index), indent=None)
-    return {"embeddings_path": str(embeddings_path), "vocab_path": str(vocab_path),
-            "vocab_size": int(vectors.shape[0]), "vector_size": int(vectors.shape[1])}
+    return {
+        "embeddings_path": str(embeddings_path),
+        "vocab_path": str(vocab_path),
+        "vocab_size": int(vectors.shape[0]),
+        "vector_size": int(vectors.shape[1]),
+    }
 
 
 def load_embeddings(folder: Path, mmap: bool = False) -> Embeddings:

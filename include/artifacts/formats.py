@@ -3,6 +3,7 @@
 All are written from the exported matrix and vocabulary (``embeddings.npy``, ``vocab.json``), so
 they hold exactly the published vectors, rows in vocabulary order.
 """
+
 from __future__ import annotations
 
 import csv

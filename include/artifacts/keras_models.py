@@ -14,6 +14,7 @@ would write the whole matrix into the saved config) and frozen. Files, all loada
 Keras 3 ``predict()`` refuses numpy string arrays: pass ``tf.constant`` tensors, or use
 :func:`word_similarities` / :func:`word_vectors`.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,9 @@ def keras_weight_matrix(vectors: np.ndarray) -> np.ndarray:
 
 def _frozen_embedding(vectors: np.ndarray):
     keras = _keras()
-    layer = keras.layers.Embedding(vectors.shape[0] + RESERVED_ROWS, vectors.shape[1], mask_zero=True,
-                                   trainable=False, name=EMBEDDING_LAYER)
+    layer = keras.layers.Embedding(
+        vectors.shape[0] + RESERVED_ROWS, vectors.shape[1], mask_zero=True, trainable=False, name=EMBEDDING_LAYER
+    )
     layer.build((None, 1))
     layer.set_weights([keras_weight_matrix(vectors)])
     return layer
@@ -68,8 +70,9 @@ def build_id_models(vectors: np.ndarray):
     embedding_model = keras.Model(ids, embedding(ids), name="word_embedding_model")
     word_a = keras.Input(shape=(1,), dtype="int32", name="word_a")
     word_b = keras.Input(shape=(1,), dtype="int32", name="word_b")
-    similarity_model = keras.Model([word_a, word_b], _cosine(keras, embedding(word_a), embedding(word_b)),
-                                   name="word_similarity_model")
+    similarity_model = keras.Model(
+        [word_a, word_b], _cosine(keras, embedding(word_a), embedding(word_b)), name="word_similarity_model"
+    )
     return embedding_model, similarity_model
 
 
@@ -84,8 +87,10 @@ def build_word_models(vectors: np.ndarray, index_to_word: list[str]):
     word_a = keras.Input(shape=(1,), dtype="string", name="word_a")
     word_b = keras.Input(shape=(1,), dtype="string", name="word_b")
     similarity_model = keras.Model(
-        [word_a, word_b], _cosine(keras, embedding(lookup(word_a)), embedding(lookup(word_b))),
-        name="word_similarity_strings_model")
+        [word_a, word_b],
+        _cosine(keras, embedding(lookup(word_a)), embedding(lookup(word_b))),
+        name="word_similarity_strings_model",
+    )
     return embedding_model, similarity_model, lookup
 
 
@@ -103,8 +108,11 @@ def write_keras_models(vectors: np.ndarray, index_to_word: list[str], out_dir: P
     lookup_vocabulary = lookup.get_vocabulary()
     keras_vocab = {str(word): index for index, word in enumerate(lookup_vocabulary) if index >= RESERVED_ROWS}
     write_json_atomic(out_dir / "keras_vocab.json", keras_vocab, indent=None)
-    return {"keras_dir": str(out_dir), "files": list(FILES) + ["keras_vocab.json"],
-            "rows": int(vectors.shape[0] + RESERVED_ROWS)}
+    return {
+        "keras_dir": str(out_dir),
+        "files": list(FILES) + ["keras_vocab.json"],
+        "rows": int(vectors.shape[0] + RESERVED_ROWS),
+    }
 
 
 def load_model(path: Path):

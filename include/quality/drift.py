@@ -1,5 +1,6 @@
 """Drift between two versions of a corpus's embeddings, by neighbourhoods (vectors of separately
 trained models are not aligned, so words are compared through their nearest neighbours)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,7 @@ def _neighbour_sets(embeddings: Embeddings, words: list[str], top_k: int) -> dic
     k = min(top_k, len(embeddings) - 1)
     result: dict[str, set[str]] = {}
     for start in range(0, len(rows), 512):
-        block = rows[start:start + 512]
+        block = rows[start : start + 512]
         cosines = unit[block] @ unit.T
         cosines[np.arange(len(block)), block] = -np.inf
         top = np.argpartition(-cosines, k - 1, axis=1)[:, :k] if k > 0 else np.empty((len(block), 0), dtype=int)
@@ -32,8 +33,9 @@ def jaccard(first: set, second: set) -> float | None:
     return round(len(first & second) / len(union), 6) if union else None
 
 
-def compare_versions(current: Embeddings, previous: Embeddings, probe_words: list[str], top_k: int,
-                     previous_version: str) -> dict:
+def compare_versions(
+    current: Embeddings, previous: Embeddings, probe_words: list[str], top_k: int, previous_version: str
+) -> dict:
     """Drift of ``current`` against ``previous``: per probe word (in both vocabularies) the Jaccard
     overlap of its top-``top_k`` neighbours; the shared words whose neighbourhoods changed most
     (among the most frequent ones); and the vocabulary added and dropped (most frequent first)."""
@@ -42,8 +44,9 @@ def compare_versions(current: Embeddings, previous: Embeddings, probe_words: lis
     words = list(dict.fromkeys(shared_probes + candidates))
     now, before = _neighbour_sets(current, words, top_k), _neighbour_sets(previous, words, top_k)
     overlap = {w: jaccard(now[w], before[w]) for w in words}
-    moved = sorted(candidates, key=lambda w: (overlap[w] if overlap[w] is not None else 1.0,
-                                              current.word_to_index[w]))[:LISTED]
+    moved = sorted(candidates, key=lambda w: (overlap[w] if overlap[w] is not None else 1.0, current.word_to_index[w]))[
+        :LISTED
+    ]
     added = [w for w in current.index_to_word if w not in previous.word_to_index]
     dropped = [w for w in previous.index_to_word if w not in current.word_to_index]
     return {
@@ -51,9 +54,12 @@ def compare_versions(current: Embeddings, previous: Embeddings, probe_words: lis
         "top_k": top_k,
         "probe_jaccard": {w: overlap[w] for w in shared_probes},
         "mean_jaccard": round(float(np.mean([overlap[w] for w in candidates if overlap[w] is not None])), 6)
-        if candidates else None,
-        "moved_most": [{"word": w, "jaccard": overlap[w], "neighbours_now": sorted(now[w]),
-                        "neighbours_before": sorted(before[w])} for w in moved],
+        if candidates
+        else None,
+        "moved_most": [
+            {"word": w, "jaccard": overlap[w], "neighbours_now": sorted(now[w]), "neighbours_before": sorted(before[w])}
+            for w in moved
+        ],
         "vocab_added": {"count": len(added), "examples": added[:LISTED]},
         "vocab_dropped": {"count": len(dropped), "examples": dropped[:LISTED]},
     }

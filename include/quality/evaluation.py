@@ -1,4 +1,5 @@
 """Standard intrinsic evaluations of word vectors, on the data sets shipped in gensim's test data."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """The quality gate: promote a new version only if its evaluation is not clearly worse."""
+
 from __future__ import annotations
 
 from include.storage.versions import PROMOTED, REJECTED
@@ -15,8 +16,13 @@ def decide(evaluation: dict, previous: dict | None, tolerance: float) -> dict:
     Returns ``{"decision", "reason", "compared_with", "tolerance", "deltas"}``.
     """
     if previous is None:
-        return {"decision": PROMOTED, "reason": "first version of this corpus", "compared_with": None,
-                "tolerance": tolerance, "deltas": {}}
+        return {
+            "decision": PROMOTED,
+            "reason": "first version of this corpus",
+            "compared_with": None,
+            "tolerance": tolerance,
+            "deltas": {},
+        }
     before = previous.get("evaluation", {})
     deltas = {}
     for name, score in GATE_METRICS:
@@ -27,10 +33,19 @@ def decide(evaluation: dict, previous: dict | None, tolerance: float) -> dict:
     base = {"compared_with": previous.get("version"), "tolerance": tolerance, "deltas": deltas}
     if worse:
         listed = ", ".join(f"{name} {delta:+.4f}" for name, delta in worse.items())
-        return {"decision": REJECTED, **base,
-                "reason": f"worse than {previous.get('version')} by more than {tolerance}: {listed}"}
+        return {
+            "decision": REJECTED,
+            **base,
+            "reason": f"worse than {previous.get('version')} by more than {tolerance}: {listed}",
+        }
     if not deltas:
-        return {"decision": PROMOTED, **base,
-                "reason": f"no metric computable in both this version and {previous.get('version')}"}
-    return {"decision": PROMOTED, **base,
-            "reason": f"no metric worse than {previous.get('version')} by more than {tolerance}"}
+        return {
+            "decision": PROMOTED,
+            **base,
+            "reason": f"no metric computable in both this version and {previous.get('version')}",
+        }
+    return {
+        "decision": PROMOTED,
+        **base,
+        "reason": f"no metric worse than {previous.get('version')} by more than {tolerance}",
+    }

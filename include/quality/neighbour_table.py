@@ -4,6 +4,7 @@
 ``neighbour``, ``cosine``; the word itself is excluded. FAISS's flat index is exact: the same
 neighbours as gensim's ``most_similar`` up to ties.
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,12 +54,14 @@ def write_neighbour_table(embeddings: Embeddings, top_k: int, out_path: Path) ->
     indices, cosines = neighbour_table(embeddings, top_k)
     n, k = indices.shape
     words = pa.array(embeddings.index_to_word, type=pa.string())
-    table = pa.table({
-        "word": pa.DictionaryArray.from_arrays(pa.array(np.repeat(np.arange(n), k).astype(np.int32)), words),
-        "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int16), n)),
-        "neighbour": pa.DictionaryArray.from_arrays(pa.array(indices.reshape(-1).astype(np.int32)), words),
-        "cosine": pa.array(cosines.reshape(-1)),
-    })
+    table = pa.table(
+        {
+            "word": pa.DictionaryArray.from_arrays(pa.array(np.repeat(np.arange(n), k).astype(np.int32)), words),
+            "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int16), n)),
+            "neighbour": pa.DictionaryArray.from_arrays(pa.array(indices.reshape(-1).astype(np.int32)), words),
+            "cosine": pa.array(cosines.reshape(-1)),
+        }
+    )
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, out_path, compression="zstd")

@@ -1,13 +1,14 @@
 """Keras/gensim parity: the saved cosine models must agree with gensim's ``similarity``."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from include.errors import ParityError
 from include.artifacts.embeddings import Embeddings
 from include.artifacts.keras_models import RESERVED_ROWS, id_similarities, load_model, word_similarities
+from include.errors import ParityError
 
 PARITY_TOLERANCE = 1e-5
 
@@ -25,10 +26,13 @@ def check_parity(embeddings: Embeddings, keras_dir: Path, pairs: int = 200, seed
     n_words = len(embeddings)
     first = rng.integers(0, n_words, size=pairs)
     second = rng.integers(0, n_words, size=pairs)
-    expected = np.array([keyed.similarity(embeddings.index_to_word[a], embeddings.index_to_word[b])
-                         for a, b in zip(first, second)], dtype=np.float64)
-    by_ids = id_similarities(load_model(Path(keras_dir) / "similarity.keras"), first + RESERVED_ROWS,
-                             second + RESERVED_ROWS)
+    expected = np.array(
+        [keyed.similarity(embeddings.index_to_word[a], embeddings.index_to_word[b]) for a, b in zip(first, second)],
+        dtype=np.float64,
+    )
+    by_ids = id_similarities(
+        load_model(Path(keras_dir) / "similarity.keras"), first + RESERVED_ROWS, second + RESERVED_ROWS
+    )
     words_model = load_model(Path(keras_dir) / "similarity_words.keras")
     word_pairs = [(embeddings.index_to_word[a], embeddings.index_to_word[b]) for a, b in zip(first, second)]
     by_words = word_similarities(words_model, word_pairs)
@@ -40,6 +44,9 @@ def check_parity(embeddings: Embeddings, keras_dir: Path, pairs: int = 200, seed
         "unknown_word_similarity": float(unknown[0]),
         "tolerance": PARITY_TOLERANCE,
     }
-    if max(result["max_abs_diff"], result["max_abs_diff_words"], abs(result["unknown_word_similarity"])) >= PARITY_TOLERANCE:
+    if (
+        max(result["max_abs_diff"], result["max_abs_diff_words"], abs(result["unknown_word_similarity"]))
+        >= PARITY_TOLERANCE
+    ):
         raise ParityError(f"Keras and gensim cosines differ: {result}")
     return result

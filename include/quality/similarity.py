@@ -1,4 +1,5 @@
 """Nearest neighbours and probe words over exported embeddings (numpy only, no unpickling)."""
+
 from __future__ import annotations
 
 import re

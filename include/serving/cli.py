@@ -7,6 +7,7 @@
 Options: --version NAME (default: LATEST), --json for machine-readable output.
 Exit codes: 0 ok, 1 unknown word, 2 no such model or bad arguments.
 """
+
 from __future__ import annotations
 
 import argparse

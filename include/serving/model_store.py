@@ -6,6 +6,7 @@ without knowing the folder layout. Reads ``embeddings.npy``, JSON and Parquet; n
 >>> model.similarity("king", "queen")         # cosine, float
 >>> model.neighbours("king", k=5)             # [("queen", 0.83), ...]
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from include.errors import PipelineInputError
 from include.artifacts.embeddings import Embeddings, load_embeddings
+from include.errors import PipelineInputError
 from include.quality.neighbour_table import NEIGHBOURS_FILE
+from include.quality.similarity import nearest_neighbours, unit_rows
 from include.storage.paths import models_dir
 from include.storage.publish import read_latest
-from include.quality.similarity import nearest_neighbours, unit_rows
 
 
 class UnknownWordError(KeyError):

@@ -3,6 +3,7 @@
 Once every shard is tokenized, :func:`commit_partitions` moves each staged partition to
 ``tokens/<corpus_id>/<partition>/``, replacing the earlier one of the same name.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,5 +58,9 @@ def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path,
             committed[partition] = {key: summary[key] for key in ("rows", "tokens", "files")}
     reused = {name: {key: summary[key] for key in ("rows", "tokens", "files")} for name, summary in reused.items()}
     every = [*committed.values(), *reused.values()]
-    return {"partitions": committed, "reused": reused, "tokens": sum(p["tokens"] for p in every),
-            "rows": sum(p["rows"] for p in every)}
+    return {
+        "partitions": committed,
+        "reused": reused,
+        "tokens": sum(p["tokens"] for p in every),
+        "rows": sum(p["rows"] for p in every),
+    }

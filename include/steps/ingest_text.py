@@ -1,4 +1,5 @@
 """Step 1, ``ingest_text``: list the corpus files and describe each one in a manifest."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ import logging
 import time
 from pathlib import Path
 
-from include.storage.atomic_io import write_json_atomic
 from include.errors import PipelineInputError
+from include.storage.atomic_io import write_json_atomic
 from include.storage.partitions import SNAPSHOT, PartitionPlan
 from include.text.files import TextFileReader, discover_files
 
@@ -15,8 +16,13 @@ log = logging.getLogger(__name__)
 MANIFEST_SCHEMA_VERSION = 1
 
 
-def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None = None, max_shards: int = 1,
-                  committed_tokens: Path | None = None) -> dict:
+def ingest_corpus(
+    corpus: Path,
+    manifest_path: Path,
+    plan: PartitionPlan | None = None,
+    max_shards: int = 1,
+    committed_tokens: Path | None = None,
+) -> dict:
     """Read every file of ``corpus`` once and write ``manifest_path`` (JSON).
 
     ``corpus`` is a resolved, confined path (see :func:`include.storage.paths.resolve_corpus_path`);
@@ -42,15 +48,24 @@ def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None 
         reader = TextFileReader(path, confine_to=corpus if corpus.is_dir() else None)
         if reader.looks_binary():
             log.warning("skipping binary file %s (NUL bytes in its first 8 KiB)", path)
-            entries.append({"path": str(path), "partition": partition, "size": path.stat().st_size,
-                            "skipped": "binary"})
+            entries.append(
+                {"path": str(path), "partition": partition, "size": path.stat().st_size, "skipped": "binary"}
+            )
             continue
         for _ in reader.blocks():
             pass
         if reader.bad_bytes:
             log.warning("%s: %d undecodable bytes replaced by U+FFFD", path, reader.bad_bytes)
-        entries.append({"path": str(path), "partition": partition, "size": reader.size, "sha256": reader.sha256,
-                        "lines": reader.lines, "bad_bytes": reader.bad_bytes})
+        entries.append(
+            {
+                "path": str(path),
+                "partition": partition,
+                "size": reader.size,
+                "sha256": reader.sha256,
+                "lines": reader.lines,
+                "bad_bytes": reader.bad_bytes,
+            }
+        )
         log.info("read file %d/%d: %s (%d lines, %d bytes)", number, len(located), path, reader.lines, reader.size)
     read = [entry for entry in entries if "skipped" not in entry]
     totals = {
@@ -70,12 +85,25 @@ def ingest_corpus(corpus: Path, manifest_path: Path, plan: PartitionPlan | None 
     shards = plan_shards(entries, max_shards, skip_partitions=reused)
     totals["shards"] = len(shards)
     totals["reused_partitions"] = len(reused)
-    manifest = {"schema_version": MANIFEST_SCHEMA_VERSION, "corpus_path": str(corpus), "dated": plan.dated,
-                "partitions": [partition for partition, _ in plan.sources], "totals": totals, "files": entries,
-                "shards": shards, "reused": reused}
+    manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "corpus_path": str(corpus),
+        "dated": plan.dated,
+        "partitions": [partition for partition, _ in plan.sources],
+        "totals": totals,
+        "files": entries,
+        "shards": shards,
+        "reused": reused,
+    }
     write_json_atomic(manifest_path, manifest)
-    log.info("ingested %d files (%d skipped), %d lines, %d bytes in %.2fs", totals["files"],
-             totals["skipped_files"], totals["lines"], totals["bytes"], time.perf_counter() - started)
+    log.info(
+        "ingested %d files (%d skipped), %d lines, %d bytes in %.2fs",
+        totals["files"],
+        totals["skipped_files"],
+        totals["lines"],
+        totals["bytes"],
+        time.perf_counter() - started,
+    )
     return totals
 
 
@@ -89,8 +117,9 @@ def current_partitions(entries: list[dict], committed_tokens: Path) -> list[str]
         files = inputs.setdefault(entry["partition"], {})
         if "skipped" not in entry:
             files[entry["path"]] = entry["sha256"]
-    return sorted(name for name, files in inputs.items()
-                  if files and partition_is_current(Path(committed_tokens) / name, files))
+    return sorted(
+        name for name, files in inputs.items() if files and partition_is_current(Path(committed_tokens) / name, files)
+    )
 
 
 def plan_shards(entries: list[dict], max_shards: int, skip_partitions: list[str] = ()) -> list[dict]:
@@ -111,8 +140,9 @@ def plan_shards(entries: list[dict], max_shards: int, skip_partitions: list[str]
             lightest = sizes.index(min(sizes))
             groups[lightest].append(index)
             sizes[lightest] += entries[index]["size"]
-        shards += [{"partition": partition, "shard": number, "files": sorted(group)}
-                   for number, group in enumerate(groups)]
+        shards += [
+            {"partition": partition, "shard": number, "files": sorted(group)} for number, group in enumerate(groups)
+        ]
     return shards
 
 

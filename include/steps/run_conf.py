@@ -1,4 +1,5 @@
 """Checks on a DAG run's configuration that JSON-schema Params cannot express."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -4,6 +4,7 @@ Each shard (a group of files of one partition, planned at ingest) is tokenized b
 into ``<staging>/<partition>/part-<shard>.parquet`` with a ``.json`` sidecar of its totals;
 :mod:`include.steps.commit_tokens` publishes them once every shard is done.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,5 +24,9 @@ def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> d
     out_path = Path(staging_tokens) / shard["partition"] / part_file_name(shard["shard"])
     totals = write_token_file(entries, out_path, confine_to=corpus_root(manifest))
     write_json_atomic(out_path.with_suffix(".json"), totals, indent=None)
-    return {"partition": shard["partition"], "shard": shard["shard"], "path": str(out_path),
-            **{key: totals[key] for key in ("rows", "tokens", "files")}}
+    return {
+        "partition": shard["partition"],
+        "shard": shard["shard"],
+        "path": str(out_path),
+        **{key: totals[key] for key in ("rows", "tokens", "files")},
+    }

@@ -1,4 +1,5 @@
 """Step 3, ``train_word2vec``: gensim Word2Vec over the Parquet tokens."""
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,13 @@ def _epoch_logger():
         def on_epoch_end(self, model) -> None:
             self.epoch += 1
             seconds = time.perf_counter() - self.started
-            log.info("epoch %d/%d done in %.2fs, %.0f words/s", self.epoch, model.epochs, seconds,
-                     model.corpus_total_words / max(seconds, 1e-9))
+            log.info(
+                "epoch %d/%d done in %.2fs, %.0f words/s",
+                self.epoch,
+                model.epochs,
+                seconds,
+                model.corpus_total_words / max(seconds, 1e-9),
+            )
 
     return EpochProgress()
 
@@ -104,8 +110,9 @@ def line_sentence_path(model_path: Path) -> Path:
     return Path(model_path).with_name(f".{Path(model_path).name}.corpus.txt")
 
 
-def train_word2vec_on_file(corpus_file: Path, sentences: int, params: Word2VecParams, model_path: Path,
-                           started: float | None = None) -> dict:
+def train_word2vec_on_file(
+    corpus_file: Path, sentences: int, params: Word2VecParams, model_path: Path, started: float | None = None
+) -> dict:
     """Train on a ``LineSentence`` file of ``sentences`` lines (see :func:`write_line_sentence_file`)
     and save the model at ``model_path``; the file is removed afterwards. Returns and raises as
     :func:`train_word2vec` does (``started``: when the work began, for ``train_seconds``)."""
@@ -114,9 +121,17 @@ def train_word2vec_on_file(corpus_file: Path, sentences: int, params: Word2VecPa
     started = time.perf_counter() if started is None else started
     model_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        model = Word2Vec(vector_size=params.vector_size, window=params.window, min_count=params.min_count,
-                         sg=params.sg, negative=params.negative, sample=params.sample, epochs=params.epochs,
-                         workers=params.workers or os.cpu_count() or 1, seed=params.seed)
+        model = Word2Vec(
+            vector_size=params.vector_size,
+            window=params.window,
+            min_count=params.min_count,
+            sg=params.sg,
+            negative=params.negative,
+            sample=params.sample,
+            epochs=params.epochs,
+            workers=params.workers or os.cpu_count() or 1,
+            seed=params.seed,
+        )
         model.build_vocab(corpus_file=str(corpus_file), progress_per=100_000, keep_raw_vocab=True)
         top = max(model.raw_vocab.values(), default=0)
         model.raw_vocab = None  # only needed for the message below; frees the memory of every raw word
@@ -125,8 +140,13 @@ def train_word2vec_on_file(corpus_file: Path, sentences: int, params: Word2VecPa
                 f"min_count={params.min_count} leaves an empty vocabulary "
                 f"(the corpus has {model.corpus_total_words} tokens; its most frequent word occurs {top} times)"
             )
-        log.info("vocabulary: %d words (min_count=%d) from %d tokens in %d sentences", len(model.wv),
-                 params.min_count, model.corpus_total_words, sentences)
+        log.info(
+            "vocabulary: %d words (min_count=%d) from %d tokens in %d sentences",
+            len(model.wv),
+            params.min_count,
+            model.corpus_total_words,
+            sentences,
+        )
         source = {"corpus_file": str(corpus_file)}
         if model.workers > 1 and model.corpus_total_words < SMALL_CORPUS_WORDS:
             # corpus_file mode splits the file between the threads; on a small corpus that scores
@@ -135,12 +155,21 @@ def train_word2vec_on_file(corpus_file: Path, sentences: int, params: Word2VecPa
 
             source = {"corpus_iterable": LineSentence(str(corpus_file))}
             log.info("small corpus (%d words): training from one stream of sentences", model.corpus_total_words)
-        model.train(**source, total_examples=sentences, total_words=model.corpus_total_words,
-                    epochs=params.epochs, callbacks=[_epoch_logger()])
+        model.train(
+            **source,
+            total_examples=sentences,
+            total_words=model.corpus_total_words,
+            epochs=params.epochs,
+            callbacks=[_epoch_logger()],
+        )
         model.save(str(model_path))
     finally:
         corpus_file.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     log.info("trained %d epochs in %.2fs", params.epochs, seconds)
-    return {"vocab_size": len(model.wv), "corpus_words": int(model.corpus_total_words),
-            "sentences": int(sentences), "train_seconds": round(seconds, 3)}
+    return {
+        "vocab_size": len(model.wv),
+        "corpus_words": int(model.corpus_total_words),
+        "sentences": int(sentences),
+        "train_seconds": round(seconds, 3),
+    }

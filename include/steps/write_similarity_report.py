@@ -1,4 +1,5 @@
 """Step 6, ``write_similarity_report``: ``report.json`` for scripts and ``report.html`` for people."""
+
 from __future__ import annotations
 
 import base64
@@ -8,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from include.storage.atomic_io import write_json_atomic, write_text_atomic
+from include.artifacts.embeddings import Embeddings
 from include.quality.drift import compare_versions
 from include.quality.evaluation import evaluate_keyed_vectors
-from include.artifacts.embeddings import Embeddings
 from include.quality.parity import check_parity
 from include.quality.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
+from include.storage.atomic_io import write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 REPORT_SCHEMA_VERSION = 1
@@ -63,8 +64,11 @@ def history_png(history: list[dict]) -> bytes | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = {"WordSim-353 Spearman": ("wordsim353", "spearman"), "SimLex-999 Spearman": ("simlex999", "spearman"),
-              "Google analogies accuracy": ("analogies", "accuracy")}
+    series = {
+        "WordSim-353 Spearman": ("wordsim353", "spearman"),
+        "SimLex-999 Spearman": ("simlex999", "spearman"),
+        "Google analogies accuracy": ("analogies", "accuracy"),
+    }
     figure, axes = plt.subplots(figsize=(10, 4), dpi=100)
     positions = list(range(len(history)))
     for label, (name, score) in series.items():
@@ -83,9 +87,20 @@ def history_png(history: list[dict]) -> bytes | None:
     return buffer.getvalue()
 
 
-def build_report(embeddings: Embeddings, keras_dir: Path, *, version: str, params: dict, corpus: dict,
-                 probe_words: list | None, top_k: int, parity_pairs: int, seed: int,
-                 previous: tuple[Embeddings, str] | None = None, history: list[dict] | None = None) -> dict:
+def build_report(
+    embeddings: Embeddings,
+    keras_dir: Path,
+    *,
+    version: str,
+    params: dict,
+    corpus: dict,
+    probe_words: list | None,
+    top_k: int,
+    parity_pairs: int,
+    seed: int,
+    previous: tuple[Embeddings, str] | None = None,
+    history: list[dict] | None = None,
+) -> dict:
     """The report as a JSON-ready dict: neighbours of the probe words, parity, evaluation, statistics,
     drift against ``previous`` (its embeddings and version name) and the evaluation ``history`` of
     earlier versions (``[{"version", "data_time", "evaluation"}]``, oldest first) with this one appended.
@@ -97,8 +112,12 @@ def build_report(embeddings: Embeddings, keras_dir: Path, *, version: str, param
     requested = list(probe_words) if probe_words else default_probe_words(embeddings)
     known, unknown = split_probe_words(embeddings, requested)
     parity = check_parity(embeddings, keras_dir, pairs=parity_pairs, seed=seed)
-    log.info("parity over %d pairs: max |keras - gensim| = %.3g (ids), %.3g (strings)", parity["pairs"],
-             parity["max_abs_diff"], parity["max_abs_diff_words"])
+    log.info(
+        "parity over %d pairs: max |keras - gensim| = %.3g (ids), %.3g (strings)",
+        parity["pairs"],
+        parity["max_abs_diff"],
+        parity["max_abs_diff_words"],
+    )
     evaluation = evaluate_keyed_vectors(embeddings.to_keyed_vectors())
     drift = compare_versions(embeddings, previous[0], known, top_k, previous[1]) if previous else None
     return {
@@ -115,9 +134,10 @@ def build_report(embeddings: Embeddings, keras_dir: Path, *, version: str, param
         "parity": parity,
         "evaluation": evaluation,
         "drift": drift,
-        "history": [{key: entry.get(key) for key in ("version", "data_time", "evaluation")}
-                    for entry in (history or [])] + [{"version": version, "data_time": corpus.get("data_time"),
-                                                      "evaluation": evaluation}],
+        "history": [
+            {key: entry.get(key) for key in ("version", "data_time", "evaluation")} for entry in (history or [])
+        ]
+        + [{"version": version, "data_time": corpus.get("data_time"), "evaluation": evaluation}],
     }
 
 
@@ -127,8 +147,10 @@ def render_html(report: dict, map_png: bytes, history_plot: bytes | None = None)
 
     environment = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined)
     return environment.get_template("report.html.j2").render(
-        report=report, map_png_base64=base64.b64encode(map_png).decode("ascii"),
-        history_png_base64=base64.b64encode(history_plot).decode("ascii") if history_plot else None)
+        report=report,
+        map_png_base64=base64.b64encode(map_png).decode("ascii"),
+        history_png_base64=base64.b64encode(history_plot).decode("ascii") if history_plot else None,
+    )
 
 
 def write_report(report: dict, embeddings: Embeddings, out_dir: Path) -> dict:

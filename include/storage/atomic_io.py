@@ -1,4 +1,5 @@
 """Writing files so a reader never sees half of one: write a sibling temp file, then rename."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """Advisory file locks, so two runs writing the same partition or moving LATEST take turns, and a
 run reading token partitions never sees one half-replaced."""
+
 from __future__ import annotations
 
 import contextlib
@@ -42,7 +43,9 @@ def _flock(lock_path: Path, mode: int, timeout: float, poll: float):
                 if error.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"waited {timeout:.0f}s for the lock '{lock_path}' held by another run") from error
+                    raise TimeoutError(
+                        f"waited {timeout:.0f}s for the lock '{lock_path}' held by another run"
+                    ) from error
                 time.sleep(poll)
         try:
             yield

@@ -9,6 +9,7 @@ file as the one partition ``tokens/<corpus_id>/snapshot/``, replaced by every sn
 Training reads, for a dated corpus, the ``dt=`` partitions in the window ``(end - history_days,
 end)`` (all of them before ``end`` when ``history_days`` is 0); for a flat corpus, ``snapshot/``.
 """
+
 from __future__ import annotations
 
 import re
@@ -105,8 +106,10 @@ def training_partitions(corpus_tokens: Path, dated: bool, window_end: date | Non
                 continue
             chosen.append(path)
     if not chosen:
-        raise PipelineInputError(f"no token partition of '{corpus_tokens.name}' in the training window "
-                                 f"(ending {window_end}, history_days={history_days})")
+        raise PipelineInputError(
+            f"no token partition of '{corpus_tokens.name}' in the training window "
+            f"(ending {window_end}, history_days={history_days})"
+        )
     return chosen
 
 

@@ -4,6 +4,7 @@ The data root is ``EMBEDDINGS_DATA_DIR`` (default ``data/`` under the project ro
 working directory). A ``corpus_path`` must resolve, after symlinks, to the bundled corpus or to a
 path inside the data root or a root listed in ``EMBEDDINGS_CORPUS_ROOTS`` (``os.pathsep``-separated).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -92,7 +93,7 @@ def resolve_corpus_path(corpus_path: object) -> Path:
         raise PipelineInputError(f"corpus_path must be a non-empty string, got {corpus_path!r}")
     text = corpus_path.strip()
     if text.startswith(BUNDLED_PREFIX):
-        candidate = bundled_corpus_path(text[len(BUNDLED_PREFIX):])
+        candidate = bundled_corpus_path(text[len(BUNDLED_PREFIX) :])
     else:
         candidate = Path(text).expanduser()
         if not candidate.is_absolute():

@@ -1,4 +1,5 @@
 """Step 7, ``publish``: version ids, the version manifest, one-rename publishing and ``LATEST``."""
+
 from __future__ import annotations
 
 import errno
@@ -6,7 +7,7 @@ import hashlib
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def content_hash(input_checksums: list[str], params: dict, code: str) -> str:
 
 def version_id(run_time: datetime, digest: str) -> str:
     """``YYYYMMDDTHHMMSSZ-<8 hex>``: the run time in UTC and the content hash; no ``:`` or ``+``."""
-    stamp = run_time.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = run_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{digest[:8]}"
 
 
@@ -63,8 +64,11 @@ def library_versions() -> dict[str, str]:
 
 def write_version_manifest(version_dir: Path, facts: dict) -> Path:
     """Write ``manifest.json`` into ``version_dir``: ``facts`` plus the sha256 of every file in it."""
-    files = {str(path.relative_to(version_dir)): {"sha256": file_sha256(path), "bytes": path.stat().st_size}
-             for path in sorted(version_dir.rglob("*")) if path.is_file() and path.name != MANIFEST_FILE}
+    files = {
+        str(path.relative_to(version_dir)): {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+        for path in sorted(version_dir.rglob("*"))
+        if path.is_file() and path.name != MANIFEST_FILE
+    }
     manifest = {**facts, "files": files}
     write_json_atomic(version_dir / MANIFEST_FILE, manifest)
     return version_dir / MANIFEST_FILE

@@ -5,6 +5,7 @@ rejection, a promotion), read by ``make run`` to print the outcome and pick its 
 A record that cannot be written (a full disk) is still kept in this process's memory, so
 ``make run``, which runs the tasks in its own process, can print why the run failed.
 """
+
 from __future__ import annotations
 
 import json

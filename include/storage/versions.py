@@ -2,6 +2,7 @@
 
 Reads only ``manifest.json`` files (JSON), never a model.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,9 +46,13 @@ def find_by_content_hash(models: Path, content_hash: str) -> dict | None:
 
 def last_promoted(models: Path, corpus_id: str, exclude: str | None = None) -> dict | None:
     """The promoted version of ``corpus_id`` with the latest data time (the gate's reference)."""
-    promoted = [v for v in list_versions(models)
-                if v.get("corpus_id") == corpus_id and v.get("gate", {}).get("decision") == PROMOTED
-                and v.get("version") != exclude]
+    promoted = [
+        v
+        for v in list_versions(models)
+        if v.get("corpus_id") == corpus_id
+        and v.get("gate", {}).get("decision") == PROMOTED
+        and v.get("version") != exclude
+    ]
     return max(promoted, key=lambda v: (v.get("data_time", ""), v.get("version", "")), default=None)
 
 
@@ -78,5 +83,13 @@ def prune_versions(models: Path, keep: int) -> list[str]:
     return removed
 
 
-__all__ = ["LATEST_FILE", "PROMOTED", "REJECTED", "find_by_content_hash", "last_promoted", "latest_manifest",
-           "list_versions", "prune_versions"]
+__all__ = [
+    "LATEST_FILE",
+    "PROMOTED",
+    "REJECTED",
+    "find_by_content_hash",
+    "last_promoted",
+    "latest_manifest",
+    "list_versions",
+    "prune_versions",
+]

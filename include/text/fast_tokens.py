@@ -8,15 +8,14 @@ lines and the lines on spaces and filters the lengths, all in C. Lines with any 
 character (Unicode lowercasing and word classes are not byte rules) go through gensim's own
 function, so the tokens are identical for any text.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 _TOKEN_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz_")
 #: ``A-Z`` -> ``a-z``; ``a-z``, ``_`` and ``\n`` kept; every other byte -> space.
-_ASCII_TABLE = bytes(
-    c + 32 if 65 <= c <= 90 else c if c in _TOKEN_BYTES or c == 10 else 32 for c in range(256)
-)
+_ASCII_TABLE = bytes(c + 32 if 65 <= c <= 90 else c if c in _TOKEN_BYTES or c == 10 else 32 for c in range(256))
 _MIN_LEN, _MAX_LEN = 2, 15  # simple_preprocess defaults
 
 
@@ -65,8 +64,10 @@ def _tokenize_ascii_block(text: str):
     pieces = pc.ascii_split_whitespace(lines)
     flat = pieces.flatten()
     lengths = pc.binary_length(flat)
-    keep = pc.and_(pc.and_(pc.greater_equal(lengths, _MIN_LEN), pc.less_equal(lengths, _MAX_LEN)),
-                   pc.invert(pc.starts_with(flat, "_")))
+    keep = pc.and_(
+        pc.and_(pc.greater_equal(lengths, _MIN_LEN), pc.less_equal(lengths, _MAX_LEN)),
+        pc.invert(pc.starts_with(flat, "_")),
+    )
     kept = pc.filter(flat, keep)
     counts = np.bincount(pc.filter(pc.list_parent_indices(pieces), keep).to_numpy(), minlength=len(lines))
     offsets = np.zeros(len(lines) + 1, dtype=np.int32)

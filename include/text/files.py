@@ -6,6 +6,7 @@ UTF-8; undecodable bytes become U+FFFD and are counted. Lines are split the way 
 mode splits them (``\\n``, ``\\r\\n``, ``\\r``) and long lines are delivered in pieces of at most
 ``block_chars`` characters, so memory stays bounded whatever the file holds.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -52,6 +53,7 @@ def discover_files(corpus: Path) -> list[Path]:
     found: list[Path] = []
     seen_dirs = {os.path.realpath(corpus)}
     seen_files: set[Path] = set()
+
     def unreadable(error: OSError) -> None:
         raise PipelineInputError(f"corpus folder '{error.filename}' cannot be read: {error.strerror}") from error
 
@@ -85,7 +87,7 @@ def open_confined(path: Path, root: Path | None):
     between the corpus scan and the read cannot smuggle in a file from elsewhere.
     Raises :class:`PipelineInputError` naming the path otherwise.
     """
-    raw = open(path, "rb", buffering=0)
+    raw = open(path, "rb", buffering=0)  # noqa: SIM115 (returned to the caller, who closes it)
     if root is None:
         return raw
     try:
@@ -101,9 +103,7 @@ def open_confined(path: Path, root: Path | None):
 def _confined(path: Path, corpus: Path) -> Path:
     real = Path(os.path.realpath(path))
     if not is_within(real, corpus):
-        raise PipelineInputError(
-            f"corpus file '{path}' is a link to '{real}', outside the corpus folder '{corpus}'"
-        )
+        raise PipelineInputError(f"corpus file '{path}' is a link to '{real}', outside the corpus folder '{corpus}'")
     return real
 
 
@@ -199,15 +199,15 @@ class TextFileReader:
                             pending += chunk
                             pending = yield from self._long_line_pieces(line_number + 1, pending)
                             continue
-                        yield from self._line_end_pieces(line_number + 1, pending + chunk[:end + 1])
+                        yield from self._line_end_pieces(line_number + 1, pending + chunk[: end + 1])
                         line_number += 1
-                        pending, long_line, chunk = "", False, chunk[end + 1:]
+                        pending, long_line, chunk = "", False, chunk[end + 1 :]
                     cut = chunk.rfind("\n")
                     if cut >= 0:
-                        text = pending + chunk[:cut + 1]
+                        text = pending + chunk[: cut + 1]
                         yield LINES, line_number + 1, text, True
                         line_number += text.count("\n")
-                        pending = chunk[cut + 1:]
+                        pending = chunk[cut + 1 :]
                     else:
                         pending += chunk
                     if len(pending) >= self.read_chars:
@@ -233,7 +233,7 @@ class TextFileReader:
         """Yield full ``block_chars`` pieces of an open line while more than that is held; return the rest."""
         start = 0
         while len(text) - start > self.block_chars:
-            yield PIECE, line_number, text[start:start + self.block_chars], False
+            yield PIECE, line_number, text[start : start + self.block_chars], False
             start += self.block_chars
         return text[start:]
 
@@ -268,7 +268,7 @@ def _split_line(text: str, size: int) -> Iterator[tuple[str, bool]]:
     cut every ``size`` characters as a size-limited ``readline`` cuts; an unterminated line ends
     with an empty piece."""
     for start in range(0, len(text), size):
-        piece = text[start:start + size]
+        piece = text[start : start + size]
         if piece.endswith("\n"):
             yield piece[:-1], True
             return

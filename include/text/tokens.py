@@ -10,6 +10,7 @@ whitespace, a digit or another character that is neither a token character nor p
 lowercasing context), so memory stays bounded and tokens stay identical to tokenizing the line
 whole. Only in a run of more than 64 Ki characters with no such character is the cut forced.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from include.storage.atomic_io import replace_dir, write_json_atomic
 from include.errors import PipelineInputError
+from include.storage.atomic_io import replace_dir, write_json_atomic
 from include.text.files import BLOCK_CHARS, LINES, TextFileReader
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,14 @@ def token_schema():
     """The Arrow schema of token files."""
     import pyarrow as pa
 
-    return pa.schema([
-        ("source", pa.string()),
-        ("line", pa.int64()),
-        ("chunk", pa.int32()),
-        ("tokens", pa.list_(pa.string())),
-    ])
+    return pa.schema(
+        [
+            ("source", pa.string()),
+            ("line", pa.int64()),
+            ("chunk", pa.int32()),
+            ("tokens", pa.list_(pa.string())),
+        ]
+    )
 
 
 def tokenize_text(text: str) -> list[str]:
@@ -72,7 +75,7 @@ def is_exact_cut_after(char: str) -> bool:
 def _last_exact_cut(text: str) -> int:
     """Index just after the last exact cut point of ``text``, or -1."""
     match = None
-    for match in _SPACE_OR_DIGIT.finditer(text, max(0, len(text) - 4096)):
+    for match in _SPACE_OR_DIGIT.finditer(text, max(0, len(text) - 4096)):  # noqa: B007 (keeps the last)
         pass
     if match:
         return match.end()
@@ -102,10 +105,10 @@ class LineTokenizer:
                 # One run of token characters, longer than any token: simple_preprocess drops it
                 # whole. Keep only its last MAX_TOKEN_CHARS + 1 characters, so the run still counts
                 # as too long and the lowercasing context of what follows is unchanged.
-                self._pending = text[-(MAX_TOKEN_CHARS + 1):]
+                self._pending = text[-(MAX_TOKEN_CHARS + 1) :]
                 return []
             match = None
-            for match in _NOT_TOKEN_CHAR.finditer(text):
+            for match in _NOT_TOKEN_CHAR.finditer(text):  # noqa: B007 (keeps the last)
                 pass
             cut = match.end() if match else len(text)  # no cut point at all: only lowercasing splits it
             self.forced_cuts += 1
@@ -151,8 +154,11 @@ def iter_token_batches(path: Path, reader: TextFileReader | None = None):
     reader = reader or TextFileReader(path)
 
     def rows_to_batch(rows):
-        return (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.int32),
-                pa.array([r[2] for r in rows], type=pa.list_(pa.string())))
+        return (
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.array([r[1] for r in rows], dtype=np.int32),
+            pa.array([r[2] for r in rows], type=pa.list_(pa.string())),
+        )
 
     def block_batch(first_line: int, text: str):
         tokens = tokenize_block(text)
@@ -161,8 +167,10 @@ def iter_token_batches(path: Path, reader: TextFileReader | None = None):
         if counts.max(initial=0) > MAX_SENTENCE_TOKENS:  # rare: split the long rows in Python
             rows = []
             for line, row in zip(lines.tolist(), tokens.to_pylist()):
-                rows += [(line, number, row[start:start + MAX_SENTENCE_TOKENS])
-                         for number, start in enumerate(range(0, len(row), MAX_SENTENCE_TOKENS))]
+                rows += [
+                    (line, number, row[start : start + MAX_SENTENCE_TOKENS])
+                    for number, start in enumerate(range(0, len(row), MAX_SENTENCE_TOKENS))
+                ]
             return rows_to_batch(rows)
         keep = counts > 0
         return lines[keep], np.zeros(int(keep.sum()), dtype=np.int32), tokens.filter(pa.array(keep))
@@ -192,12 +200,17 @@ def iter_token_batches(path: Path, reader: TextFileReader | None = None):
             yield rows_to_batch(long_rows)
             long_rows = []
     if tokenizer.forced_cuts:
-        log.warning("%s: %d cuts inside runs of over %d characters without whitespace", path,
-                    tokenizer.forced_cuts, reader.block_chars)
+        log.warning(
+            "%s: %d cuts inside runs of over %d characters without whitespace",
+            path,
+            tokenizer.forced_cuts,
+            reader.block_chars,
+        )
 
 
-def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 100_000,
-                     confine_to: Path | None = None) -> dict:
+def write_token_file(
+    entries: list[dict], out_path: Path, progress_every: int = 100_000, confine_to: Path | None = None
+) -> dict:
     """Tokenize the files of ingest manifest ``entries`` into one Parquet file at ``out_path``.
 
     The file is written beside ``out_path`` and renamed into place when complete. Each file's
@@ -221,6 +234,7 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
     files = [entry for entry in entries if "skipped" not in entry]
 
     with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
+
         def flush() -> None:
             nonlocal pending_rows, pending_tokens
             if pending:
@@ -234,8 +248,11 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
             for lines, chunks, tokens in iter_token_batches(reader.path, reader):
                 count = len(lines)
                 token_count = int(pc.sum(pc.list_value_length(tokens)).as_py() or 0)
-                pending.append(pa.RecordBatch.from_arrays(
-                    [pa.repeat(source, count), pa.array(lines), pa.array(chunks), tokens], schema=schema))
+                pending.append(
+                    pa.RecordBatch.from_arrays(
+                        [pa.repeat(source, count), pa.array(lines), pa.array(chunks), tokens], schema=schema
+                    )
+                )
                 pending_rows += count
                 pending_tokens += token_count
                 totals["rows"] += count
@@ -244,8 +261,9 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
                     flush()
                 if totals["tokens"] >= next_report:
                     rate = totals["tokens"] / max(time.perf_counter() - started, 1e-9)
-                    log.info("tokenized %d tokens (%.0f tokens/s), file %d/%d", totals["tokens"], rate,
-                             number, len(files))
+                    log.info(
+                        "tokenized %d tokens (%.0f tokens/s), file %d/%d", totals["tokens"], rate, number, len(files)
+                    )
                     next_report = totals["tokens"] + progress_every
             if reader.sha256 != entry["sha256"]:
                 partial.unlink(missing_ok=True)
@@ -257,8 +275,14 @@ def write_token_file(entries: list[dict], out_path: Path, progress_every: int = 
         flush()
     partial.replace(out_path)
     elapsed = time.perf_counter() - started
-    log.info("tokenized %d files: %d rows, %d tokens in %.2fs (%.0f tokens/s)", totals["files"], totals["rows"],
-             totals["tokens"], elapsed, totals["tokens"] / max(elapsed, 1e-9))
+    log.info(
+        "tokenized %d files: %d rows, %d tokens in %.2fs (%.0f tokens/s)",
+        totals["files"],
+        totals["rows"],
+        totals["tokens"],
+        elapsed,
+        totals["tokens"] / max(elapsed, 1e-9),
+    )
     return totals
 
 
@@ -275,8 +299,9 @@ def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000)
         shutil.rmtree(staged)
     started = time.perf_counter()
     try:
-        totals = write_token_file(manifest["files"], staged / part_file_name(0), progress_every,
-                                  confine_to=corpus_root(manifest))
+        totals = write_token_file(
+            manifest["files"], staged / part_file_name(0), progress_every, confine_to=corpus_root(manifest)
+        )
         if totals["tokens"] == 0:
             raise PipelineInputError(
                 f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"

@@ -1,5 +1,6 @@
 """`make bench` at 1M tokens: it runs the recipe and every step of ours and prints the table
 (timings are not asserted here: the README quotes a full-size run)."""
+
 import re
 import subprocess
 import sys
@@ -12,9 +13,22 @@ pytestmark = pytest.mark.slow
 
 
 def test_bench_runs_and_prints_the_table(tmp_path):
-    result = subprocess.run([sys.executable, "benchmarks/run_bench.py", "--tokens", "1000000", "--vocab", "5000",
-                             "--workdir", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                            timeout=900)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/run_bench.py",
+            "--tokens",
+            "1000000",
+            "--vocab",
+            "5000",
+            "--workdir",
+            str(tmp_path),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for step in ("tokenize to Parquet", "train (5 epochs)", "all-vocabulary neighbours"):
         line = next(line for line in result.stdout.splitlines() if line.startswith(step))

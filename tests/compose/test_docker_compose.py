@@ -6,6 +6,7 @@ Rendering uses Debian's ``docker-compose`` binary (``make test`` installs it); n
 needed. Assertions read the *rendered* configuration (``docker-compose config``), so YAML anchors,
 merge keys and ``${VAR}`` interpolation are resolved exactly as compose resolves them.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,11 +73,14 @@ def run_compose(env_file: Path, *args: str) -> subprocess.CompletedProcess:
     """``docker-compose --env-file ENV -f docker-compose.yaml ARGS``, with none of the compose file's
     variables (or COMPOSE_*) inherited from this shell, so only ``env_file`` decides."""
     scrubbed = compose_variables()
-    env = {key: value for key, value in os.environ.items()
-           if key not in scrubbed and not key.startswith("COMPOSE_")}
+    env = {key: value for key, value in os.environ.items() if key not in scrubbed and not key.startswith("COMPOSE_")}
     return subprocess.run(
         [DOCKER_COMPOSE, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), *args],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -138,6 +142,7 @@ def services(stack) -> dict:
 
 # --- (1) the file validates --------------------------------------------------------------------
 
+
 @needs_compose
 def test_compose_file_validates_with_the_example_env_file():
     result = run_compose(ENV_EXAMPLE, "config", "-q")
@@ -145,6 +150,7 @@ def test_compose_file_validates_with_the_example_env_file():
 
 
 # --- (2) the rendered stack -----------------------------------------------------------------
+
 
 @needs_compose
 def test_every_airflow_component_runs_its_airflow_3_command(services):
@@ -155,7 +161,8 @@ def test_every_airflow_component_runs_its_airflow_3_command(services):
     assert "airflow db migrate" in init_script
     assert "users create" not in init_script and "_AIRFLOW_WWW_USER" not in init_script
     assert "webserver" not in services and not any(
-        "webserver" in as_argv(service.get("command", [])) for service in services.values())
+        "webserver" in as_argv(service.get("command", [])) for service in services.values()
+    )
 
 
 @needs_compose
@@ -177,8 +184,10 @@ def test_celery_executor_with_redis_broker_and_postgres_metadata_and_results(ser
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
         assert (broker.scheme, broker.hostname, broker.port or 6379) == ("redis", "redis", 6379), name
-        for key, scheme in (("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql+psycopg2"),
-                            ("AIRFLOW__CELERY__RESULT_BACKEND", "db+postgresql")):
+        for key, scheme in (
+            ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql+psycopg2"),
+            ("AIRFLOW__CELERY__RESULT_BACKEND", "db+postgresql"),
+        ):
             url = urlsplit(env[key])
             assert (url.scheme, url.hostname, url.path) == (scheme, "postgres", "/airflow"), (name, key)
             assert (url.username, url.password) == ("airflow", postgres_password), (name, key)
@@ -187,9 +196,11 @@ def test_celery_executor_with_redis_broker_and_postgres_metadata_and_results(ser
 
 @needs_compose
 def test_all_components_share_one_jwt_secret_and_find_the_execution_api(services, secrets_env):
-    for key, variable in (("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW_JWT_SECRET"),
-                          ("AIRFLOW__API__SECRET_KEY", "AIRFLOW_API_SECRET_KEY"),
-                          ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW_FERNET_KEY")):
+    for key, variable in (
+        ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW_JWT_SECRET"),
+        ("AIRFLOW__API__SECRET_KEY", "AIRFLOW_API_SECRET_KEY"),
+        ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW_FERNET_KEY"),
+    ):
         values = {name: services[name]["environment"].get(key) for name in AIRFLOW_SERVICES}
         assert set(values.values()) == {secrets_env[variable]}, (key, values)
     api_ports = container_ports(services["airflow-apiserver"])
@@ -206,8 +217,9 @@ def test_api_requires_a_login_and_only_the_api_server_holds_the_passwords(servic
         assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("simple_auth_manager.SimpleAuthManager"), name
         assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"].lower() == "false", name
         assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == f"{secrets_env['AIRFLOW_ADMIN_USER']}:admin"
-    passwords_dir = str(Path(services["airflow-apiserver"]["environment"][
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).parent)
+    passwords_dir = str(
+        Path(services["airflow-apiserver"]["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).parent
+    )
     assert passwords_dir in mounts(services["airflow-apiserver"]), "passwords file would not survive a restart"
     for name in AIRFLOW_SERVICES:
         if name != "airflow-apiserver":
@@ -256,6 +268,7 @@ def test_start_order_waits_for_healthy_backends_and_a_finished_migration(service
 
 # --- the init guard against copied placeholders ------------------------------------------------
 
+
 def run_init_script(service: dict, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
     """Run airflow-init's rendered script with bash, ``airflow`` replaced by a stub that records its args."""
     argv = as_argv(service["command"])
@@ -267,8 +280,7 @@ def run_init_script(service: dict, tmp_path: Path) -> tuple[subprocess.Completed
     stub = stub_dir / "airflow"
     stub.write_text(f'#!/bin/sh\necho "$@" >> {shlex.quote(str(calls))}\n')
     stub.chmod(0o755)
-    env = {**{k: str(v) for k, v in service["environment"].items()},
-           "PATH": f"{stub_dir}:{os.environ['PATH']}"}
+    env = {**{k: str(v) for k, v in service["environment"].items()}, "PATH": f"{stub_dir}:{os.environ['PATH']}"}
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=30)
     return result, calls
 
@@ -286,17 +298,23 @@ def test_init_refuses_to_migrate_with_the_example_placeholders(tmp_path):
 def test_init_migrates_the_database_with_real_secrets(services, tmp_path):
     result, calls = run_init_script(services["airflow-init"], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert calls.read_text().splitlines() == ["db migrate", "pools set word2vec_training 1 serializes Word2Vec training"]
+    assert calls.read_text().splitlines() == [
+        "db migrate",
+        "pools set word2vec_training 1 serializes Word2Vec training",
+    ]
 
 
 # --- (3) the Dockerfile --------------------------------------------------------------------------
+
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, with line continuations joined and comments dropped."""
     lines = [line for line in DOCKERFILE.read_text().splitlines() if not line.strip().startswith("#")]
     joined = re.sub(r"\\\n", " ", "\n".join(lines))
-    return [(parts[0].upper(), parts[1] if len(parts) > 1 else "")
-            for parts in (line.strip().split(None, 1) for line in joined.splitlines() if line.strip())]
+    return [
+        (parts[0].upper(), parts[1] if len(parts) > 1 else "")
+        for parts in (line.strip().split(None, 1) for line in joined.splitlines() if line.strip())
+    ]
 
 
 def test_dockerfile_extends_airflow_3_3_2_on_the_python_of_the_constraints():
@@ -311,16 +329,20 @@ def test_dockerfile_extends_airflow_3_3_2_on_the_python_of_the_constraints():
 
 def test_dockerfile_installs_the_requirements_with_the_constraints_as_the_airflow_user():
     instructions = dockerfile_instructions()
-    copies = [i for i, (instruction, args) in enumerate(instructions)
-              if instruction == "COPY" and "requirements.txt" in args.split() and "constraints.txt" in args.split()]
-    installs = [i for i, (instruction, args) in enumerate(instructions)
-                if instruction == "RUN" and "pip install" in args]
+    copies = [
+        i
+        for i, (instruction, args) in enumerate(instructions)
+        if instruction == "COPY" and "requirements.txt" in args.split() and "constraints.txt" in args.split()
+    ]
+    installs = [
+        i for i, (instruction, args) in enumerate(instructions) if instruction == "RUN" and "pip install" in args
+    ]
     assert copies and installs and copies[0] < installs[0], "requirements must be copied before pip install"
     pip = shlex.split(instructions[installs[0]][1])
     assert "--no-cache-dir" in pip
     assert pip[pip.index("-r") + 1].endswith("requirements.txt")
     assert pip[pip.index("-c") + 1].endswith("constraints.txt")
-    users = [args for instruction, args in instructions[:installs[0]] if instruction == "USER"]
+    users = [args for instruction, args in instructions[: installs[0]] if instruction == "USER"]
     assert users and users[-1] == "airflow", "pip must run as the airflow user"
     final_users = [args for instruction, args in instructions if instruction == "USER"]
     assert final_users[-1] == "airflow", "the image must not end as root"
@@ -329,8 +351,9 @@ def test_dockerfile_installs_the_requirements_with_the_constraints_as_the_airflo
 
 
 def test_dockerignore_keeps_secrets_out_and_what_the_dockerfile_copies_in():
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
     assert ".env" in patterns and ".venv" in patterns and "data" in patterns
     copied = set()
     for instruction, args in dockerfile_instructions():
@@ -341,6 +364,7 @@ def test_dockerignore_keeps_secrets_out_and_what_the_dockerfile_copies_in():
 
 
 # --- (4) no start without secrets -------------------------------------------------------------
+
 
 def test_every_secret_is_required_by_the_compose_file():
     required = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?", COMPOSE_FILE.read_text()))
@@ -365,10 +389,11 @@ def test_compose_names_each_missing_secret(missing, tmp_path):
 
 # --- (5) .env.example documents the compose file ------------------------------------------------
 
+
 def test_env_example_lists_every_variable_the_compose_file_uses():
     documented = read_env_file(ENV_EXAMPLE)
     used = compose_variables()
-    assert REQUIRED_SECRETS <= used
+    assert used >= REQUIRED_SECRETS
     assert used - documented.keys() == set(), "used by docker-compose.yaml but not in .env.example"
     assert documented.keys() - used == set(), "in .env.example but unused by docker-compose.yaml"
     for name in REQUIRED_SECRETS:

@@ -1,5 +1,7 @@
 """The DAG file: imports cleanly, light at parse time, and its Params build a usable trigger form."""
+
 import copy
+import itertools
 import json
 import os
 import subprocess
@@ -10,8 +12,17 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 DAG_FILE = PROJECT_ROOT / "dags" / "word2vec_embeddings.py"
-STEPS = ["ingest_text", "tokenize_to_parquet", "commit_tokens", "train_word2vec", "export_embeddings",
-         "build_keras_model", "write_similarity_report", "publish", "promote"]
+STEPS = [
+    "ingest_text",
+    "tokenize_to_parquet",
+    "commit_tokens",
+    "train_word2vec",
+    "export_embeddings",
+    "build_keras_model",
+    "write_similarity_report",
+    "publish",
+    "promote",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +47,7 @@ def test_every_dag_has_tags_and_retries(dag_bag):
 def test_steps_are_chained_in_order(dag_bag):
     dag = dag_bag.dags["word2vec_embeddings"]
     assert sorted(dag.task_ids) == sorted(STEPS)
-    for upstream, downstream in zip(STEPS, STEPS[1:]):
+    for upstream, downstream in itertools.pairwise(STEPS):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert type(dag.get_task("train_word2vec")).__module__ == "word2vec_operators"
 
@@ -64,19 +75,37 @@ def test_tokens_and_promoted_model_are_assets(dag_bag):
 
 
 def test_schedule_is_configurable_without_editing_code(tmp_path):
-    probe = ("import runpy, json; ns = runpy.run_path({path!r}); t = ns['dag'].timetable; "
-             "print(json.dumps([type(t).__name__, getattr(t, 'expression', None)]))").format(path=str(DAG_FILE))
-    for value, expected in (("0 6 * * 1", ["CronDataIntervalTimetable", "0 6 * * 1"]), ("none", ["NullTimetable", None])):
+    probe = (
+        f"import runpy, json; ns = runpy.run_path({str(DAG_FILE)!r}); t = ns['dag'].timetable; "
+        "print(json.dumps([type(t).__name__, getattr(t, 'expression', None)]))"
+    )
+    for value, expected in (
+        ("0 6 * * 1", ["CronDataIntervalTimetable", "0 6 * * 1"]),
+        ("none", ["NullTimetable", None]),
+    ):
         env = {**os.environ, "AIRFLOW__WORD2VEC__SCHEDULE": value}
-        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120,
-                                check=True)
+        result = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=True
+        )
         assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
 
 
 def test_params_have_titles_descriptions_types_and_bounds(dag_bag):
     params = dag_bag.dags["word2vec_embeddings"].params
-    numeric = {"vector_size", "window", "min_count", "negative", "sample", "epochs", "workers", "seed", "top_k",
-               "history_days", "gate_tolerance", "tokenize_shards"}
+    numeric = {
+        "vector_size",
+        "window",
+        "min_count",
+        "negative",
+        "sample",
+        "epochs",
+        "workers",
+        "seed",
+        "top_k",
+        "history_days",
+        "gate_tolerance",
+        "tokenize_shards",
+    }
     for name in params:
         param = params.get_param(name)
         schema = param.schema
@@ -89,14 +118,17 @@ def test_params_have_titles_descriptions_types_and_bounds(dag_bag):
     assert params.get_param("sg").schema["enum"] == [0, 1]
 
 
-@pytest.mark.parametrize("conf, name", [
-    ({"epochs": 0}, "epochs"),
-    ({"epochs": "ten"}, "epochs"),
-    ({"vector_size": 100000}, "vector_size"),
-    ({"sg": 2}, "sg"),
-    ({"probe_words": "king"}, "probe_words"),
-    ({"sample": -1}, "sample"),
-])
+@pytest.mark.parametrize(
+    "conf, name",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": "ten"}, "epochs"),
+        ({"vector_size": 100000}, "vector_size"),
+        ({"sg": 2}, "sg"),
+        ({"probe_words": "king"}, "probe_words"),
+        ({"sample": -1}, "sample"),
+    ],
+)
 def test_params_refuse_out_of_range_and_wrong_type(dag_bag, conf, name):
     from airflow.sdk.exceptions import ParamValidationError
 

@@ -1,4 +1,5 @@
 """The DAG end to end with dag.test() on a real (SQLite) Airflow metadata DB, and its bad-input paths."""
+
 import json
 import time
 
@@ -49,8 +50,17 @@ def test_full_run_publishes_a_consistent_version(dag, small_corpus, data_root):
     assert manifest["gate"]["decision"] == "promoted" and list(manifest["partitions"]) == ["snapshot"]
     assert len(manifest["partitions"]["snapshot"]["sources"]) == 4  # the sha256 of each input file
     assert manifest["content_hash"].startswith(version.split("-")[1])
-    for name in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/embedding.keras", "keras/similarity.keras",
-                 "keras/similarity_words.keras", "keras/keras_vocab.json", "report/report.json", "report/report.html"):
+    for name in (
+        "word2vec.model",
+        "embeddings.npy",
+        "vocab.json",
+        "keras/embedding.keras",
+        "keras/similarity.keras",
+        "keras/similarity_words.keras",
+        "keras/keras_vocab.json",
+        "report/report.json",
+        "report/report.html",
+    ):
         assert manifest["files"][name]["sha256"] == file_sha256(version_dir / name), name
     assert len(manifest["inputs"]) == 4
     assert manifest["params"]["corpus_path"] == str(small_corpus)
@@ -116,7 +126,9 @@ def test_corpus_outside_allowed_roots_is_refused(dag, data_root, tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "secret.txt").write_text("secret words here\n")
-    error = _expect_fast_failure(dag, data_root, {"corpus_path": str(outside)}, "ingest_text", "outside the allowed roots")
+    error = _expect_fast_failure(
+        dag, data_root, {"corpus_path": str(outside)}, "ingest_text", "outside the allowed roots"
+    )
     assert str(outside) in error and str(data_root) in error
 
 
@@ -137,13 +149,23 @@ def test_lines_without_tokens_are_refused(dag, data_root):
 
 
 def test_min_count_leaving_no_vocabulary_is_refused(dag, data_root, small_corpus):
-    _expect_fast_failure(dag, data_root, {"corpus_path": str(small_corpus), "min_count": 100000},
-                         "train_word2vec", "min_count=100000 leaves an empty vocabulary")
+    _expect_fast_failure(
+        dag,
+        data_root,
+        {"corpus_path": str(small_corpus), "min_count": 100000},
+        "train_word2vec",
+        "min_count=100000 leaves an empty vocabulary",
+    )
 
 
 def test_unknown_conf_key_is_refused_with_the_known_keys(dag, data_root, small_corpus):
-    error = _expect_fast_failure(dag, data_root, {"corpus_path": str(small_corpus), "epoch": 3}, "ingest_text",
-                                 "unknown DAG run conf key(s) 'epoch'")
+    error = _expect_fast_failure(
+        dag,
+        data_root,
+        {"corpus_path": str(small_corpus), "epoch": 3},
+        "ingest_text",
+        "unknown DAG run conf key(s) 'epoch'",
+    )
     assert "epochs" in error
 
 

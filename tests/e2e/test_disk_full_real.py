@@ -4,6 +4,7 @@ publishes nothing: no new version folder, LATEST unchanged, no half-written fold
 
 Needs root (or CAP_SYS_ADMIN) to mount a tmpfs; skipped, saying so, where mounting is refused.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,19 @@ def small_filesystem(tmp_path):
     """A fresh tmpfs of TMPFS_BYTES mounted at ``tmp_path/data``; unmounted afterwards."""
     mount_point = tmp_path / "data"
     mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES},mode=0755", f"w2v-full-{uuid.uuid4().hex[:8]}",
-                             str(mount_point)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size={TMPFS_BYTES},mode=0755",
+            f"w2v-full-{uuid.uuid4().hex[:8]}",
+            str(mount_point),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs to fill up (needs root or CAP_SYS_ADMIN): {result.stderr.strip()}")
     try:
@@ -40,8 +52,14 @@ def small_filesystem(tmp_path):
 
 def _run_dag(data_root: Path, corpus_root: Path, conf: dict) -> subprocess.CompletedProcess:
     env = {**os.environ, "EMBEDDINGS_DATA_DIR": str(data_root), "EMBEDDINGS_CORPUS_ROOTS": str(corpus_root)}
-    return subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "run_dag.py"), "--conf", json.dumps(conf)],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "run_dag.py"), "--conf", json.dumps(conf)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def _fill(filesystem: Path, leave_bytes: int) -> int:

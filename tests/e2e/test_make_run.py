@@ -1,4 +1,5 @@
 """`make run` exactly as a user runs it, on a private Airflow home and data root."""
+
 import os
 import re
 import subprocess
@@ -16,8 +17,9 @@ def _make_run(tmp_path, data_root, conf):
     for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "PYTHONPATH"):
         env.pop(key, None)  # as in a user's shell: the Makefile sets what it needs
     started = time.monotonic()
-    result = subprocess.run(["make", "-s", "run", f"CONF={conf}"], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        ["make", "-s", "run", f"CONF={conf}"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     return result, time.monotonic() - started
 
 

@@ -1,7 +1,8 @@
 """Intervals, versions and the quality gate through dag.test() on a real (SQLite) metadata DB."""
+
 import importlib.util
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -35,7 +36,7 @@ def _latest(data_root):
 def _run_interval(dag, day_end, conf):
     from airflow.utils.state import DagRunState
 
-    dag_run = dag.test(run_conf=conf, logical_date=datetime.fromisoformat(day_end).replace(tzinfo=timezone.utc))
+    dag_run = dag.test(run_conf=conf, logical_date=datetime.fromisoformat(day_end).replace(tzinfo=UTC))
     assert dag_run.state == DagRunState.SUCCESS
     return dag_run
 
@@ -55,7 +56,10 @@ def test_intervals_ingest_their_own_days_and_latest_never_moves_back(dag, data_r
     assert _record(data_root, third)["version"] == latest and latest.startswith("20261104T000000Z")
     manifest = json.loads((data_root / "models" / latest / "manifest.json").read_text())
     assert list(manifest["partitions"]) == ["dt=2026-11-01", "dt=2026-11-03"]  # history_days 0: all days so far
-    assert manifest["partitions"]["dt=2026-11-03"]["files"] == 1 and len(manifest["partitions"]["dt=2026-11-03"]["sources"]) == 1
+    assert (
+        manifest["partitions"]["dt=2026-11-03"]["files"] == 1
+        and len(manifest["partitions"]["dt=2026-11-03"]["sources"]) == 1
+    )
 
     # an older interval, as a backfill would run it: its own partition and version, LATEST stays
     second = _run_interval(dag, "2026-11-03", conf)
@@ -76,7 +80,9 @@ def test_intervals_ingest_their_own_days_and_latest_never_moves_back(dag, data_r
     # history_days bounds the window
     windowed = _run_interval(dag, "2026-11-04", {**conf, "history_days": 1})
     version = _record(data_root, windowed)["version"]
-    assert list(json.loads((data_root / "models" / version / "manifest.json").read_text())["partitions"]) == ["dt=2026-11-03"]
+    assert list(json.loads((data_root / "models" / version / "manifest.json").read_text())["partitions"]) == [
+        "dt=2026-11-03"
+    ]
 
 
 def _run_dag_main():

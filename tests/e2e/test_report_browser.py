@@ -1,4 +1,5 @@
 """The HTML report in a real browser (Debian's headless Chromium through chromedriver), offline."""
+
 import shutil
 from pathlib import Path
 
@@ -15,14 +16,30 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 @pytest.fixture(scope="module")
 def report_html(trained_version, tmp_path_factory):
     emb = load_embeddings(trained_version["version_dir"])
-    history = [{"version": "20261101T000000Z-00000000", "data_time": "2026-11-01",
-                "evaluation": {"wordsim353": {"spearman": 0.2}, "simlex999": {"spearman": 0.1},
-                               "analogies": {"accuracy": 0.0}}}]
-    report = build_report(emb, trained_version["version_dir"] / "keras", version="20261102T000000Z-11111111",
-                          params={"corpus_path": "/data/<script>alert('x')</script>", "epochs": 3},
-                          corpus={"files": 1, "lines": 400, "tokens": 4500, "data_time": "2026-11-02"},
-                          probe_words=["king", "river", "<img src=x onerror=alert(1)>"], top_k=5, parity_pairs=20,
-                          seed=0, previous=(emb, "20261101T000000Z-00000000"), history=history)
+    history = [
+        {
+            "version": "20261101T000000Z-00000000",
+            "data_time": "2026-11-01",
+            "evaluation": {
+                "wordsim353": {"spearman": 0.2},
+                "simlex999": {"spearman": 0.1},
+                "analogies": {"accuracy": 0.0},
+            },
+        }
+    ]
+    report = build_report(
+        emb,
+        trained_version["version_dir"] / "keras",
+        version="20261102T000000Z-11111111",
+        params={"corpus_path": "/data/<script>alert('x')</script>", "epochs": 3},
+        corpus={"files": 1, "lines": 400, "tokens": 4500, "data_time": "2026-11-02"},
+        probe_words=["king", "river", "<img src=x onerror=alert(1)>"],
+        top_k=5,
+        parity_pairs=20,
+        seed=0,
+        previous=(emb, "20261101T000000Z-00000000"),
+        history=history,
+    )
     report["gate"] = {"decision": "promoted", "reason": "first version of this corpus"}
     out = tmp_path_factory.mktemp("report")
     return Path(write_report(report, emb, out)["report_html"])
@@ -37,9 +54,17 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1200,2400"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1200,2400",
+    ):
         options.add_argument(flag)
     session = webdriver.Chrome(service=Service(driver), options=options)
     yield session

@@ -1,4 +1,5 @@
 """Checks the fault tests share: finding a task's process, and a published version being whole."""
+
 from __future__ import annotations
 
 import json

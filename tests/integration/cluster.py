@@ -16,6 +16,7 @@ key and flushed at exit) with the test database as result backend.
 ``__exit__`` stops every process (SIGTERM to each process group, SIGKILL after a timeout), drops
 the database and frees the Redis database, also when the test failed or the start did.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -71,9 +72,15 @@ class AirflowCluster:
     """Context manager: scheduler, dag-processor, triggerer, api-server (and Celery workers) on a
     fresh PostgreSQL database, reachable at ``base_url`` with ``admin`` and the generated password."""
 
-    def __init__(self, tmp_path: Path, executor: str = "LocalExecutor", celery_workers: int = 0,
-                 env_extra: dict[str, str] | None = None, start_timeout: float = 300,
-                 scheduled_runs: bool = False):
+    def __init__(
+        self,
+        tmp_path: Path,
+        executor: str = "LocalExecutor",
+        celery_workers: int = 0,
+        env_extra: dict[str, str] | None = None,
+        start_timeout: float = 300,
+        scheduled_runs: bool = False,
+    ):
         if celery_workers and executor != "CeleryExecutor":
             raise ValueError("celery_workers needs executor='CeleryExecutor'")
         self.tmp_path = Path(tmp_path)
@@ -98,7 +105,7 @@ class AirflowCluster:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> "AirflowCluster":
+    def __enter__(self) -> AirflowCluster:
         try:
             self._start()
         except BaseException:
@@ -116,13 +123,20 @@ class AirflowCluster:
         self._create_database()
         self.env = self._build_env()
         started = time.monotonic()
-        result = subprocess.run([sys.executable, str(SCRIPT), "start"], env=self.env, cwd=PROJECT_ROOT,
-                                capture_output=True, text=True, timeout=self.start_timeout + 300)
+        result = subprocess.run(
+            [sys.executable, str(SCRIPT), "start"],
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=self.start_timeout + 300,
+        )
         self.start_output = result.stdout + result.stderr
         self.start_seconds = time.monotonic() - started
         if result.returncode != 0:
-            raise RuntimeError(f"airflow_local.py start failed ({result.returncode}):\n{self.start_output}\n"
-                               f"{self.diagnostics()}")
+            raise RuntimeError(
+                f"airflow_local.py start failed ({result.returncode}):\n{self.start_output}\n{self.diagnostics()}"
+            )
         passwords = self.home / "simple_auth_manager_passwords.json.generated"
         self.password = json.loads(passwords.read_text(encoding="utf-8"))[USER]
         # Exactly the environment the script gave the processes (JWT secret, execution API URL, ...).
@@ -134,41 +148,45 @@ class AirflowCluster:
     def _build_env(self) -> dict[str, str]:
         # Nothing of the outer Airflow configuration (tests/conftest.py points it at a SQLite home).
         env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-        env.update({
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW_PORT": str(self.port),
-            "AIRFLOW_HOST": "127.0.0.1",
-            "AIRFLOW_START_TIMEOUT": str(int(self.start_timeout)),
-            "AIRFLOW_STOP_TIMEOUT": "20",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
-            "AIRFLOW__CORE__EXECUTOR": self.executor,
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # trigger() unpauses, as a user does
-            "AIRFLOW__CORE__PARALLELISM": "4",  # LocalExecutor forks this many workers up front
-            # Only the runs a test creates (trigger, backfill): an unpaused DAG with a schedule would
-            # otherwise get a scheduled run with its default params at once.
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.scheduled_runs),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "15",
-            # Log servers on ports of their own, so a developer's `make airflow` can run alongside.
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "KERAS_BACKEND": "tensorflow",
-        })
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW_PORT": str(self.port),
+                "AIRFLOW_HOST": "127.0.0.1",
+                "AIRFLOW_START_TIMEOUT": str(int(self.start_timeout)),
+                "AIRFLOW_STOP_TIMEOUT": "20",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
+                "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # trigger() unpauses, as a user does
+                "AIRFLOW__CORE__PARALLELISM": "4",  # LocalExecutor forks this many workers up front
+                # Only the runs a test creates (trigger, backfill): an unpaused DAG with a schedule would
+                # otherwise get a scheduled run with its default params at once.
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.scheduled_runs),
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "15",
+                # Log servers on ports of their own, so a developer's `make airflow` can run alongside.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                "PYTHONPATH": str(PROJECT_ROOT),
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                "KERAS_BACKEND": "tensorflow",
+            }
+        )
         if self.executor == "CeleryExecutor":
             self.redis_db = self._claim_redis_db()
-            env.update({
-                "AIRFLOW_CELERY_WORKERS": str(self.celery_workers),
-                "AIRFLOW_CELERY_CONCURRENCY": "1",
-                "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS[0]}:{REDIS[1]}/{self.redis_db}",
-                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.db_url}",
-                "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
-            })
+            env.update(
+                {
+                    "AIRFLOW_CELERY_WORKERS": str(self.celery_workers),
+                    "AIRFLOW_CELERY_CONCURRENCY": "1",
+                    "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS[0]}:{REDIS[1]}/{self.redis_db}",
+                    "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.db_url}",
+                    "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+                }
+            )
         env.update(self.env_extra)
         return env
 
@@ -180,9 +198,14 @@ class AirflowCluster:
         recorded = self.pids() if (self.home / "run").exists() else {}
         if recorded:
             try:
-                result = subprocess.run([sys.executable, str(SCRIPT), "stop"], env=self.env or {
-                    **os.environ, "AIRFLOW_HOME": str(self.home)}, cwd=PROJECT_ROOT, capture_output=True,
-                    text=True, timeout=120)
+                result = subprocess.run(
+                    [sys.executable, str(SCRIPT), "stop"],
+                    env=self.env or {**os.environ, "AIRFLOW_HOME": str(self.home)},
+                    cwd=PROJECT_ROOT,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
                 if result.returncode != 0:
                     problems.append(f"airflow_local.py stop: {result.stdout}{result.stderr}")
             except subprocess.TimeoutExpired:
@@ -197,11 +220,11 @@ class AirflowCluster:
                 script.stop_processes(self.home, timeout=5, quiet=True)
         try:
             self._drop_database()
-        except Exception as error:  # noqa: BLE001 - report, keep cleaning up
+        except Exception as error:
             problems.append(f"dropping database {self.db_name}: {error}")
         try:
             self._release_redis_db()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             problems.append(f"releasing redis db {self.redis_db}: {error}")
         return problems
 
@@ -269,8 +292,9 @@ class AirflowCluster:
     def token(self) -> str:
         """A JWT for ``admin`` from ``POST /auth/token`` (cached)."""
         if self._token is None:
-            response = httpx.post(f"{self.base_url}/auth/token", json={"username": USER, "password": self.password},
-                                  timeout=30)
+            response = httpx.post(
+                f"{self.base_url}/auth/token", json={"username": USER, "password": self.password}, timeout=30
+            )
             assert response.status_code in (200, 201), f"login failed: {response.status_code} {response.text}"
             self._token = response.json()["access_token"]
         return self._token
@@ -338,8 +362,10 @@ class AirflowCluster:
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
         """The task's log for one try, one line per record, from the API as the UI shows it."""
-        path = (f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
-                f"{quote(task_id, safe='')}/logs/{try_number}")
+        path = (
+            f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+            f"{quote(task_id, safe='')}/logs/{try_number}"
+        )
         response = self.request("GET", path, params={"full_content": "true", "map_index": map_index})
         if not response.is_success:
             return f"(log unavailable: {response.status_code} {response.text[:300]})"
@@ -365,8 +391,10 @@ class AirflowCluster:
             if state in FINISHED_RUN_STATES:
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"run {run_id} still {state} after {timeout}s; tasks: "
-                                   f"{self.task_states(dag_id, run_id)}\n{self.diagnostics()}")
+                raise TimeoutError(
+                    f"run {run_id} still {state} after {timeout}s; tasks: "
+                    f"{self.task_states(dag_id, run_id)}\n{self.diagnostics()}"
+                )
             time.sleep(2)
         instances = self.task_instances(dag_id, run_id)
         outcome = RunOutcome(state=state, task_states={_ti_name(ti): ti["state"] for ti in instances})
@@ -374,10 +402,12 @@ class AirflowCluster:
             parts = [f"run {run_id} {state}; tasks: {outcome.task_states}"]
             for ti in instances:
                 if ti["state"] == "failed":
-                    log = self.task_log(dag_id, run_id, ti["task_id"], max(ti.get("try_number") or 1, 1),
-                                        ti.get("map_index", -1))
-                    parts.append(f"--- {_ti_name(ti)} (try {ti.get('try_number')}):\n"
-                                 + "\n".join(log.splitlines()[-40:]))
+                    log = self.task_log(
+                        dag_id, run_id, ti["task_id"], max(ti.get("try_number") or 1, 1), ti.get("map_index", -1)
+                    )
+                    parts.append(
+                        f"--- {_ti_name(ti)} (try {ti.get('try_number')}):\n" + "\n".join(log.splitlines()[-40:])
+                    )
             outcome.report = "\n".join(parts)
         return outcome
 
@@ -387,8 +417,14 @@ class AirflowCluster:
         """``airflow <args>`` against this cluster's database and configuration
         (e.g. ``cli("backfill", "create", "--dag-id", ...)``)."""
         airflow = Path(sys.executable).parent / "airflow"
-        result = subprocess.run([str(airflow), *args], env=self.process_env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                                timeout=timeout)
+        result = subprocess.run(
+            [str(airflow), *args],
+            env=self.process_env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"airflow {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
@@ -440,9 +476,15 @@ class AirflowCluster:
         with open(self.home / "logs" / f"{name}.log", "a", encoding="utf-8") as log:
             log.write(f"\n===== restarted by the test at {time.strftime('%H:%M:%S')} =====\n")
             log.flush()
-            process = subprocess.Popen([script.airflow_executable(), *args], env=settings.env, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                       cwd=PROJECT_ROOT)
+            process = subprocess.Popen(
+                [script.airflow_executable(), *args],
+                env=settings.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=PROJECT_ROOT,
+            )
         (self.home / "run" / f"{name}.pid").write_text(f"{process.pid}\n")
         stat = script._proc_stat(process.pid)
         if stat:

@@ -1,4 +1,5 @@
 """Backfills, the quality gate and Celery scale-out on real Airflow processes and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -29,11 +30,17 @@ def _wait_for_backfill(cluster, count: int, timeout: float = 900) -> list[dict]:
     while True:
         runs = [run for run in _runs(cluster) if run["run_type"] == "backfill"]
         backfills = cluster.api("GET", "/api/v2/backfills", params={"dag_id": DAG_ID})["backfills"]
-        if (len(runs) >= count and all(run["state"] in ("success", "failed") for run in runs)
-                and backfills and all(b["completed_at"] for b in backfills)):
+        if (
+            len(runs) >= count
+            and all(run["state"] in ("success", "failed") for run in runs)
+            and backfills
+            and all(b["completed_at"] for b in backfills)
+        ):
             return runs
         if time.monotonic() > deadline:
-            raise TimeoutError(f"backfill not done: {[(r['dag_run_id'], r['state']) for r in runs]}\n{cluster.diagnostics()}")
+            raise TimeoutError(
+                f"backfill not done: {[(r['dag_run_id'], r['state']) for r in runs]}\n{cluster.diagnostics()}"
+            )
         time.sleep(3)
 
 
@@ -44,8 +51,19 @@ def test_backfill_of_three_days_gives_three_partitions_and_versions(tmp_path):
     with AirflowCluster(tmp_path, env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
         cluster.wait_for_dag(DAG_ID)
         cluster.unpause(DAG_ID)
-        cluster.cli("backfill", "create", "--dag-id", DAG_ID, "--from-date", "2026-11-01", "--to-date", "2026-11-03",
-                    "--dag-run-conf", conf, check=True)
+        cluster.cli(
+            "backfill",
+            "create",
+            "--dag-id",
+            DAG_ID,
+            "--from-date",
+            "2026-11-01",
+            "--to-date",
+            "2026-11-03",
+            "--dag-run-conf",
+            conf,
+            check=True,
+        )
         runs = _wait_for_backfill(cluster, 3)
         assert sorted(run["state"] for run in runs) == ["success"] * 3, cluster.diagnostics()
         intervals = sorted((run["data_interval_start"][:10], run["data_interval_end"][:10]) for run in runs)
@@ -59,8 +77,21 @@ def test_backfill_of_three_days_gives_three_partitions_and_versions(tmp_path):
 
         # re-running one interval changes nothing else: no new version, other partitions untouched
         before = {p.name: p.stat().st_mtime_ns for p in tokens.iterdir()}
-        cluster.cli("backfill", "create", "--dag-id", DAG_ID, "--from-date", "2026-11-02", "--to-date",
-                    "2026-11-02", "--reprocess-behavior", "completed", "--dag-run-conf", conf, check=True)
+        cluster.cli(
+            "backfill",
+            "create",
+            "--dag-id",
+            DAG_ID,
+            "--from-date",
+            "2026-11-02",
+            "--to-date",
+            "2026-11-02",
+            "--reprocess-behavior",
+            "completed",
+            "--dag-run-conf",
+            conf,
+            check=True,
+        )
         _wait_for_backfill(cluster, 3)
         # the re-run is the same DAG run (same run id, same record), now ending "unchanged"
         records = [json.loads(p.read_text()) for p in (data_root / "runs").glob("*.json")]
@@ -97,21 +128,49 @@ def test_celery_workers_share_the_mapped_tokenize_tasks(tmp_path):
     data_root = tmp_path / "data"
     corpus = data_root / "corpus"
     corpus.mkdir(parents=True)
-    words = ("market city river people school report weather train king queen royal palace crown bridge "
-             "boat water computer program data network server garden flower tree").split()
+    words = [
+        "market",
+        "city",
+        "river",
+        "people",
+        "school",
+        "report",
+        "weather",
+        "train",
+        "king",
+        "queen",
+        "royal",
+        "palace",
+        "crown",
+        "bridge",
+        "boat",
+        "water",
+        "computer",
+        "program",
+        "data",
+        "network",
+        "server",
+        "garden",
+        "flower",
+        "tree",
+    ]
     for number in range(6):  # six files of similar size: six shards
         lines = [" ".join(words[(number + i + j) % len(words)] for j in range(12)) for i in range(4000)]
         (corpus / f"part-{number}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     conf = {"corpus_path": str(corpus), "tokenize_shards": 6, **TINY}
-    with AirflowCluster(tmp_path, executor="CeleryExecutor", celery_workers=2,
-                        env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
+    with AirflowCluster(
+        tmp_path, executor="CeleryExecutor", celery_workers=2, env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}
+    ) as cluster:
         run_id = cluster.trigger(DAG_ID, conf)
         outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
         assert outcome.state == "success", outcome.report
         mapped = [ti for ti in cluster.task_instances(DAG_ID, run_id) if ti["task_id"] == "tokenize_to_parquet"]
         # both workers run on this one machine (same TI hostname), so each worker's own log says what it ran
-        worker_logs = {name: cluster.service_log(name, lines=100_000) for name in cluster.pids()
-                       if name.startswith("celery-worker")}
+        worker_logs = {
+            name: cluster.service_log(name, lines=100_000)
+            for name in cluster.pids()
+            if name.startswith("celery-worker")
+        }
     assert sorted(ti["map_index"] for ti in mapped) == list(range(6))
     assert len(worker_logs) == 2
     ran = {name: log.count("tokenize_to_parquet") for name, log in worker_logs.items()}

@@ -11,6 +11,7 @@ holds exactly the rows of a direct tokenization of the corpus: none missing, non
 Each corpus file ends with many lines of a lone accented letter: no token (no row, nothing to
 train on), but read and tokenized line by line, so the task runs for seconds, not milliseconds.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -23,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cluster import AirflowCluster
 from tests.integration.checks import task_process
+from tests.integration.cluster import AirflowCluster
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
@@ -36,8 +37,9 @@ TINY = {"min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1, "window": 2
 def _write_corpus(folder: Path) -> list[Path]:
     folder.mkdir(parents=True)
     rng = random.Random(21)
-    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
-                  for _ in range(300)]
+    vocabulary = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(300)
+    ]
     paths = []
     for number in range(FILES):
         lines = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 15))) for _ in range(3000)]
@@ -65,11 +67,15 @@ def _wait_for_mid_shard(cluster, run_id: str, timeout: float = 300) -> tuple[dic
     while True:
         assert time.monotonic() < deadline, f"no tokenize task caught mid-shard: {cluster.task_states(DAG_ID, run_id)}"
         if not instances:
-            instances = [ti for ti in cluster.task_instances(DAG_ID, run_id)
-                         if ti["task_id"] == "tokenize_to_parquet" and ti["map_index"] >= 0]
+            instances = [
+                ti
+                for ti in cluster.task_instances(DAG_ID, run_id)
+                if ti["task_id"] == "tokenize_to_parquet" and ti["map_index"] >= 0
+            ]
         for ti in instances:
-            log = next(logs.glob(f"run_id=*/task_id=tokenize_to_parquet/map_index={ti['map_index']}/attempt=1.log"),
-                       None)
+            log = next(
+                logs.glob(f"run_id=*/task_id=tokenize_to_parquet/map_index={ti['map_index']}/attempt=1.log"), None
+            )
             text = log.read_text(encoding="utf-8", errors="replace") if log else ""
             if f"read file 1/{FILES // SHARDS}" in text and f"read file {FILES // SHARDS}/" not in text:
                 pid = task_process(ti["id"])
@@ -93,26 +99,30 @@ def test_celery_worker_killed_mid_tokenize_is_retried_on_the_other_worker(tmp_pa
     }
     with AirflowCluster(tmp_path, executor="CeleryExecutor", celery_workers=2, env_extra=env) as cluster:
         run_id = cluster.trigger(DAG_ID, conf)
-        victim, task_pid, dead_worker = _wait_for_mid_shard(cluster, run_id)
+        victim, _task_pid, dead_worker = _wait_for_mid_shard(cluster, run_id)
         cluster.stop_service(dead_worker, signal.SIGKILL)
         assert task_process(victim["id"]) is None, "the task process died with its worker"
         survivor = next(name for name in cluster.pids() if name.startswith("celery-worker") and name != dead_worker)
 
         outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=600)
         assert outcome.state == "success", outcome.report
-        mapped = {ti["map_index"]: ti for ti in cluster.task_instances(DAG_ID, run_id)
-                  if ti["task_id"] == "tokenize_to_parquet"}
+        mapped = {
+            ti["map_index"]: ti
+            for ti in cluster.task_instances(DAG_ID, run_id)
+            if ti["task_id"] == "tokenize_to_parquet"
+        }
         assert sorted(mapped) == list(range(SHARDS))
         retried = mapped[victim["map_index"]]
         assert retried["state"] == "success" and retried["try_number"] == victim["try_number"] + 1, retried
         first_try = cluster.task_log(DAG_ID, run_id, "tokenize_to_parquet", victim["try_number"], victim["map_index"])
         assert f"read file {FILES // SHARDS}/" not in first_try, "the first try was killed before its last file"
-        second_try = cluster.task_log(DAG_ID, run_id, "tokenize_to_parquet", retried["try_number"],
-                                      victim["map_index"])
+        second_try = cluster.task_log(DAG_ID, run_id, "tokenize_to_parquet", retried["try_number"], victim["map_index"])
         assert f"read file {FILES // SHARDS}/{FILES // SHARDS}" in second_try
         # each worker logs the workloads it executes, with the log path of the task's try
-        tries = {number: f"task_id=tokenize_to_parquet/map_index={victim['map_index']}/attempt={number}.log"
-                 for number in (victim["try_number"], retried["try_number"])}
+        tries = {
+            number: f"task_id=tokenize_to_parquet/map_index={victim['map_index']}/attempt={number}.log"
+            for number in (victim["try_number"], retried["try_number"])
+        }
         dead_log = cluster.service_log(dead_worker, lines=100_000)
         survivor_log = cluster.service_log(survivor, lines=100_000)
         assert tries[victim["try_number"]] in dead_log and tries[retried["try_number"]] not in dead_log
@@ -120,18 +130,26 @@ def test_celery_worker_killed_mid_tokenize_is_retried_on_the_other_worker(tmp_pa
         assert not cluster.session_pids(dead_worker), "the killed worker stays dead"
 
     tokens = data_root / "tokens"
-    [partition] = [p for p in tokens.glob("*/snapshot")]
+    [partition] = list(tokens.glob("*/snapshot"))
     import pyarrow.parquet as pq
 
     table = pq.read_table(sorted(partition.glob("*.parquet")))
-    committed = Counter(zip(table.column("source").to_pylist(), table.column("line").to_pylist(),
-                            table.column("chunk").to_pylist()))
+    committed = Counter(
+        zip(table.column("source").to_pylist(), table.column("line").to_pylist(), table.column("chunk").to_pylist())
+    )
     expected = {(str(path), line, chunk): words for path in paths for line, chunk, words in iter_token_rows(path)}
     assert not [row for row, count in committed.items() if count > 1], "duplicate rows"
-    assert set(committed) == set(expected), (f"missing {len(set(expected) - set(committed))}, "
-                                             f"unexpected {len(set(committed) - set(expected))}")
-    by_row = dict(zip(zip(table.column("source").to_pylist(), table.column("line").to_pylist(),
-                          table.column("chunk").to_pylist()), table.column("tokens").to_pylist()))
+    assert set(committed) == set(expected), (
+        f"missing {len(set(expected) - set(committed))}, unexpected {len(set(committed) - set(expected))}"
+    )
+    by_row = dict(
+        zip(
+            zip(
+                table.column("source").to_pylist(), table.column("line").to_pylist(), table.column("chunk").to_pylist()
+            ),
+            table.column("tokens").to_pylist(),
+        )
+    )
     assert by_row == expected
     summary = json.loads((partition / "_SUCCESS.json").read_text())
     assert summary["rows"] == table.num_rows == len(expected)

@@ -12,6 +12,7 @@ Both must end cleanly: one publishes and promotes the version, the other finds i
 ends ``unchanged``. The partition is one run's whole output, the one version folder is whole,
 LATEST names it, and training saw exactly the rows of a whole partition.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from include.storage.publish import file_sha256
-from tests.integration.checks import assert_version_whole
 from tests.conftest import PROJECT_ROOT, synthetic_sentences
+from tests.integration.checks import assert_version_whole
 from tests.integration.cluster import AirflowCluster
 
 pytestmark = pytest.mark.slow
@@ -39,15 +40,18 @@ PARAMS = {"epochs": 10, "min_count": 1, "vector_size": 16, "workers": 1, "window
 
 def _corpus(root: Path) -> list[Path]:
     rng = random.Random(3)
-    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
-                  for _ in range(2000)]
+    vocabulary = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(2000)
+    ]
     day = root / "2026-11-01"
     day.mkdir(parents=True)
     paths = []
     for number in range(4):
         path = day / f"news-{number}.txt"
-        path.write_text("\n".join(" ".join(rng.choices(vocabulary, k=rng.randint(1, 20))) for _ in range(20_000))
-                        + "\n", encoding="utf-8")
+        path.write_text(
+            "\n".join(" ".join(rng.choices(vocabulary, k=rng.randint(1, 20))) for _ in range(20_000)) + "\n",
+            encoding="utf-8",
+        )
         paths.append(path)
     (root / "2026-11-02").mkdir()  # the next day: outside the interval, never read
     (root / "2026-11-02" / "later.txt").write_text("words of another day\n", encoding="utf-8")
@@ -56,18 +60,20 @@ def _corpus(root: Path) -> list[Path]:
 
 def _airflow_env(home: Path, data_root: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "EMBEDDINGS_DATA_DIR": str(data_root),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "KERAS_BACKEND": "tensorflow",
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "EMBEDDINGS_DATA_DIR": str(data_root),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "KERAS_BACKEND": "tensorflow",
+        }
+    )
     return env
 
 
@@ -83,8 +89,9 @@ def test_one_airflow_refuses_a_second_run_of_an_interval_and_queues_a_second_man
     conf = {"corpus_path": str(corpus), "min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1}
     with AirflowCluster(tmp_path, env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
         first = cluster.trigger(DAG_ID, conf, logical_date=f"{LOGICAL_DATE}T00:00:00Z")
-        again = cluster.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns",
-                                json={"logical_date": f"{LOGICAL_DATE}T00:00:00Z", "conf": conf})
+        again = cluster.request(
+            "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": f"{LOGICAL_DATE}T00:00:00Z", "conf": conf}
+        )
         assert again.status_code == 409, (again.status_code, again.text)
         assert "Unique constraint violation" in again.text, again.text
         second = cluster.trigger(DAG_ID, conf)  # a manual run (no logical date): reads the same snapshot partition
@@ -95,8 +102,10 @@ def test_one_airflow_refuses_a_second_run_of_an_interval_and_queues_a_second_man
         assert [outcome.state for outcome in outcomes] == ["success", "success"], [o.report for o in outcomes]
         runs = [cluster.dag_run(DAG_ID, run_id) for run_id in (first, second)]
         assert _utc(runs[1]["start_date"]) >= _utc(runs[0]["end_date"]), runs
-    records = {record["run_id"]: record for record in
-               (json.loads(path.read_text()) for path in (data_root / "runs").glob("*.json"))}
+    records = {
+        record["run_id"]: record
+        for record in (json.loads(path.read_text()) for path in (data_root / "runs").glob("*.json"))
+    }
     assert records[first]["outcome"] == "promoted"
     assert records[second]["outcome"] == "unchanged", records[second]  # same inputs, params and code
     assert (data_root / "models" / "LATEST").read_text().strip() == records[first]["version"]
@@ -109,15 +118,27 @@ def test_two_runs_of_the_same_interval_at_once_publish_one_whole_version(tmp_pat
     paths = _corpus(data_root / "news")
     airflow = str(Path(sys.executable).parent / "airflow")
     envs = [_airflow_env(tmp_path / f"airflow-{name}", data_root) for name in ("a", "b")]
-    migrations = [subprocess.Popen([airflow, "db", "migrate"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.STDOUT) for env in envs]
+    migrations = [
+        subprocess.Popen(
+            [airflow, "db", "migrate"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        for env in envs
+    ]
     assert [process.wait(timeout=300) for process in migrations] == [0, 0]
 
     confs = [{"corpus_path": str(data_root / "news"), "tokenize_shards": shards, **PARAMS} for shards in (1, 3)]
     started = time.monotonic()
-    runs = [subprocess.Popen([airflow, "dags", "test", DAG_ID, LOGICAL_DATE, "-c", json.dumps(conf)], env=env,
-                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for env, conf in zip(envs, confs)]
+    runs = [
+        subprocess.Popen(
+            [airflow, "dags", "test", DAG_ID, LOGICAL_DATE, "-c", json.dumps(conf)],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for env, conf in zip(envs, confs)
+    ]
     outputs = [process.communicate(timeout=900)[0] for process in runs]
     seconds = time.monotonic() - started
     for process, output in zip(runs, outputs):
@@ -144,8 +165,9 @@ def test_two_runs_of_the_same_interval_at_once_publish_one_whole_version(tmp_pat
     parts = sorted(partition.glob("*.parquet"))
     assert len(parts) in (1, 3), parts
     table = pq.read_table(parts)
-    committed = Counter(zip(table.column("source").to_pylist(), table.column("line").to_pylist(),
-                            table.column("chunk").to_pylist()))
+    committed = Counter(
+        zip(table.column("source").to_pylist(), table.column("line").to_pylist(), table.column("chunk").to_pylist())
+    )
     expected = Counter((str(path), line, chunk) for path in paths for line, chunk, _ in iter_token_rows(path))
     assert committed == expected, "rows missing or twice"
     summary = json.loads((partition / "_SUCCESS.json").read_text())

@@ -10,6 +10,7 @@ Two restarts in one run on the LocalExecutor, whose task processes are children 
 
 Either way the run ends in success and publishes one whole version.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,14 +33,17 @@ def _ti(cluster, run_id: str, task_id: str) -> dict | None:
     return next((ti for ti in cluster.task_instances(DAG_ID, run_id) if ti["task_id"] == task_id), None)
 
 
-def _wait_until_running(cluster, run_id: str, task_id: str, log_text: str | None = None,
-                        timeout: float = 600) -> dict:
+def _wait_until_running(cluster, run_id: str, task_id: str, log_text: str | None = None, timeout: float = 600) -> dict:
     """The task instance once it runs, its process exists and (if given) its log shows ``log_text``."""
     deadline = time.monotonic() + timeout
     while True:
         ti = _ti(cluster, run_id, task_id)
-        if ti and ti["state"] == "running" and task_process(ti["id"]) and (
-                log_text is None or log_text in cluster.task_log(DAG_ID, run_id, task_id, ti["try_number"])):
+        if (
+            ti
+            and ti["state"] == "running"
+            and task_process(ti["id"])
+            and (log_text is None or log_text in cluster.task_log(DAG_ID, run_id, task_id, ti["try_number"]))
+        ):
             return ti
         assert time.monotonic() < deadline, f"{task_id} never ran: {cluster.task_states(DAG_ID, run_id)}"
         assert cluster.dag_run(DAG_ID, run_id)["state"] in ("queued", "running"), cluster.task_states(DAG_ID, run_id)

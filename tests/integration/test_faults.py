@@ -1,4 +1,5 @@
 """Faults with real processes: the training task killed mid-epoch is retried and publishes a whole version."""
+
 from __future__ import annotations
 
 import os
@@ -31,10 +32,14 @@ def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path)
         deadline = time.monotonic() + 600
         while killed is None:
             assert time.monotonic() < deadline, cluster.task_states(DAG_ID, run_id)
-            train = next((ti for ti in cluster.task_instances(DAG_ID, run_id) if ti["task_id"] == "train_word2vec"),
-                         None)
-            if train and train["state"] == "running" and "epoch 2/60" in cluster.task_log(
-                    DAG_ID, run_id, "train_word2vec", train["try_number"]):
+            train = next(
+                (ti for ti in cluster.task_instances(DAG_ID, run_id) if ti["task_id"] == "train_word2vec"), None
+            )
+            if (
+                train
+                and train["state"] == "running"
+                and "epoch 2/60" in cluster.task_log(DAG_ID, run_id, "train_word2vec", train["try_number"])
+            ):
                 pid = task_process(train["id"])
                 if pid:
                     os.kill(pid, signal.SIGKILL)

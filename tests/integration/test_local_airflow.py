@@ -6,6 +6,7 @@
 - `scripts/airflow_local.py start` / `stop` on a fresh SQLite home: prints the address and the
   login, refuses a second start, and leaves no process behind.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,15 +30,20 @@ DAG_ID = "word2vec_embeddings"
 def write_corpus(folder: Path, lines: int = 300, seed: int = 3) -> Path:
     """A small English-like corpus (a few topics, clear co-occurrences) as two .txt files."""
     rng = random.Random(seed)
-    topics = [["king", "queen", "royal", "palace", "crown", "throne"],
-              ["river", "water", "boat", "bridge", "fish", "bank"],
-              ["computer", "software", "program", "data", "network", "server"]]
+    topics = [
+        ["king", "queen", "royal", "palace", "crown", "throne"],
+        ["river", "water", "boat", "bridge", "fish", "bank"],
+        ["computer", "software", "program", "data", "network", "server"],
+    ]
     fillers = ["the", "and", "with", "near", "over"]
     sentences = []
     for _ in range(lines):
         topic = rng.choice(topics)
-        sentences.append(" ".join(rng.choice(topic) if rng.random() < 0.7 else rng.choice(fillers)
-                                  for _ in range(rng.randint(6, 12))))
+        sentences.append(
+            " ".join(
+                rng.choice(topic) if rng.random() < 0.7 else rng.choice(fillers) for _ in range(rng.randint(6, 12))
+            )
+        )
     folder.mkdir(parents=True)
     half = len(sentences) // 2
     (folder / "part-1.txt").write_text("\n".join(sentences[:half]) + "\n", encoding="utf-8")
@@ -52,21 +58,24 @@ def test_dag_runs_on_local_executor_with_postgres_and_uses_the_conf(tmp_path):
     corpus = write_corpus(data_root / "corpus")
     conf = {"corpus_path": str(corpus), "epochs": 2, "min_count": 1, "vector_size": 16, "workers": 1}
 
-    with AirflowCluster(tmp_path, executor="LocalExecutor",
-                        env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
+    with AirflowCluster(
+        tmp_path, executor="LocalExecutor", env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}
+    ) as cluster:
         # The API wants a login: nothing without a token, nothing with a forged one.
         assert cluster.request("GET", "/api/v2/dags", token=False).status_code in (401, 403)
         assert cluster.request("GET", "/api/v2/dags", token="not-a-jwt").status_code in (401, 403)
-        assert cluster.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None},
-                               token=False).status_code in (401, 403)
+        assert cluster.request(
+            "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, token=False
+        ).status_code in (401, 403)
         # The start created the training pool.
         assert cluster.api("GET", "/api/v2/pools/word2vec_training")["slots"] == 1
 
         run_id = cluster.trigger(DAG_ID, conf)
         # Params out of range or of the wrong type are refused by the API itself, naming the Param
         for bad in ({"epochs": 0}, {"vector_size": "big"}):
-            response = cluster.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns",
-                                       json={"logical_date": None, "conf": {**conf, **bad}})
+            response = cluster.request(
+                "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {**conf, **bad}}
+            )
             assert response.status_code == 400, response.text
             assert next(iter(bad)) in response.text
         outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
@@ -107,18 +116,26 @@ def test_start_and_stop_on_sqlite_print_the_login_and_leave_nothing_behind(tmp_p
     home = tmp_path / "airflow-home"
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env.update({
-        "AIRFLOW_HOME": str(home),  # no SQL_ALCHEMY_CONN: SQLite in the home, LocalExecutor
-        "AIRFLOW_PORT": str(port),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__CORE__PARALLELISM": "2",
-        "EMBEDDINGS_DATA_DIR": str(tmp_path / "data"),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),  # no SQL_ALCHEMY_CONN: SQLite in the home, LocalExecutor
+            "AIRFLOW_PORT": str(port),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            "EMBEDDINGS_DATA_DIR": str(tmp_path / "data"),
+        }
+    )
 
     def script(command: str, timeout: float = 400) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(SCRIPT), command], env=env, cwd=PROJECT_ROOT,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, str(SCRIPT), command],
+            env=env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     pids: dict[str, int] = {}
     started = script("start")

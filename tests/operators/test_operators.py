@@ -1,6 +1,7 @@
 """Operators are thin: they call include/ and turn bad input into a failure without retry."""
+
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,20 +15,25 @@ from include.artifacts.keras_models import write_keras_models
 
 
 def _context(run_id="manual__2026-11-25T20:30:00+00:00", conf=None, params=None):
-    run_after = datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)
-    return {"run_id": run_id, "dag_run": SimpleNamespace(conf=conf or {}, run_after=run_after),
-            "params": params or {}, "data_interval_start": None, "data_interval_end": None}
+    run_after = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
+    return {
+        "run_id": run_id,
+        "dag_run": SimpleNamespace(conf=conf or {}, run_after=run_after),
+        "params": params or {},
+        "data_interval_start": None,
+        "data_interval_end": None,
+    }
 
 
 def test_window_and_version_time_follow_the_data_interval():
     context = _context()
     assert ops.data_interval(context) == (None, None)
     assert ops.window_end(context) is None
-    assert ops.run_time(context) == datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)
-    context["data_interval_start"] = datetime(2026, 11, 20, tzinfo=timezone.utc)
-    context["data_interval_end"] = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    assert ops.run_time(context) == datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
+    context["data_interval_start"] = datetime(2026, 11, 20, tzinfo=UTC)
+    context["data_interval_end"] = datetime(2026, 11, 21, tzinfo=UTC)
     assert ops.window_end(context) == date(2026, 11, 21)
-    assert ops.run_time(context) == datetime(2026, 11, 21, tzinfo=timezone.utc)
+    assert ops.run_time(context) == datetime(2026, 11, 21, tzinfo=UTC)
     context["data_interval_start"] = context["data_interval_end"]  # zero-length: no interval
     assert ops.data_interval(context) == (None, None)
 
@@ -43,7 +49,9 @@ def test_ingest_operator_fails_without_retry_on_bad_path(data_root, tmp_path):
 
 
 def test_ingest_operator_refuses_unknown_conf_keys(small_corpus):
-    with pytest.raises(AirflowFailException, match="unknown DAG run conf key.*'epoch'.*known keys: corpus_path, epochs"):
+    with pytest.raises(
+        AirflowFailException, match="unknown DAG run conf key.*'epoch'.*known keys: corpus_path, epochs"
+    ):
         ops.PipelineStepOperator.execute(_ingest_operator("corpus"), _context(conf={"epoch": 1}))
 
 
@@ -52,12 +60,14 @@ def test_ingest_tokenize_and_commit_operators(small_corpus, data_root):
     facts = ops.PipelineStepOperator.execute(_ingest_operator("corpus"), context)
     assert facts["files"] == 4 and facts["corpus_path"] == str(small_corpus) and facts["shards"] == 4
     for shard in range(facts["shards"]):
-        tokenize = ops.TokenizeToParquetOperator(task_id=f"tokenize_{shard}", manifest_path=facts["manifest_path"],
-                                                 shard=shard)
+        tokenize = ops.TokenizeToParquetOperator(
+            task_id=f"tokenize_{shard}", manifest_path=facts["manifest_path"], shard=shard
+        )
         assert ops.PipelineStepOperator.execute(tokenize, context)["tokens"] > 0
     assert not (data_root / "tokens").exists(), "nothing is visible before the commit"
-    commit = ops.CommitTokensOperator(task_id="commit_tokens", manifest_path=facts["manifest_path"],
-                                      corpus_id=facts["corpus_id"])
+    commit = ops.CommitTokensOperator(
+        task_id="commit_tokens", manifest_path=facts["manifest_path"], corpus_id=facts["corpus_id"]
+    )
     result = ops.PipelineStepOperator.execute(commit, context)
     assert result["corpus_tokens"] == str(data_root / "tokens" / facts["corpus_id"])
     assert result["committed"] == ["snapshot"] and result["tokens"] > 0
@@ -71,8 +81,18 @@ def test_report_operator_fails_without_retry_on_parity_mismatch(trained_version,
     shutil.rmtree(version_dir / "keras")
     write_keras_models(embeddings.vectors + np.float32(0.5), embeddings.index_to_word, version_dir / "keras")
     operator = ops.WriteSimilarityReportOperator(
-        task_id="write_similarity_report", version_dir=str(version_dir), version="v", corpus_path="c",
-        corpus_id="c", corpus_stats={}, probe_words=[], top_k=3, parity_pairs=20, seed=0, gate_tolerance=0.05)
+        task_id="write_similarity_report",
+        version_dir=str(version_dir),
+        version="v",
+        corpus_path="c",
+        corpus_id="c",
+        corpus_stats={},
+        probe_words=[],
+        top_k=3,
+        parity_pairs=20,
+        seed=0,
+        gate_tolerance=0.05,
+    )
     with pytest.raises(AirflowFailException, match="Keras and gensim cosines differ"):
         ops.PipelineStepOperator.execute(operator, _context(params={"epochs": 1}))
     assert not (version_dir / "report" / "report.json").exists()
@@ -89,8 +109,9 @@ def test_disk_full_fails_without_retry_naming_the_file(trained_version, tmp_path
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(np, "save", full)
-    operator = ops.ExportEmbeddingsOperator(task_id="export_embeddings", model_path=str(version_dir / "word2vec.model"),
-                                            version_dir=str(version_dir))
+    operator = ops.ExportEmbeddingsOperator(
+        task_id="export_embeddings", model_path=str(version_dir / "word2vec.model"), version_dir=str(version_dir)
+    )
     with pytest.raises(AirflowFailException, match=r"disk full while writing '.*embeddings\.npy'"):
         ops.PipelineStepOperator.execute(operator, _context())
     assert not (data_root / "models").exists()
@@ -106,18 +127,31 @@ def test_publish_of_a_version_another_run_published_meanwhile_ends_unchanged(dat
 
     version = "20261102T000000Z-abcdef01"
     (data_root / "models" / version).mkdir(parents=True)
-    (data_root / "models" / version / "manifest.json").write_text(json.dumps(
-        {"version": version, "run_id": "the_other_run", "content_hash": "abcdef01" * 8}))
+    (data_root / "models" / version / "manifest.json").write_text(
+        json.dumps({"version": version, "run_id": "the_other_run", "content_hash": "abcdef01" * 8})
+    )
     context = _context(run_id="this_run")
     staging_dir("this_run").mkdir(parents=True)
-    publish = ops.PublishVersionOperator(task_id="publish", version_dir="unused", version=version, manifest_path="unused",
-                                         corpus_tokens="unused", facts={"content_hash": "abcdef01" * 8})
+    publish = ops.PublishVersionOperator(
+        task_id="publish",
+        version_dir="unused",
+        version=version,
+        manifest_path="unused",
+        corpus_tokens="unused",
+        facts={"content_hash": "abcdef01" * 8},
+    )
     with pytest.raises(AirflowSkipException, match="published meanwhile by run the_other_run"):
         publish.published_meanwhile(context, FileExistsError("exists"))
     assert read_run_record("this_run")["outcome"] == "unchanged"
     assert not staging_dir("this_run").exists(), "the duplicate is dropped"
 
-    other = ops.PublishVersionOperator(task_id="publish", version_dir="unused", version=version, manifest_path="unused",
-                                       corpus_tokens="unused", facts={"content_hash": "0" * 64})
+    other = ops.PublishVersionOperator(
+        task_id="publish",
+        version_dir="unused",
+        version=version,
+        manifest_path="unused",
+        corpus_tokens="unused",
+        facts={"content_hash": "0" * 64},
+    )
     with pytest.raises(AirflowFailException, match="exists"):  # another version of the same name: no retry
         other.published_meanwhile(context, FileExistsError("exists"))

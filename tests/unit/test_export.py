@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from gensim.models import Word2Vec
 
-from include.errors import PipelineInputError
 from include.artifacts.embeddings import load_embeddings
+from include.errors import PipelineInputError
 
 
 def test_rows_of_embeddings_match_vocab_and_gensim(trained_version):
@@ -39,12 +39,15 @@ def _write(folder, vectors, vocab):
     (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
 
 
-@pytest.mark.parametrize("vocab, message", [
-    ({"a": 0, "b": 2}, "index 2"),
-    ({"a": 0, "b": 0}, "index 0"),
-    ({"a": 0, "b": True}, "True"),
-    ({"a": 0}, "has 1 words but"),
-])
+@pytest.mark.parametrize(
+    "vocab, message",
+    [
+        ({"a": 0, "b": 2}, "index 2"),
+        ({"a": 0, "b": 0}, "index 0"),
+        ({"a": 0, "b": True}, "True"),
+        ({"a": 0}, "has 1 words but"),
+    ],
+)
 def test_loader_refuses_inconsistent_files(tmp_path, vocab, message):
     _write(tmp_path / "v", np.zeros((2, 3), dtype=np.float32), vocab)
     with pytest.raises(PipelineInputError, match=message):

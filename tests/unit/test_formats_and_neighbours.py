@@ -3,9 +3,9 @@ import pyarrow.parquet as pq
 import pytest
 from gensim.models import KeyedVectors
 
-from include.quality.drift import compare_versions, jaccard
 from include.artifacts.embeddings import Embeddings, load_embeddings
 from include.artifacts.formats import write_projector_files, write_word2vec_formats
+from include.quality.drift import compare_versions, jaccard
 from include.quality.neighbour_table import neighbour_table, write_neighbour_table
 
 
@@ -60,11 +60,17 @@ def test_identical_vectors_never_list_the_word_itself():
 
 def test_drift_between_versions():
     words = ["king", "queen", "crown", "river", "boat", "water"]
-    before = Embeddings(np.array([[1, 0, 0], [0.9, 0.1, 0], [0.8, 0.2, 0], [0, 1, 0], [0, 0.9, 0.1], [0, 0.8, 0.2]],
-                                 dtype=np.float32), {w: i for i, w in enumerate(words)}, words)
+    before = Embeddings(
+        np.array([[1, 0, 0], [0.9, 0.1, 0], [0.8, 0.2, 0], [0, 1, 0], [0, 0.9, 0.1], [0, 0.8, 0.2]], dtype=np.float32),
+        {w: i for i, w in enumerate(words)},
+        words,
+    )
     now_words = ["king", "queen", "river", "boat", "water", "ship"]
-    now = Embeddings(np.array([[1, 0, 0], [0, 1, 0], [0, 0.9, 0.1], [0.9, 0.1, 0], [0, 0.8, 0.2], [0.5, 0.5, 0]],
-                              dtype=np.float32), {w: i for i, w in enumerate(now_words)}, now_words)
+    now = Embeddings(
+        np.array([[1, 0, 0], [0, 1, 0], [0, 0.9, 0.1], [0.9, 0.1, 0], [0, 0.8, 0.2], [0.5, 0.5, 0]], dtype=np.float32),
+        {w: i for i, w in enumerate(now_words)},
+        now_words,
+    )
     drift = compare_versions(now, before, ["king", "queen", "crown"], 1, "v1")
     assert drift["previous_version"] == "v1"
     assert drift["probe_jaccard"] == {"king": 0.0, "queen": 0.0}  # crown was dropped

@@ -1,17 +1,18 @@
 """Bad and hostile input at the library level: each refused with a message naming the file."""
+
 import builtins
 import os
 
 import pytest
 
-from include.errors import PipelineInputError
 from include.artifacts.embeddings import export_embeddings, load_embeddings
-from include.steps.ingest_text import ingest_corpus, read_manifest
 from include.artifacts.keras_models import write_keras_models
+from include.errors import PipelineInputError
+from include.steps.ingest_text import ingest_corpus, read_manifest
+from include.steps.train_word2vec import Word2VecParams, train_word2vec
 from include.steps.write_similarity_report import build_report
 from include.text.files import TextFileReader, discover_files
 from include.text.tokens import tokenize_files, write_token_file
-from include.steps.train_word2vec import Word2VecParams, train_word2vec
 
 
 def test_file_swapped_for_an_outside_link_after_the_scan_is_refused(data_root, tmp_path):
@@ -71,14 +72,24 @@ def test_a_one_word_vocabulary_trains_exports_and_reports(tmp_path):
     ingest_corpus(corpus, tmp_path / "m.json")
     tokens = tokenize_files(read_manifest(tmp_path / "m.json"), tmp_path / "tokens")
     version = tmp_path / "v"
-    train_word2vec(tokens["path"], Word2VecParams(vector_size=8, min_count=1, epochs=1, workers=1),
-                   version / "word2vec.model")
+    train_word2vec(
+        tokens["path"], Word2VecParams(vector_size=8, min_count=1, epochs=1, workers=1), version / "word2vec.model"
+    )
     export_embeddings(version / "word2vec.model", version)
     emb = load_embeddings(version)
     assert emb.index_to_word == ["hello"]
     write_keras_models(emb.vectors, emb.index_to_word, version / "keras")
-    report = build_report(emb, version / "keras", version="v", params={}, corpus={}, probe_words=["hello", "<b>"],
-                          top_k=5, parity_pairs=5, seed=0)
+    report = build_report(
+        emb,
+        version / "keras",
+        version="v",
+        params={},
+        corpus={},
+        probe_words=["hello", "<b>"],
+        top_k=5,
+        parity_pairs=5,
+        seed=0,
+    )
     assert report["neighbours"] == {"hello": []} and report["oov_probe_words"] == ["<b>"]
     assert report["parity"]["max_abs_diff"] < 1e-5
 

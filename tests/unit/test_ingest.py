@@ -1,4 +1,5 @@
 """Unit tests of include/steps/ingest_text.py: the ingest manifest of a corpus."""
+
 from __future__ import annotations
 
 import bz2
@@ -27,8 +28,12 @@ def test_small_corpus_manifest_describes_every_text_file(small_corpus, manifest_
     totals = ingest_corpus(small_corpus, manifest_path)
     manifest = read_manifest(manifest_path)
 
-    expected_files = [small_corpus / "a.txt", small_corpus / "b.TXT",
-                      small_corpus / "more" / "c.txt.gz", small_corpus / "more" / "d.bz2"]
+    expected_files = [
+        small_corpus / "a.txt",
+        small_corpus / "b.TXT",
+        small_corpus / "more" / "c.txt.gz",
+        small_corpus / "more" / "d.bz2",
+    ]
     assert [entry["path"] for entry in manifest["files"]] == [str(path) for path in expected_files]
     assert manifest["schema_version"] == MANIFEST_SCHEMA_VERSION
     assert manifest["corpus_path"] == str(small_corpus)
@@ -41,15 +46,19 @@ def test_small_corpus_manifest_describes_every_text_file(small_corpus, manifest_
         assert entry["lines"] == expected_lines[path.name]
         assert entry["bad_bytes"] == 0
 
-    assert totals == manifest["totals"] == {
-        "files": 4,
-        "skipped_files": 0,
-        "lines": 400,
-        "bytes": sum(path.stat().st_size for path in expected_files),
-        "bad_bytes": 0,
-        "shards": 1,
-        "reused_partitions": 0,
-    }
+    assert (
+        totals
+        == manifest["totals"]
+        == {
+            "files": 4,
+            "skipped_files": 0,
+            "lines": 400,
+            "bytes": sum(path.stat().st_size for path in expected_files),
+            "bad_bytes": 0,
+            "shards": 1,
+            "reused_partitions": 0,
+        }
+    )
     assert manifest["partitions"] == ["snapshot"] and manifest["dated"] is False
     assert all(entry["partition"] == "snapshot" for entry in manifest["files"])
     shown = json.dumps(manifest)
@@ -75,8 +84,12 @@ def test_binary_file_among_text_files_is_skipped_with_a_warning(data_root, manif
     with caplog.at_level(logging.WARNING, logger="include.steps.ingest_text"):
         totals = ingest_corpus(corpus, manifest_path)
     entries = {Path(entry["path"]).name: entry for entry in read_manifest(manifest_path)["files"]}
-    assert entries["b.txt"] == {"path": str(blob), "partition": "snapshot", "size": blob.stat().st_size,
-                                "skipped": "binary"}
+    assert entries["b.txt"] == {
+        "path": str(blob),
+        "partition": "snapshot",
+        "size": blob.stat().st_size,
+        "skipped": "binary",
+    }
     assert entries["c.gz"]["skipped"] == "binary"
     assert "skipped" not in entries["a.txt"] and entries["a.txt"]["lines"] == 1
     assert totals["files"] == 1 and totals["skipped_files"] == 2
@@ -97,10 +110,14 @@ def test_invalid_utf8_is_counted_per_file(data_root, manifest_path, caplog):
     bad_bytes = {Path(entry["path"]).name: entry["bad_bytes"] for entry in read_manifest(manifest_path)["files"]}
     assert bad_bytes == {"bad.txt": 3, "good.txt": 0, "packed.bz2": 1}
     assert totals["bad_bytes"] == 4
-    assert any(str(corpus / "bad.txt") in record.getMessage() for record in caplog.records
-               if record.levelno == logging.WARNING)
-    assert not any(str(corpus / "good.txt") in record.getMessage() for record in caplog.records
-                   if record.levelno == logging.WARNING)
+    assert any(
+        str(corpus / "bad.txt") in record.getMessage() for record in caplog.records if record.levelno == logging.WARNING
+    )
+    assert not any(
+        str(corpus / "good.txt") in record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING
+    )
 
 
 @pytest.mark.parametrize("contents", [{}, {"notes.md": "x\n", ".hidden.txt": "x\n", "data.csv": "a,b\n"}])

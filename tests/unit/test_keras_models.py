@@ -35,7 +35,9 @@ def test_every_model_loads_in_safe_mode_with_exact_frozen_weights(keras_dir, emb
     layer = model.get_layer(EMBEDDING_LAYER)
     weights = layer.get_weights()[0]
     assert weights.shape == (len(embeddings) + RESERVED_ROWS, embeddings.vector_size)
-    assert np.array_equal(weights[RESERVED_ROWS:], embeddings.vectors), "Keras rows i+2 must equal embeddings.npy rows i"
+    assert np.array_equal(weights[RESERVED_ROWS:], embeddings.vectors), (
+        "Keras rows i+2 must equal embeddings.npy rows i"
+    )
     assert not weights[PAD_INDEX].any() and not weights[UNKNOWN_INDEX].any()
     assert layer.trainable is False and layer.mask_zero is True
     assert model.trainable_weights == []
@@ -73,8 +75,9 @@ def test_similarity_model_matches_gensim_for_ids_and_strings(keras_dir, embeddin
     keyed = embeddings.to_keyed_vectors()
     n = len(embeddings)
     first, second = np.arange(n), (np.arange(n) * 7 + 3) % n
-    expected = np.array([keyed.similarity(embeddings.index_to_word[a], embeddings.index_to_word[b])
-                         for a, b in zip(first, second)])
+    expected = np.array(
+        [keyed.similarity(embeddings.index_to_word[a], embeddings.index_to_word[b]) for a, b in zip(first, second)]
+    )
     similarity = load_model(keras_dir / "similarity.keras")
     assert similarity.output_shape == (None, 1)
     assert [tuple(i.shape) for i in similarity.inputs] == [(None, 1), (None, 1)]

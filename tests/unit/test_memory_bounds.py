@@ -1,4 +1,5 @@
 """Memory stays bounded however long a line is: measured in a child process (peak RSS)."""
+
 import json
 import subprocess
 import sys
@@ -40,8 +41,9 @@ def _tokenize_one_line(tmp_path, repeats: int) -> dict:
     base.mkdir()
     script = base / "probe.py"
     script.write_text(_PROBE.format(root=str(PROJECT_ROOT), repeats=repeats))
-    result = subprocess.run([sys.executable, str(script), str(base)], capture_output=True, text=True,
-                            timeout=600, check=True)
+    result = subprocess.run(
+        [sys.executable, str(script), str(base)], capture_output=True, text=True, timeout=600, check=True
+    )
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     assert facts["tokens"] == repeats * 1000 * 10
     assert facts["lines"] == [1] and facts["rows"] == facts["tokens"] // 10_000

@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from include.errors import PipelineInputError
 from include.artifacts.embeddings import load_embeddings
-from include.serving.model_store import ModelStore, UnknownWordError
+from include.errors import PipelineInputError
 from include.quality.neighbour_table import write_neighbour_table
+from include.serving.model_store import ModelStore, UnknownWordError
 from include.storage.publish import point_latest
 from tests.conftest import PROJECT_ROOT
 
@@ -47,8 +47,14 @@ def test_store_errors_name_the_problem(data_root):
 
 def test_cli(store, data_root):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "include.cli", *args], cwd=PROJECT_ROOT, capture_output=True,
-                              text=True, timeout=120, env={"EMBEDDINGS_DATA_DIR": str(data_root), "PATH": "/usr/bin"})
+        return subprocess.run(
+            [sys.executable, "-m", "include.cli", *args],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"EMBEDDINGS_DATA_DIR": str(data_root), "PATH": "/usr/bin"},
+        )
 
     result = cli("--json", "neighbours", "king", "-k", "2")
     assert result.returncode == 0 and len(json.loads(result.stdout)["neighbours"]) == 2

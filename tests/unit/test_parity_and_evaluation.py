@@ -1,14 +1,12 @@
 import json
-import math
-import shutil
 
 import numpy as np
 import pytest
 
-from include.errors import ParityError
-from include.quality.evaluation import evaluate_keyed_vectors
 from include.artifacts.embeddings import Embeddings, load_embeddings
 from include.artifacts.keras_models import write_keras_models
+from include.errors import ParityError
+from include.quality.evaluation import evaluate_keyed_vectors
 from include.quality.parity import PARITY_TOLERANCE, check_parity
 
 
@@ -44,8 +42,9 @@ def test_evaluation_on_lee_matches_gensim(tmp_path):
     from gensim.models.word2vec import LineSentence
     from gensim.test.utils import datapath
 
-    model = Word2Vec(LineSentence(datapath("lee_background.cor")), vector_size=20, min_count=5, epochs=2,
-                     workers=1, seed=1)
+    model = Word2Vec(
+        LineSentence(datapath("lee_background.cor")), vector_size=20, min_count=5, epochs=2, workers=1, seed=1
+    )
     result = evaluate_keyed_vectors(model.wv)
     _, spearman, oov = model.wv.evaluate_word_pairs(datapath("wordsim353.tsv"))
     assert result["wordsim353"]["spearman"] == pytest.approx(spearman[0], abs=1e-6)

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from include.storage.partitions import (
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -69,11 +69,18 @@ def _partitions(root, names):
 def test_training_window(tmp_path):
     root = _partitions(tmp_path / "c", ["dt=2026-11-01", "dt=2026-11-02", "dt=2026-11-03", "dt=2026-11-04", "snapshot"])
     names = lambda paths: [p.name for p in paths]  # noqa: E731
-    assert names(training_partitions(root, True, date(2026, 11, 4), 0)) == ["dt=2026-11-01", "dt=2026-11-02",
-                                                                           "dt=2026-11-03"]
+    assert names(training_partitions(root, True, date(2026, 11, 4), 0)) == [
+        "dt=2026-11-01",
+        "dt=2026-11-02",
+        "dt=2026-11-03",
+    ]
     assert names(training_partitions(root, True, date(2026, 11, 4), 2)) == ["dt=2026-11-02", "dt=2026-11-03"]
-    assert names(training_partitions(root, True, None, 0)) == ["dt=2026-11-01", "dt=2026-11-02", "dt=2026-11-03",
-                                                               "dt=2026-11-04"]
+    assert names(training_partitions(root, True, None, 0)) == [
+        "dt=2026-11-01",
+        "dt=2026-11-02",
+        "dt=2026-11-03",
+        "dt=2026-11-04",
+    ]
     assert names(training_partitions(root, False, date(2026, 11, 4), 0)) == ["snapshot"]
     with pytest.raises(PipelineInputError, match="no token partition"):
         training_partitions(root, True, date(2026, 10, 1), 0)

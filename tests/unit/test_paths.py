@@ -1,4 +1,5 @@
 """Unit tests of include/storage/paths.py: the data root, corpus path confinement, ids and folder names."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from include.storage import paths
 from include.errors import PipelineInputError
+from include.storage import paths
 from include.storage.paths import corpus_id, data_root, resolve_corpus_path, safe_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -233,7 +234,10 @@ def test_corpus_id_is_stable_and_distinguishes_paths(tmp_path):
 
 def test_corpus_id_is_the_same_in_another_process(tmp_path):
     path = tmp_path / "news"
-    code = "import sys; from pathlib import Path; from include.storage.paths import corpus_id; print(corpus_id(Path(sys.argv[1])))"
+    code = (
+        "import sys; from pathlib import Path; from include.storage.paths import corpus_id; "
+        "print(corpus_id(Path(sys.argv[1])))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     other = subprocess.run(
         [sys.executable, "-c", code, str(path)], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from include.storage.paths import PROJECT_ROOT
 from include.storage.publish import (
     code_version,
     content_hash,
@@ -13,7 +14,6 @@ from include.storage.publish import (
     version_id,
     write_version_manifest,
 )
-from include.storage.paths import PROJECT_ROOT
 
 
 def test_version_id_is_utc_time_and_hash_without_colon_or_plus():

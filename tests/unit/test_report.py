@@ -9,14 +9,31 @@ from include.steps.write_similarity_report import build_report, history_png, pca
 @pytest.fixture(scope="module")
 def report(trained_version):
     emb = load_embeddings(trained_version["version_dir"])
-    return build_report(emb, trained_version["version_dir"] / "keras", version="20260101T000000Z-abcdef12",
-                        params={"corpus_path": "/x/<i>corpus</i>", "epochs": 3}, corpus={"files": 1, "lines": 2, "tokens": 3},
-                        probe_words=["king", "<script>alert(1)</script>", "", "nope"], top_k=4, parity_pairs=30, seed=0)
+    return build_report(
+        emb,
+        trained_version["version_dir"] / "keras",
+        version="20260101T000000Z-abcdef12",
+        params={"corpus_path": "/x/<i>corpus</i>", "epochs": 3},
+        corpus={"files": 1, "lines": 2, "tokens": 3},
+        probe_words=["king", "<script>alert(1)</script>", "", "nope"],
+        top_k=4,
+        parity_pairs=30,
+        seed=0,
+    )
 
 
 def test_report_has_the_contract_keys(report):
-    for key in ("schema_version", "version", "params", "corpus", "vocab_size", "neighbours", "oov_probe_words",
-                "parity", "evaluation"):
+    for key in (
+        "schema_version",
+        "version",
+        "params",
+        "corpus",
+        "vocab_size",
+        "neighbours",
+        "oov_probe_words",
+        "parity",
+        "evaluation",
+    ):
         assert key in report
     assert report["schema_version"] == 1
     assert list(report["neighbours"]) == ["king"]
@@ -28,8 +45,17 @@ def test_report_has_the_contract_keys(report):
 
 def test_default_probe_words_when_none_given(trained_version):
     emb = load_embeddings(trained_version["version_dir"])
-    result = build_report(emb, trained_version["version_dir"] / "keras", version="v", params={}, corpus={},
-                          probe_words=[], top_k=2, parity_pairs=5, seed=0)
+    result = build_report(
+        emb,
+        trained_version["version_dir"] / "keras",
+        version="v",
+        params={},
+        corpus={},
+        probe_words=[],
+        top_k=2,
+        parity_pairs=5,
+        seed=0,
+    )
     assert 0 < len(result["neighbours"]) <= 20
     assert "the" not in result["neighbours"] and "and" not in result["neighbours"]
     assert result["oov_probe_words"] == []
@@ -55,9 +81,19 @@ def test_write_report_outputs_valid_json_and_png(report, trained_version, tmp_pa
 def test_drift_and_history_sections(trained_version, tmp_path):
     emb = load_embeddings(trained_version["version_dir"])
     history = [{"version": "v0", "data_time": "2026-11-01", "evaluation": {"wordsim353": {"spearman": 0.1}}}]
-    result = build_report(emb, trained_version["version_dir"] / "keras", version="v1", params={},
-                          corpus={"data_time": "2026-11-02"}, probe_words=["king"], top_k=3, parity_pairs=5, seed=0,
-                          previous=(emb, "v0"), history=history)
+    result = build_report(
+        emb,
+        trained_version["version_dir"] / "keras",
+        version="v1",
+        params={},
+        corpus={"data_time": "2026-11-02"},
+        probe_words=["king"],
+        top_k=3,
+        parity_pairs=5,
+        seed=0,
+        previous=(emb, "v0"),
+        history=history,
+    )
     assert result["drift"]["previous_version"] == "v0"
     assert result["drift"]["probe_jaccard"] == {"king": 1.0}, "identical embeddings do not drift"
     assert [entry["version"] for entry in result["history"]] == ["v0", "v1"]

@@ -1,8 +1,8 @@
 import pytest
 
 from include.errors import PipelineInputError
-from include.storage.run_records import read_run_record, update_run_record
 from include.settings import keep_versions, token_retention_days
+from include.storage.run_records import read_run_record, update_run_record
 
 
 def test_settings_defaults_and_overrides(monkeypatch):
@@ -23,7 +23,7 @@ def test_run_records_merge_and_accumulate_failures(data_root):
     update_run_record(run_id, failures=[{"task_id": "b", "error": "y"}])
     record = read_run_record(run_id)
     assert record["outcome"] == "failed" and [f["task_id"] for f in record["failures"]] == ["a", "b"]
-    assert list((data_root / "runs").iterdir())[0].name == "manual__2026-11-25T20_30_00_00_00.json"
+    assert next(iter((data_root / "runs").iterdir())).name == "manual__2026-11-25T20_30_00_00_00.json"
 
 
 def test_a_run_record_that_cannot_be_written_is_kept_for_this_process(data_root, monkeypatch):
@@ -82,11 +82,10 @@ def test_exclusive_lock_makes_the_second_holder_wait(tmp_path):
         events.append("first done")
     thread.join(10)
     assert events == ["first done", "second"]
-    with exclusive_lock(lock):
-        with pytest.raises(TimeoutError, match="x.lock"):
-            # flock locks belong to open file descriptions: a second open() in this process contends too
-            with exclusive_lock(lock, timeout=0.3):
-                pass
+    with exclusive_lock(lock), pytest.raises(TimeoutError, match="x.lock"):
+        # flock locks belong to open file descriptions: a second open() in this process contends too
+        with exclusive_lock(lock, timeout=0.3):
+            pass
 
 
 def test_shared_lock_admits_readers_together_and_keeps_writers_out(tmp_path):
@@ -98,9 +97,7 @@ def test_shared_lock_admits_readers_together_and_keeps_writers_out(tmp_path):
         with pytest.raises(TimeoutError, match="tokens.lock"):
             with exclusive_lock(lock, timeout=0.3):
                 pass
-    with exclusive_lock(lock):
-        with pytest.raises(TimeoutError, match="tokens.lock"):
-            with shared_lock(lock, timeout=0.3):
-                pass
+    with exclusive_lock(lock), pytest.raises(TimeoutError, match="tokens.lock"), shared_lock(lock, timeout=0.3):
+        pass
     with exclusive_lock(lock, timeout=0.3):  # released by both kinds
         pass

@@ -1,4 +1,5 @@
 """Unit tests of include/text/files.py: finding corpus files and reading them in bounded pieces."""
+
 from __future__ import annotations
 
 import bz2
@@ -129,8 +130,10 @@ def test_symlinked_folder_inside_the_corpus_is_followed_once(corpus):
     (corpus / "alias").symlink_to(corpus / "real", target_is_directory=True)
     found = discover_files(corpus)
     assert len(found) == 2
-    assert sorted(os.path.realpath(p) for p in found) == [str(corpus / "real" / "x.txt"),
-                                                          str(corpus / "real" / "y.txt")]
+    assert sorted(os.path.realpath(p) for p in found) == [
+        str(corpus / "real" / "x.txt"),
+        str(corpus / "real" / "y.txt"),
+    ]
 
 
 def test_symlinked_folder_only_reachable_through_the_link_is_read(corpus):
@@ -271,8 +274,9 @@ def test_pieces_reassemble_to_python_text_mode_lines(tmp_path_factory, chunks, b
 
 @settings(max_examples=200, deadline=None)
 @given(
-    chunks=st.lists(st.sampled_from([b"a", b"bc", "é".encode(), "😀".encode(), b" ", b"\n", b"\r", b"\r\n", b"\xff"]),
-                    max_size=80),
+    chunks=st.lists(
+        st.sampled_from([b"a", b"bc", "é".encode(), "😀".encode(), b" ", b"\n", b"\r", b"\r\n", b"\xff"]), max_size=80
+    ),
     block_chars=st.integers(min_value=1, max_value=7),
     read_chars=st.integers(min_value=1, max_value=12),
 )
@@ -358,8 +362,11 @@ def test_reading_twice_gives_the_same_facts(tmp_path):
     list(reader.pieces())
     first = (reader.sha256, reader.size, reader.lines, reader.bad_bytes)
     list(reader.pieces())
-    assert (reader.sha256, reader.size, reader.lines, reader.bad_bytes) == first == (
-        hashlib.sha256(b"ab\xffcd\nxy\n").hexdigest(), 9, 2, 1)
+    assert (
+        (reader.sha256, reader.size, reader.lines, reader.bad_bytes)
+        == first
+        == (hashlib.sha256(b"ab\xffcd\nxy\n").hexdigest(), 9, 2, 1)
+    )
 
 
 # --- TextFileReader: undecodable bytes -----------------------------------------------------------

@@ -4,17 +4,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from include.errors import PipelineInputError
-from include.steps.ingest_text import ingest_corpus, plan_shards, read_manifest
-from include.storage.partitions import plan_partitions
 from include.steps.commit_tokens import commit_partitions
+from include.steps.ingest_text import ingest_corpus, plan_shards, read_manifest
 from include.steps.tokenize_to_parquet import tokenize_shard
+from include.storage.partitions import plan_partitions
 from include.text.tokens import read_partition_summary, tokenize_text
 
 
 def test_shards_balance_sizes_within_each_partition():
-    entries = [{"partition": "p", "size": s} for s in (100, 90, 10, 10, 5)] + [{"partition": "q", "size": 1},
-                                                                             {"partition": "p", "skipped": "binary",
-                                                                              "size": 1000}]
+    entries = [{"partition": "p", "size": s} for s in (100, 90, 10, 10, 5)] + [
+        {"partition": "q", "size": 1},
+        {"partition": "p", "skipped": "binary", "size": 1000},
+    ]
     shards = plan_shards(entries, 2)
     by_partition = [(s["partition"], s["shard"], s["files"]) for s in shards]
     assert by_partition == [("p", 0, [0, 3]), ("p", 1, [1, 2, 4]), ("q", 0, [5])]  # 110 and 105 bytes
@@ -30,9 +31,11 @@ def test_sharded_tokenize_then_commit_equals_tokenizing_the_files(tmp_path):
     manifest_path = tmp_path / "manifest.json"
     ingest_corpus(corpus, manifest_path, plan_partitions(corpus, None, None), max_shards=4)
     manifest = read_manifest(manifest_path)
-    assert [(s["partition"], len(s["files"])) for s in manifest["shards"]] == [("dt=2026-11-01", 1),
-                                                                              ("dt=2026-11-01", 1),
-                                                                              ("dt=2026-11-02", 1)]
+    assert [(s["partition"], len(s["files"])) for s in manifest["shards"]] == [
+        ("dt=2026-11-01", 1),
+        ("dt=2026-11-01", 1),
+        ("dt=2026-11-02", 1),
+    ]
     staging, final = tmp_path / "staging", tmp_path / "tokens"
     for number in range(len(manifest["shards"])):
         tokenize_shard(manifest, number, staging)

@@ -1,4 +1,5 @@
 """Unit tests of include/text/tokens.py: gensim-identical tokens, bounded streaming, Parquet output."""
+
 from __future__ import annotations
 
 import bz2
@@ -6,7 +7,6 @@ import gzip
 import itertools
 import json
 import logging
-import re
 import time
 from pathlib import Path
 
@@ -70,24 +70,58 @@ def stream_tokens(text: str, block_chars: int, piece_sizes: list[int] | None = N
     position = 0
     while position < len(text):
         size = max(1, min(next(sizes), block_chars))
-        tokens += tokenizer.feed(text[position:position + size])
+        tokens += tokenizer.feed(text[position : position + size])
         position += size
     tokens += tokenizer.finish()
     return tokens, tokenizer.forced_cuts
 
 
 TRICKY = [
-    "a", "B", "é", "Σ", "σ", "ς", "İ", "ı", "I", "i", "ß", "ﬁ", "Я", "中", "😀", "ʰ", "々",
-    "\u0301", "\u0307", "\u00ad", "'", ".", ":", "_", "-",
-    " ", " ", " ", "\t", "\u00a0", "\u3000", "\n",
-    "1", "٣", "²", "Ⅻ",
+    "a",
+    "B",
+    "é",
+    "Σ",
+    "σ",
+    "ς",
+    "İ",
+    "ı",
+    "I",
+    "i",
+    "ß",
+    "ﬁ",
+    "Я",
+    "中",
+    "😀",
+    "ʰ",
+    "々",
+    "\u0301",
+    "\u0307",
+    "\u00ad",
+    "'",
+    ".",
+    ":",
+    "_",
+    "-",
+    " ",
+    " ",
+    " ",
+    "\t",
+    "\u00a0",
+    "\u3000",
+    "\n",
+    "1",
+    "٣",
+    "²",
+    "Ⅻ",
 ]
 _segment = st.one_of(
     st.text(max_size=40),  # any Unicode
     st.text(alphabet=st.sampled_from(TRICKY), max_size=60),  # biased to the characters that matter
-    st.builds(lambda word, count: word * count,  # long runs without whitespace
-              st.sampled_from(["a", "Σ", "ab", "xΣ", "a'", "ΟΔΟΣ", "word ", "ΟΔΟΣ ", "a1"]),
-              st.integers(min_value=1, max_value=150)),
+    st.builds(
+        lambda word, count: word * count,  # long runs without whitespace
+        st.sampled_from(["a", "Σ", "ab", "xΣ", "a'", "ΟΔΟΣ", "word ", "ΟΔΟΣ ", "a1"]),
+        st.integers(min_value=1, max_value=150),
+    ),
     st.sampled_from(["İstanbul", "ΟΔΟΣ", ".Σʰ", "'Σʰʰ", "\u0301Σ々", "abc123def", "foo_bar", "_foo"]),
 )
 line_texts = st.lists(_segment, max_size=12).map("".join)
@@ -188,7 +222,12 @@ def test_line_with_25000_tokens_becomes_three_chunks(tmp_path):
     path.write_text("first line\n" + line + "\nthird line\n", encoding="utf-8")
     rows = list(iter_token_rows(path))
     assert [(number, chunk, len(tokens)) for number, chunk, tokens in rows] == [
-        (1, 0, 2), (2, 0, 10_000), (2, 1, 10_000), (2, 2, 5_000), (3, 0, 2)]
+        (1, 0, 2),
+        (2, 0, 10_000),
+        (2, 1, 10_000),
+        (2, 2, 5_000),
+        (3, 0, 2),
+    ]
     assert [token for number, _, tokens in rows if number == 2 for token in tokens] == simple_preprocess(line)
     assert all(len(tokens) <= MAX_SENTENCE_TOKENS for _, _, tokens in rows)
 
@@ -282,15 +321,17 @@ def test_tokenize_files_writes_parquet_with_the_token_schema(small_corpus, data_
     # every row holds the gensim tokens of its source line, files in manifest order
     sources = table.column("source").to_pylist()
     assert list(dict.fromkeys(sources)) == [entry["path"] for entry in manifest["files"]]
-    for source, line, chunk, tokens in zip(sources, table.column("line").to_pylist(),
-                                           table.column("chunk").to_pylist(), table.column("tokens").to_pylist()):
+    for source, line, chunk, tokens in zip(
+        sources, table.column("line").to_pylist(), table.column("chunk").to_pylist(), table.column("tokens").to_pylist()
+    ):
         assert chunk == 0
         assert tokens == simple_preprocess(plain_lines(Path(source))[line - 1])
     assert result["rows"] == 120 + 120 + 80 + 80
 
     success = json.loads((out_dir / "_SUCCESS.json").read_text(encoding="utf-8"))
     assert {key: success[key] for key in ("rows", "tokens", "files")} == {
-        key: result[key] for key in ("rows", "tokens", "files")}
+        key: result[key] for key in ("rows", "tokens", "files")
+    }
     assert sorted(path.name for path in out_dir.iterdir()) == ["_SUCCESS.json", "part-00000.parquet"]
     assert sorted(path.name for path in out_dir.parent.iterdir()) == ["dt=2024-01-01"]  # no staging left
 
@@ -381,7 +422,6 @@ def test_iter_token_lists_of_an_empty_folder_is_empty(tmp_path):
 from include.text.fast_tokens import tokenize_block, tokenize_lines  # noqa: E402
 from include.text.tokens import iter_token_batches  # noqa: E402
 
-
 _any_line = st.one_of(
     st.text(max_size=80),
     st.text(alphabet=st.sampled_from(list("abAB_ 1.\t-xyzΣé")), max_size=80),
@@ -405,11 +445,14 @@ def test_block_tokenizer_equals_simple_preprocess_per_line(lines, final_newline)
     assert tokenize_block(text).to_pylist() == [simple_preprocess(line) for line in lines]
 
 
-@pytest.mark.parametrize("text", [
-    "The quick brown fox\nJumps_over the lazy dog 42\n\nÜber café naïve\r\nΟΔΟΣ end",
-    ("word " * 25_000) + "\nshort line\n",                      # a short line over 10,000 tokens
-    ("x" * 70_000) + " tail words\n" + ("y " * 40_000) + "\n",  # long lines through the piece path
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The quick brown fox\nJumps_over the lazy dog 42\n\nÜber café naïve\r\nΟΔΟΣ end",
+        ("word " * 25_000) + "\nshort line\n",  # a short line over 10,000 tokens
+        ("x" * 70_000) + " tail words\n" + ("y " * 40_000) + "\n",  # long lines through the piece path
+    ],
+)
 def test_file_batches_equal_simple_preprocess_line_by_line(tmp_path, text):
     path = tmp_path / "t.txt"
     path.write_text(text, encoding="utf-8")
@@ -417,11 +460,15 @@ def test_file_batches_equal_simple_preprocess_line_by_line(tmp_path, text):
     with open(path, encoding="utf-8") as handle:  # Python's own line splitting, gensim's own tokens
         for number, line in enumerate(handle, start=1):
             tokens = simple_preprocess(line)
-            expected += [(number, chunk, tokens[start:start + 10_000])
-                         for chunk, start in enumerate(range(0, len(tokens), 10_000))]
-    batched = [(int(line), int(chunk), tokens)
-               for lines, chunks, arrays in iter_token_batches(path)
-               for line, chunk, tokens in zip(lines, chunks, arrays.to_pylist())]
+            expected += [
+                (number, chunk, tokens[start : start + 10_000])
+                for chunk, start in enumerate(range(0, len(tokens), 10_000))
+            ]
+    batched = [
+        (int(line), int(chunk), tokens)
+        for lines, chunks, arrays in iter_token_batches(path)
+        for line, chunk, tokens in zip(lines, chunks, arrays.to_pylist())
+    ]
     assert batched == expected
     assert list(iter_token_rows(path)) == expected
     assert all(0 < len(tokens) <= 10_000 for _, _, tokens in batched)

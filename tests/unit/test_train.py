@@ -7,17 +7,34 @@ import pytest
 from gensim.models import Word2Vec
 
 from include.errors import PipelineInputError
-from include.storage.paths import PROJECT_ROOT
 from include.steps.train_word2vec import Word2VecParams, train_word2vec
+from include.storage.paths import PROJECT_ROOT
 
 
 def test_training_uses_every_param_and_saves_a_loadable_model(trained_version):
     params = trained_version["params"]
     model = Word2Vec.load(str(trained_version["version_dir"] / "word2vec.model"))
-    assert (model.vector_size, model.window, model.min_count, model.sg, model.negative, model.sample,
-            model.epochs, model.workers, model.seed) == (
-        params.vector_size, params.window, params.min_count, params.sg, params.negative, params.sample,
-        params.epochs, params.workers, params.seed)
+    assert (
+        model.vector_size,
+        model.window,
+        model.min_count,
+        model.sg,
+        model.negative,
+        model.sample,
+        model.epochs,
+        model.workers,
+        model.seed,
+    ) == (
+        params.vector_size,
+        params.window,
+        params.min_count,
+        params.sg,
+        params.negative,
+        params.sample,
+        params.epochs,
+        params.workers,
+        params.seed,
+    )
     assert trained_version["stats"]["vocab_size"] == len(model.wv)
     assert trained_version["stats"]["corpus_words"] > 0
 
@@ -57,8 +74,12 @@ def test_one_worker_and_fixed_seed_give_byte_identical_embeddings(trained_versio
     outputs = []
     for hash_seed in ("1", "2"):
         out = tmp_path / f"run{hash_seed}"
-        subprocess.run([sys.executable, str(script), str(trained_version["tokens_dir"]), str(out)], check=True,
-                       env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"}, timeout=120)
+        subprocess.run(
+            [sys.executable, str(script), str(trained_version["tokens_dir"]), str(out)],
+            check=True,
+            env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"},
+            timeout=120,
+        )
         outputs.append(out)
     first, second = ((out / "embeddings.npy").read_bytes() for out in outputs)
     assert first == second

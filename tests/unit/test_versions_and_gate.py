@@ -7,13 +7,23 @@ from include.storage.publish import point_latest
 from include.storage.versions import find_by_content_hash, last_promoted, latest_manifest, list_versions, prune_versions
 
 
-def _version(models, name, corpus="c", decision="promoted", data_time="2026-11-01T00:00:00+00:00", digest=None,
-             evaluation=None):
+def _version(
+    models, name, corpus="c", decision="promoted", data_time="2026-11-01T00:00:00+00:00", digest=None, evaluation=None
+):
     folder = models / name
     folder.mkdir(parents=True)
-    (folder / "manifest.json").write_text(json.dumps({
-        "version": name, "corpus_id": corpus, "data_time": data_time, "content_hash": digest or name,
-        "gate": {"decision": decision}, "evaluation": evaluation or {}}))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "version": name,
+                "corpus_id": corpus,
+                "data_time": data_time,
+                "content_hash": digest or name,
+                "gate": {"decision": decision},
+                "evaluation": evaluation or {},
+            }
+        )
+    )
     return folder
 
 
@@ -24,7 +34,7 @@ def test_listing_finding_and_last_promoted(tmp_path):
     _version(models, "20261102T000000Z-cccccccc", data_time="2026-11-02")
     _version(models, "20261104T000000Z-dddddddd", corpus="other", data_time="2026-11-04")
     (models / "stray").mkdir()
-    assert [v["version"] for v in list_versions(models)][0] == "20261101T000000Z-aaaaaaaa"
+    assert next(v["version"] for v in list_versions(models)) == "20261101T000000Z-aaaaaaaa"
     assert len(list_versions(models)) == 4
     assert find_by_content_hash(models, "h1")["version"] == "20261101T000000Z-aaaaaaaa"
     assert find_by_content_hash(models, "nope") is None
