@@ -39,9 +39,10 @@ def moto_server(log_dir: Path):
             try:
                 urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()
                 break
-            except OSError:
+            except OSError as error:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start: {(Path(log_dir) / f'moto-{port}.log').read_text()}")
+                    output = (Path(log_dir) / f"moto-{port}.log").read_text()
+                    raise RuntimeError(f"moto_server did not start: {output}") from error
                 time.sleep(0.2)
         yield endpoint
     finally:

@@ -287,9 +287,10 @@ class LocalStore(Store):
         found = {}
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder)
-            if path.is_file() and not any(part.startswith(".incoming-") for part in relative.parts):
-                if not (path.name.startswith(".") and (".tmp-" in path.name or path.name.endswith(".lock"))):
-                    found[relative.as_posix()] = path.stat().st_size
+            in_flight = any(part.startswith(".incoming-") for part in relative.parts)
+            scratch = path.name.startswith(".") and (".tmp-" in path.name or path.name.endswith(".lock"))
+            if path.is_file() and not in_flight and not scratch:
+                found[relative.as_posix()] = path.stat().st_size
         return found
 
     def modified(self, key: str) -> datetime | None:
