@@ -16,20 +16,28 @@ from include.storage.partitions import SNAPSHOT
 
 
 def tokenize(work: Path, workers: int) -> dict:
-    """What the DAG's ingest_text, mapped tokenize_to_parquet and commit_tokens tasks do: one
-    manifest, ``workers`` shards tokenized in parallel processes, one commit."""
+    """What the DAG's ingest_text, mapped tokenize_to_parquet and commit_tokens tasks do, with the
+    bench folder as the data root: one manifest, ``workers`` shards tokenized in parallel
+    processes, one commit."""
     import multiprocessing
+    import os
+    from datetime import date
 
-    from include.steps.commit_tokens import commit_partitions
-    from include.steps.ingest_text import ingest_corpus, read_manifest
-    from include.steps.tokenize_to_parquet import tokenize_shard
+    os.environ["EMBEDDINGS_DATA_DIR"] = str(work)
+    from include.steps.commit_tokens import commit_tokens
+    from include.steps.ingest_text import ingest_text
+    from include.steps.tokenize_to_parquet import tokenize_to_parquet
 
-    ingest_corpus(work / "corpus", work / "manifest.json", max_shards=workers)
-    manifest = read_manifest(work / "manifest.json")
-    jobs = [(manifest, number, work / "staging") for number in range(len(manifest["shards"]))]
+    facts = ingest_text("corpus", run_id="bench", conf={}, declared_params=[], max_shards=workers)
+    jobs = [(facts["manifest_path"], number, "bench") for number in range(facts["shards"])]
     with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
-        pool.starmap(tokenize_shard, jobs)
-    return commit_partitions(manifest, work / "staging", work / "tokens", lock_path=work / "tokens.lock")
+        pool.starmap(tokenize_to_parquet, jobs)
+    return commit_tokens(facts["manifest_path"], facts["corpus_id"], "bench", date.today())
+
+
+def snapshot_partition(work: Path) -> Path:
+    """The committed snapshot partition the tokenize step wrote under the bench folder."""
+    return next((work / "tokens").glob(f"*/{SNAPSHOT}"))
 
 
 def main() -> None:
@@ -55,7 +63,7 @@ def main() -> None:
         from include.steps.train_word2vec import Word2VecParams, train_word2vec
 
         facts = train_word2vec(
-            work / "tokens" / SNAPSHOT, Word2VecParams(workers=workers, **PARAMS), work / "model" / "w2v.model"
+            snapshot_partition(work), Word2VecParams(workers=workers, **PARAMS), work / "model" / "w2v.model"
         )
         export_embeddings(work / "model" / "w2v.model", work / "model")
     elif step == "neighbours":

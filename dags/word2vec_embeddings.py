@@ -190,7 +190,6 @@ with DAG(
     )
     train = TrainWord2VecOperator(
         task_id="train_word2vec",
-        corpus_tokens=commit_tokens.output["corpus_tokens"],
         corpus_id=ingest.output["corpus_id"],
         dated=ingest.output["dated"],
         history_days="{{ params.history_days }}",
@@ -221,10 +220,8 @@ with DAG(
     )
     publish = PublishVersionOperator(
         task_id="publish",
-        version_dir=train.output["version_dir"],
         version=train.output["version"],
         manifest_path=ingest.output["manifest_path"],
-        corpus_tokens=commit_tokens.output["corpus_tokens"],
         facts={
             "corpus_id": ingest.output["corpus_id"],
             "content_hash": train.output["content_hash"],

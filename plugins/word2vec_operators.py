@@ -14,7 +14,6 @@ import errno
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -53,16 +52,65 @@ def run_time(context: Any) -> datetime:
 
 
 def record_failure(context: Any) -> None:
-    """Task failure callback: add the error to the run's record so ``make run`` can print it."""
+    """Task failure callback (the task failed for good): remove what the run half-built, and add the
+    error to the run's record so ``make run`` can print it."""
+    from include.storage.layout import data_store
     from include.storage.run_records import RunOutcome, update_run_record
+    from include.storage.sweep import abandon_run
 
     error = context.get("exception")
     task_id = context["ti"].task_id
+    try:  # the run failed for good: nothing it half-built stays behind (it frees a full disk too)
+        abandon_run(data_store(), context["run_id"])
+    except Exception as cleanup_error:
+        log.warning("could not remove what run %s half-built: %s", context["run_id"], cleanup_error)
     update_run_record(
         context["run_id"],
         outcome=RunOutcome.FAILED,
         failures=[{"task_id": task_id, "error": f"{type(error).__name__}: {error}" if error else "unknown"}],
     )
+
+
+def storage_options_from_connection(connection: Any) -> dict:
+    """fsspec/s3fs options from an Airflow connection (e.g. ``aws_default``): login and password as
+    the access key and secret, the extra's ``endpoint_url``, ``region_name`` and
+    ``aws_session_token``, and any ``storage_options`` in the extra passed on as they are (e.g.
+    ``s3_additional_kwargs`` for SSE-KMS, ``config_kwargs`` for path-style addressing)."""
+    extra = connection.extra_dejson or {}
+    options: dict = dict(extra.get("storage_options", {}))
+    if connection.login:
+        options["key"] = connection.login
+    if connection.password:
+        options["secret"] = connection.password
+    if extra.get("aws_session_token"):
+        options["token"] = extra["aws_session_token"]
+    client = dict(options.get("client_kwargs", {}))
+    for name in ("endpoint_url", "region_name"):
+        if extra.get(name):
+            client[name] = extra[name]
+    if client:
+        options["client_kwargs"] = client
+    return options
+
+
+def configure_storage_from_connection() -> None:
+    """When ``EMBEDDINGS_STORAGE_CONN_ID`` names an Airflow connection, the data root's store uses
+    its credentials and endpoint instead of the library's own chain (``AWS_*``, profiles, roles)."""
+    import os
+
+    from include.storage.store import configure
+
+    conn_id = os.environ.get("EMBEDDINGS_STORAGE_CONN_ID", "").strip()
+    if not conn_id:
+        return
+    from airflow.sdk import Connection
+
+    try:
+        connection = Connection.get(conn_id)
+    except Exception as error:  # the SDK raises its own not-found error type
+        message = f"EMBEDDINGS_STORAGE_CONN_ID={conn_id!r}: no such Airflow connection ({error})"
+        raise AirflowFailException(message) from error
+    configure(storage_options_from_connection(connection))
 
 
 class PipelineStepOperator(BaseOperator):
@@ -77,6 +125,7 @@ class PipelineStepOperator(BaseOperator):
     def execute(self, context: Any) -> dict:
         for name in PROGRESS_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)
+        configure_storage_from_connection()
         try:
             return self.run(context)
         except (PipelineInputError, ParityError, VersionConflictError) as error:
@@ -158,7 +207,7 @@ class TokenizeToParquetOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         from include.steps.tokenize_to_parquet import tokenize_to_parquet
 
-        return tokenize_to_parquet(Path(self.manifest_path), int(self.shard), context["run_id"])
+        return tokenize_to_parquet(self.manifest_path, int(self.shard), context["run_id"])
 
 
 class CommitTokensOperator(PipelineStepOperator):
@@ -181,9 +230,12 @@ class CommitTokensOperator(PipelineStepOperator):
         from include.steps.commit_tokens import commit_tokens
 
         today = window_end(context) or run_time(context).date()
-        committed = commit_tokens(Path(self.manifest_path), self.corpus_id, context["run_id"], today)
+        from include.storage.paths import data_root_location
+
+        committed = commit_tokens(self.manifest_path, self.corpus_id, context["run_id"], today)
         for asset in self.outlets:
             context["outlet_events"][asset].extra = {
+                "data_root": data_root_location(),
                 "corpus_tokens": committed["corpus_tokens"],
                 "partitions": committed["committed"],
             }
@@ -195,7 +247,6 @@ class TrainWord2VecOperator(PipelineStepOperator):
     (:func:`include.steps.train_word2vec.train_version`); skips the rest of the run, saying so, when
     a published version was built from the same inputs, params and code.
 
-    :param corpus_tokens: ``tokens/<corpus_id>/`` under the data root (templated)
     :param corpus_id: the corpus's token folder name (templated)
     :param dated: whether the corpus has day folders (templated)
     :param history_days: days of partitions up to the interval's end; 0 = all (templated)
@@ -203,12 +254,11 @@ class TrainWord2VecOperator(PipelineStepOperator):
         (templated, each value usually ``{{ params.<name> }}``)
     """
 
-    template_fields: Sequence[str] = ("corpus_tokens", "corpus_id", "dated", "history_days", "hyperparameters")
+    template_fields: Sequence[str] = ("corpus_id", "dated", "history_days", "hyperparameters")
 
     def __init__(
         self,
         *,
-        corpus_tokens: str,
         corpus_id: str,
         dated: bool,
         history_days: int,
@@ -217,7 +267,6 @@ class TrainWord2VecOperator(PipelineStepOperator):
     ) -> None:
         kwargs.setdefault("pool", TRAINING_POOL)
         super().__init__(**kwargs)
-        self.corpus_tokens = corpus_tokens
         self.corpus_id = corpus_id
         self.dated = dated
         self.history_days = history_days
@@ -227,7 +276,6 @@ class TrainWord2VecOperator(PipelineStepOperator):
         from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
 
         result = train_version(
-            corpus_tokens=Path(self.corpus_tokens),
             corpus_id=self.corpus_id,
             dated=bool(self.dated),
             window_end=window_end(context),
@@ -259,7 +307,7 @@ class ExportEmbeddingsOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         from include.steps.export_embeddings import export_embeddings
 
-        return export_embeddings(Path(self.model_path), Path(self.version_dir))
+        return export_embeddings(self.model_path, self.version_dir, context["run_id"])
 
 
 class BuildKerasModelOperator(PipelineStepOperator):
@@ -278,7 +326,7 @@ class BuildKerasModelOperator(PipelineStepOperator):
     def run(self, context: Any) -> dict:
         from include.steps.build_keras_model import build_keras_model
 
-        return build_keras_model(Path(self.version_dir))
+        return build_keras_model(self.version_dir, context["run_id"])
 
 
 class WriteSimilarityReportOperator(PipelineStepOperator):
@@ -343,8 +391,9 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         from include.steps.write_similarity_report import write_similarity_report
 
         return write_similarity_report(
-            Path(self.version_dir),
+            self.version_dir,
             version=self.version,
+            run_id=context["run_id"],
             params={**dict(context["params"]), "corpus_path": self.corpus_path},
             corpus_id=self.corpus_id,
             corpus_stats=self.corpus_stats,
@@ -357,49 +406,36 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
 
 
 class PublishVersionOperator(PipelineStepOperator):
-    """Write the version manifest and move the staged version into ``models/`` by one rename,
-    rejected versions too (:func:`include.steps.publish.publish`). Ends the run ``unchanged``
+    """Publish the version by writing its manifest last, create-only, rejected versions too
+    (:func:`include.steps.publish.publish`). Ends the run ``unchanged``
     (skipped) when another run published the identical version meanwhile.
 
-    :param version_dir: the staged version folder (templated)
     :param version: the version's name (templated)
     :param manifest_path: the run's ingest manifest (templated)
-    :param corpus_tokens: ``tokens/<corpus_id>/`` under the data root (templated)
     :param facts: ``corpus_id``, ``content_hash``, ``data_time``, ``partitions`` and ``training``
         (vocab_size, corpus_words, sentences, train_seconds) for the manifest (templated)
     """
 
-    template_fields: Sequence[str] = ("version_dir", "version", "manifest_path", "corpus_tokens", "facts")
+    template_fields: Sequence[str] = ("version", "manifest_path", "facts")
 
     def __init__(
         self,
         *,
-        version_dir: str,
         version: str,
         manifest_path: str,
-        corpus_tokens: str,
         facts: dict,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.version_dir = version_dir
         self.version = version
         self.manifest_path = manifest_path
-        self.corpus_tokens = corpus_tokens
         self.facts = facts
 
     def run(self, context: Any) -> dict:
         from include.steps.publish import publish
         from include.steps.train_word2vec import Unchanged
 
-        result = publish(
-            Path(self.version_dir),
-            version=self.version,
-            run_id=context["run_id"],
-            manifest_path=Path(self.manifest_path),
-            corpus_tokens=Path(self.corpus_tokens),
-            facts=self.facts,
-        )
+        result = publish(self.version, run_id=context["run_id"], manifest_path=self.manifest_path, facts=self.facts)
         if isinstance(result, Unchanged):
             raise AirflowSkipException(result.reason)
         return result
@@ -431,6 +467,7 @@ class PromoteVersionOperator(PipelineStepOperator):
             raise AirflowSkipException(result.reason)
         for asset in self.outlets:
             context["outlet_events"][asset].extra = {
+                "data_root": result["data_root"],
                 "version": result["latest"],
                 "path": result["path"],
                 "corpus_id": result["corpus_id"],

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from airflow.sdk.exceptions import ParamValidationError
     from airflow.utils.state import DagRunState
 
-    from include.storage.paths import models_dir
+    from include.storage.layout import data_store, version_key
     from include.storage.run_records import read_run_record
 
     project_root = Path(__file__).resolve().parent.parent
@@ -55,17 +55,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nInvalid DAG run conf: {error}", file=sys.stderr)
         return EXIT_BAD_CONF
 
-    record = read_run_record(dag_run.run_id) or {}
+    try:
+        record = read_run_record(dag_run.run_id) or {}
+    except OSError as error:  # the data root is unreachable and nothing was recorded in this process
+        record = {"failures": [{"task_id": "?", "error": str(error)}]}
     outcome = record.get("outcome")
     if dag_run.state != DagRunState.SUCCESS or outcome in (None, "failed"):
         print(f"\nRun {dag_run.run_id} ended {dag_run.state}.", file=sys.stderr)
         for failure in record.get("failures", []) or [{"task_id": "?", "error": "see the log above"}]:
             print(f"FAILED {failure['task_id']}: {failure['error']}", file=sys.stderr)
         return EXIT_FAILED
-    version_dir = models_dir() / record["version"]
+    version_dir = data_store().key_url(version_key(record["version"]))
     print(f"\nRun {dag_run.run_id} succeeded: {outcome}.")
     print(f"Model version: {version_dir}")
-    print(f"Report:        {version_dir / 'report' / 'report.html'}")
+    print(f"Report:        {version_dir}/report/report.html")
     if record.get("reason"):
         print(f"Reason:        {record['reason']}")
     if outcome == "rejected":

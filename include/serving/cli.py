@@ -16,6 +16,7 @@ import sys
 
 from include.errors import PipelineInputError
 from include.serving.model_store import ModelStore, UnknownWordError
+from include.storage.versions import read_latest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     store = ModelStore()
     try:
         if args.command == "versions":
-            latest = store.latest() if (store.models / "LATEST").exists() else None
+            latest = read_latest(store.store)
             result = [{"version": v, "latest": v == latest} for v in store.versions()]
             text = "\n".join(f"{'*' if r['latest'] else ' '} {r['version']}" for r in result)
         else:

@@ -9,17 +9,20 @@ without knowing the folder layout. Reads ``embeddings.npy``, JSON and Parquet; n
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from include.artifacts.embeddings import Embeddings, load_embeddings
+from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
 from include.errors import PipelineInputError
 from include.quality.neighbour_table import NEIGHBOURS_FILE
 from include.quality.similarity import nearest_neighbours, unit_rows
-from include.storage.paths import models_dir
-from include.storage.publish import read_latest
+from include.storage.layout import LATEST_KEY, MODELS, data_store, version_key
+from include.storage.store import LocalStore, Store
+from include.storage.versions import list_versions, read_latest
 
 
 class UnknownWordError(KeyError):
@@ -70,22 +73,26 @@ class PublishedModel:
 
 
 class ModelStore:
-    """The published versions under a data root's ``models/`` folder."""
+    """The published versions of a data root (``EMBEDDINGS_DATA_DIR`` by default: a local folder or
+    an object-store URL). A version in an object store is downloaded once into a local cache folder
+    (``EMBEDDINGS_CACHE_DIR``, default ``~/.cache/word2vec-embeddings``) and memory-mapped from there."""
 
-    def __init__(self, models: Path | None = None) -> None:
-        self.models = Path(models) if models else models_dir()
+    def __init__(self, models: Path | None = None, *, store: Store | None = None, cache: Path | None = None) -> None:
+        self.store = store or (LocalStore(Path(models).parent) if models else data_store())
+        self.models = self.store.key_url(MODELS)
+        default_cache = Path(os.environ.get("EMBEDDINGS_CACHE_DIR", "~/.cache/word2vec-embeddings")).expanduser()
+        digest = hashlib.sha1(self.store.url.encode()).hexdigest()[:12]
+        self.cache = Path(cache) if cache else default_cache / digest
 
     def versions(self) -> list[str]:
-        """Published version names, oldest first."""
-        if not self.models.is_dir():
-            return []
-        return sorted(p.name for p in self.models.iterdir() if p.is_dir() and not p.name.startswith("."))
+        """Published version names (those with a manifest), oldest first."""
+        return [v["version"] for v in list_versions(self.store)]
 
     def latest(self) -> str:
         """The version ``LATEST`` names."""
-        name = read_latest(self.models)
+        name = read_latest(self.store)
         if not name:
-            raise PipelineInputError(f"no promoted model yet: '{self.models / 'LATEST'}' does not exist")
+            raise PipelineInputError(f"no promoted model yet: '{self.store.key_url(LATEST_KEY)}' does not exist")
         return name
 
     def load(self, version: str = "latest", mmap: bool = True) -> PublishedModel:
@@ -93,5 +100,9 @@ class ModelStore:
         name = self.latest() if version == "latest" else version
         if name not in self.versions():
             raise PipelineInputError(f"no model version '{name}' in '{self.models}'")
-        path = self.models / name
+        prefix = version_key(name)
+        for file in (EMBEDDINGS_FILE, VOCAB_FILE, NEIGHBOURS_FILE):
+            if file != NEIGHBOURS_FILE or self.store.exists(f"{prefix}/{file}"):
+                local = self.store.fetch(f"{prefix}/{file}", self.cache)
+        path = local.parent
         return PublishedModel(name, path, load_embeddings(path, mmap=mmap))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
@@ -14,9 +15,13 @@ from typing import TypedDict
 from include.errors import PipelineInputError
 from include.steps.run_conf import check_conf_keys
 from include.storage.atomic_io import write_json_atomic
-from include.storage.partitions import SNAPSHOT, PartitionPlan, plan_partitions
-from include.storage.paths import corpus_id, resolve_corpus_path, staging_dir, tokens_dir
+from include.storage.layout import data_store, staging_key
+from include.storage.partitions import SNAPSHOT, PartitionPlan, plan_partitions, read_partition_summary
+from include.storage.paths import corpus_id, resolve_corpus_path
+from include.storage.store import checked
+from include.storage.sweep import sweep
 from include.text.files import TextFileReader, discover_files
+from include.text.tokens import tokenizer_version
 
 log = logging.getLogger(__name__)
 MANIFEST_SCHEMA_VERSION = 1
@@ -49,27 +54,48 @@ def ingest_text(
     interval_end: datetime | None = None,
     max_shards: int = 4,
 ) -> IngestFacts:
-    """The whole ``ingest_text`` task: refuse ``conf`` keys that are not among ``declared_params``,
-    resolve and confine ``corpus_path``, choose this run's partitions (day folders inside the data
-    interval, or a snapshot without one), and write the run's manifest and shard plan under the
-    run's staging folder. Raises :class:`PipelineInputError` naming the key, path or file at fault.
+    """The whole ``ingest_text`` task: prove the data root usable (its conditional writes too, once
+    per process; see :func:`include.storage.store.checked`), refuse ``conf`` keys that are not among
+    ``declared_params``, resolve and confine ``corpus_path``, choose this run's partitions (day
+    folders inside the data interval, or a snapshot without one), and write the run's manifest and
+    shard plan under the run's staging prefix. Raises :class:`PipelineInputError` naming the key,
+    path, file or URL at fault.
     """
+    store = checked(data_store())
+    sweep(store)
     check_conf_keys(conf, declared_params)
     corpus = resolve_corpus_path(corpus_path)
     plan = plan_partitions(corpus, interval_start, interval_end)
     log.info("corpus %s: %s partitions %s", corpus, "dated" if plan.dated else "flat", [n for n, _ in plan.sources])
-    manifest_path = staging_dir(run_id) / "ingest_manifest.json"
-    totals = ingest_corpus(
-        corpus, manifest_path, plan, max_shards=int(max_shards), committed_tokens=tokens_dir() / corpus_id(corpus)
-    )
+    identity = corpus_id(corpus)
+
+    def is_current(partition: str, inputs: dict[str, str]) -> bool:
+        try:
+            summary = read_partition_summary(store, identity, partition)
+        except (OSError, ValueError):
+            return False
+        return summary.get("inputs") == dict(sorted(inputs.items())) and summary.get("tokenizer") == tokenizer_version()
+
+    manifest_key = f"{staging_key(run_id)}/ingest_manifest.json"
+    with tempfile.TemporaryDirectory(prefix="w2v-ingest-") as scratch:
+        local = Path(scratch) / "ingest_manifest.json"
+        totals = ingest_corpus(corpus, local, plan, max_shards=int(max_shards), is_current=is_current)
+        manifest = json.loads(local.read_text(encoding="utf-8"))
+        store.put_json(manifest_key, {**manifest, "corpus_id": identity, "run_id": run_id})
     return IngestFacts(
-        manifest_path=str(manifest_path),
+        manifest_path=store.key_url(manifest_key),
         corpus_path=str(corpus),
-        corpus_id=corpus_id(corpus),
+        corpus_id=identity,
         dated=plan.dated,
         partitions=[name for name, _ in plan.sources],
         **totals,
     )
+
+
+def read_ingest_manifest(location: str) -> dict:
+    """The run's ingest manifest at ``location`` (a path or URL under the data root)."""
+    store = data_store()
+    return store.read_json(store.key_of(location))
 
 
 def ingest_corpus(
@@ -77,7 +103,7 @@ def ingest_corpus(
     manifest_path: Path,
     plan: PartitionPlan | None = None,
     max_shards: int = 1,
-    committed_tokens: Path | None = None,
+    is_current: Callable[[str, dict[str, str]], bool] | None = None,
 ) -> dict:
     """Read every file of ``corpus`` once and write ``manifest_path`` (JSON).
 
@@ -88,8 +114,8 @@ def ingest_corpus(
     replaced by U+FFFD); binary files (a NUL byte in the first 8 KiB) are listed with
     ``skipped: "binary"`` and not read further. It also holds ``shards``: the readable files of each
     partition split into at most ``max_shards`` groups of similar size, tokenized in parallel.
-    A partition already committed under ``committed_tokens`` from the same files (paths and sha256)
-    by the same tokenizer gets no shards and is listed in ``reused``: it is not tokenized again.
+    A partition for which ``is_current(partition, {path: sha256})`` says a committed partition was
+    made from exactly these files by this tokenizer gets no shards and is listed in ``reused``.
     Returns the totals: ``files``, ``skipped_files``, ``lines``, ``bytes``, ``bad_bytes``, ``shards``,
     ``reused_partitions``.
     Raises :class:`PipelineInputError` when no readable text file is found.
@@ -135,7 +161,7 @@ def ingest_corpus(
         raise PipelineInputError(f"corpus_path '{corpus}' holds no readable text file (all {len(entries)} binary)")
     if totals["lines"] == 0:
         raise PipelineInputError(f"corpus_path '{corpus}' holds only empty files")
-    reused = current_partitions(entries, committed_tokens) if committed_tokens else []
+    reused = current_partitions(entries, is_current) if is_current else []
     if reused:
         log.info("partitions already tokenized from the same files, reused: %s", reused)
     shards = plan_shards(entries, max_shards, skip_partitions=reused)
@@ -163,19 +189,15 @@ def ingest_corpus(
     return totals
 
 
-def current_partitions(entries: list[dict], committed_tokens: Path) -> list[str]:
-    """Partitions of ``entries`` whose committed token folder under ``committed_tokens`` was made
-    from exactly their readable files by this tokenizer (see :func:`include.text.tokens.partition_is_current`)."""
-    from include.text.tokens import partition_is_current
-
+def current_partitions(entries: list[dict], is_current: Callable[[str, dict[str, str]], bool]) -> list[str]:
+    """Partitions of ``entries`` that ``is_current`` (partition name, ``{path: sha256}`` of its
+    readable files) says are committed from exactly these files by this tokenizer."""
     inputs: dict[str, dict[str, str]] = {}
     for entry in entries:
         files = inputs.setdefault(entry["partition"], {})
         if "skipped" not in entry:
             files[entry["path"]] = entry["sha256"]
-    return sorted(
-        name for name, files in inputs.items() if files and partition_is_current(Path(committed_tokens) / name, files)
-    )
+    return sorted(name for name, files in inputs.items() if files and is_current(name, files))
 
 
 def plan_shards(entries: list[dict], max_shards: int, skip_partitions: list[str] = ()) -> list[dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -18,13 +19,13 @@ from pathlib import Path
 from typing import TypedDict
 
 from include.errors import PipelineInputError
-from include.storage.locks import shared_lock
-from include.storage.partitions import training_partitions
-from include.storage.paths import PROJECT_ROOT, lock_file, models_dir, staging_dir
+from include.storage.layout import data_store, partition_key, version_key
+from include.storage.partitions import read_partition_summary, training_partitions
+from include.storage.paths import PROJECT_ROOT
 from include.storage.publish import code_version, content_hash, version_id
 from include.storage.run_records import RunOutcome, update_run_record
-from include.storage.versions import find_by_content_hash
-from include.text.tokens import read_partition_summary
+from include.storage.version_files import record_written
+from include.storage.versions import claim_version, find_by_content_hash
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 #: Below this many words, several threads train from one stream of sentences rather than each from
 #: its part of the file: as fast on a corpus this small, and equal in quality to the recipe.
 SMALL_CORPUS_WORDS = 250_000
+MODEL_FILE = "word2vec.model"
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,6 @@ class Unchanged:
 
 def train_version(
     *,
-    corpus_tokens: Path,
     corpus_id: str,
     dated: bool,
     window_end: date | None,
@@ -93,41 +94,66 @@ def train_version(
 ) -> TrainedVersion | Unchanged:
     """The whole ``train_word2vec`` task.
 
-    Chooses the partitions of ``corpus_tokens`` in the training window (see
+    Chooses the committed partitions of ``corpus_id`` in the training window (see
     :func:`include.storage.partitions.training_partitions`), hashes their checksums with the params
     and the code, and returns :class:`Unchanged` (recorded as the run's outcome) when a published
-    version has that content hash. Otherwise trains into the run's staging version folder and
-    returns a :class:`TrainedVersion`. The partitions are read under the corpus's shared lock, so a
-    concurrent commit never swaps one between hashing and reading.
+    version has that content hash, or when another run holds the claim on that version (the same
+    interval run twice at once). Otherwise claims the version, trains in a local scratch folder on
+    exactly the part files each partition's ``_SUCCESS.json`` names, and writes the model into
+    ``models/<version>/`` (published only later, when ``publish`` writes its manifest).
     """
     started = time.perf_counter()
-    model_path = staging_dir(run_id) / "version" / "word2vec.model"
-    with shared_lock(lock_file(f"tokens-{corpus_id}")):
-        partitions = training_partitions(Path(corpus_tokens), dated, window_end, int(history_days))
-        checksums = [f"{path.name}:{sha}" for path in partitions for sha in read_partition_summary(path)["sources"]]
-        digest = content_hash(
-            checksums, {**params.as_dict(), "history_days": int(history_days)}, code_version(PROJECT_ROOT)
+    store = data_store()
+    partitions = training_partitions(store, corpus_id, dated, window_end, int(history_days))
+    summaries = {name: read_partition_summary(store, corpus_id, name) for name in partitions}
+    checksums = [f"{name}:{sha}" for name in partitions for sha in summaries[name]["sources"]]
+    digest = content_hash(
+        checksums, {**params.as_dict(), "history_days": int(history_days)}, code_version(PROJECT_ROOT)
+    )
+    version = version_id(data_time, digest)
+    existing = find_by_content_hash(store, digest)
+    holder = None if existing else claim_version(store, version, run_id)
+    if existing or holder:
+        name = existing["version"] if existing else version
+        reason = (
+            f"nothing new to publish: version {name} was built from the same inputs, params and code"
+            if existing
+            else f"nothing new to publish: run {holder} is building version {version} from the same inputs"
         )
-        existing = find_by_content_hash(models_dir(), digest)
-        if existing:
-            reason = (
-                f"nothing new to publish: version {existing['version']} was built from the same inputs, params and code"
-            )
-            update_run_record(run_id, outcome=RunOutcome.UNCHANGED, version=existing["version"], reason=reason)
-            return Unchanged(existing["version"], reason)
-        log.info("training on %d partitions: %s", len(partitions), [p.name for p in partitions])
-        model_path.parent.mkdir(parents=True, exist_ok=True)
-        sentences = write_line_sentence_file(partitions, line_sentence_path(model_path))
-    stats = train_word2vec_on_file(line_sentence_path(model_path), sentences, params, model_path, started)
+        update_run_record(run_id, outcome=RunOutcome.UNCHANGED, version=name, reason=reason)
+        return Unchanged(name, reason)
+    log.info("training on %d partitions: %s", len(partitions), partitions)
+    try:
+        stats = _train_into_version(store, corpus_id, partitions, summaries, params, version, run_id, started)
+    except BaseException:
+        store.delete_tree(version_key(version))  # its claim too: nothing of a failed training stays behind
+        raise
     return TrainedVersion(
-        version=version_id(data_time, digest),
+        version=version,
         content_hash=digest,
         data_time=data_time.isoformat(),
-        version_dir=str(model_path.parent),
-        model_path=str(model_path),
-        partitions=[p.name for p in partitions],
+        version_dir=store.key_url(version_key(version)),
+        model_path=store.key_url(f"{version_key(version)}/{MODEL_FILE}"),
+        partitions=partitions,
         **stats,
     )
+
+
+def _train_into_version(store, corpus_id, partitions, summaries, params, version, run_id, started) -> TrainingStats:
+    """Fetch the partitions' part files, write the LineSentence file and train, all in a local
+    scratch folder; the model files go to ``models/<version>/`` and are recorded for the manifest."""
+    with tempfile.TemporaryDirectory(prefix="w2v-train-") as scratch:
+        parts = [
+            store.fetch(f"{partition_key(corpus_id, name)}/{part}", Path(scratch))
+            for name in partitions
+            for part in summaries[name].get("parts", [])
+        ]
+        corpus_file = Path(scratch) / "corpus.txt"
+        sentences = write_line_sentence_file(parts, corpus_file)
+        with store.writer(version_key(version), Path(scratch)) as out:
+            stats = train_word2vec_on_file(corpus_file, sentences, params, out.folder / MODEL_FILE, started)
+        record_written(store, run_id, "train_word2vec", out.files)
+    return stats
 
 
 def _epoch_logger():
@@ -158,7 +184,8 @@ def _epoch_logger():
 
 
 def write_line_sentence_file(tokens_dirs: Path | list[Path], out_path: Path) -> int:
-    """Write the token rows of ``tokens_dirs`` as gensim's ``LineSentence`` format (one row per
+    """Write the token rows of ``tokens_dirs`` (partition folders, every Parquet file in each, or
+    Parquet files) as gensim's ``LineSentence`` format (one row per
     line, tokens separated by spaces) at ``out_path``; returns the number of lines.
 
     Tokens never hold whitespace, so the file reads back into exactly the same token lists.
@@ -167,9 +194,10 @@ def write_line_sentence_file(tokens_dirs: Path | list[Path], out_path: Path) -> 
     import pyarrow.parquet as pq
 
     folders = [tokens_dirs] if isinstance(tokens_dirs, (str, Path)) else list(tokens_dirs)
+    parts = [p for f in map(Path, folders) for p in (sorted(f.glob("*.parquet")) if f.is_dir() else [f])]
     lines = 0
     with open(out_path, "wb") as handle:
-        for part in [p for folder in folders for p in sorted(Path(folder).glob("*.parquet"))]:
+        for part in parts:
             for batch in pq.ParquetFile(part).iter_batches(batch_size=65_536, columns=["tokens"]):
                 joined = pc.binary_join(batch.column(0), " ")
                 handle.write(("\n".join(joined.to_pylist()) + "\n").encode("utf-8"))

@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import tempfile
 from pathlib import Path
 from typing import TypedDict
 
 import numpy as np
 
-from include.artifacts.embeddings import Embeddings, load_embeddings
+from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
 from include.quality.drift import compare_versions
 from include.quality.evaluation import evaluate_keyed_vectors
 from include.quality.gate import GateDecision, decide, reference_version
@@ -19,7 +20,8 @@ from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_tab
 from include.quality.parity import check_parity
 from include.quality.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
 from include.storage.atomic_io import write_json_atomic, write_text_atomic
-from include.storage.paths import models_dir
+from include.storage.layout import data_store
+from include.storage.version_files import record_written, relocated
 from include.storage.versions import list_versions
 
 log = logging.getLogger(__name__)
@@ -179,9 +181,10 @@ class ReportFacts(TypedDict):
 
 
 def write_similarity_report(
-    version_dir: Path,
+    version_dir: str,
     *,
     version: str,
+    run_id: str,
     params: dict,
     corpus_id: str,
     corpus_stats: dict,
@@ -191,7 +194,7 @@ def write_similarity_report(
     parity_pairs: int = 200,
     seed: int = 0,
 ) -> ReportFacts:
-    """The whole ``write_similarity_report`` task for the staged version in ``version_dir``.
+    """The whole ``write_similarity_report`` task for the version being built at ``version_dir``.
 
     Builds the report (see :func:`build_report`) against the gate's reference, the last promoted
     version of ``corpus_id`` (its drift, and the evaluation history of the corpus's versions),
@@ -199,34 +202,47 @@ def write_similarity_report(
     ``report/report.json`` and ``report/report.html`` stating the decision.
     Raises :class:`include.errors.ParityError` when Keras and gensim disagree.
     """
-    version_dir = Path(version_dir)
-    embeddings = load_embeddings(version_dir)
-    published = [v for v in list_versions(models_dir()) if v.get("corpus_id") == corpus_id]
+    store = data_store()
+    prefix = store.key_of(version_dir)
+    published = [v for v in list_versions(store) if v.get("corpus_id") == corpus_id]
     reference = reference_version(published, corpus_id)
-    previous = (load_embeddings(Path(reference["path"]), mmap=True), reference["version"]) if reference else None
     history = sorted(published, key=lambda v: (v.get("data_time", ""), v["version"]))
-    report = build_report(
-        embeddings,
-        version_dir / "keras",
-        version=version,
-        params=params,
-        corpus=corpus_stats,
-        probe_words=probe_words,
-        top_k=int(top_k),
-        parity_pairs=int(parity_pairs),
-        seed=int(seed),
-        previous=previous,
-        history=history,
-    )
-    report["neighbour_table"] = write_neighbour_table(embeddings, int(top_k), version_dir / NEIGHBOURS_FILE)
-    gate = decide(report["evaluation"], reference, float(gate_tolerance))
-    report["gate"] = gate
-    (log.info if gate["decision"] == GateDecision.PROMOTED else log.warning)(
-        "quality gate: %s (%s)", gate["decision"], gate["reason"]
-    )
-    paths = write_report(report, embeddings, version_dir / "report")
+    with tempfile.TemporaryDirectory(prefix="w2v-report-") as scratch:
+        local = Path(scratch) / "version"
+        for name in (EMBEDDINGS_FILE, VOCAB_FILE):
+            store.fetch(f"{prefix}/{name}", local)
+        embeddings = load_embeddings(store.fetch(f"{prefix}/{VOCAB_FILE}", local).parent)
+        keras_dir = store.fetch_tree(f"{prefix}/keras", local)
+        previous = None
+        if reference:
+            before = store.key_of(reference["path"])
+            for name in (EMBEDDINGS_FILE, VOCAB_FILE):
+                folder = store.fetch(f"{before}/{name}", Path(scratch) / "previous").parent
+            previous = (load_embeddings(folder, mmap=True), reference["version"])
+        report = build_report(
+            embeddings,
+            keras_dir,
+            version=version,
+            params=params,
+            corpus=corpus_stats,
+            probe_words=probe_words,
+            top_k=int(top_k),
+            parity_pairs=int(parity_pairs),
+            seed=int(seed),
+            previous=previous,
+            history=history,
+        )
+        with store.writer(prefix, Path(scratch)) as out:
+            report["neighbour_table"] = write_neighbour_table(embeddings, int(top_k), out.folder / NEIGHBOURS_FILE)
+            gate = decide(report["evaluation"], reference, float(gate_tolerance))
+            report["gate"] = gate
+            (log.info if gate["decision"] == GateDecision.PROMOTED else log.warning)(
+                "quality gate: %s (%s)", gate["decision"], gate["reason"]
+            )
+            paths = write_report(report, embeddings, out.folder / "report")
+        record_written(store, run_id, "write_similarity_report", out.files)
     return ReportFacts(
-        **paths,
+        **relocated(paths, out.folder, store, prefix),
         decision=gate["decision"],
         reason=gate["reason"],
         max_abs_diff=report["parity"]["max_abs_diff"],

@@ -13,12 +13,13 @@ end)`` (all of them before ``end`` when ``history_days`` is 0); for a flat corpu
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from include.errors import PipelineInputError
+from include.storage.layout import SUCCESS_FILE, corpus_tokens_key, partition_key
+from include.storage.store import Store
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SNAPSHOT = "snapshot"
@@ -85,43 +86,56 @@ def plan_partitions(corpus: Path, interval_start: datetime | None, interval_end:
     return PartitionPlan([(partition_name(day), path) for day, path in days.items()], dated=True)
 
 
-def training_partitions(corpus_tokens: Path, dated: bool, window_end: date | None, history_days: int) -> list[Path]:
-    """Token partitions that training reads, oldest first.
+def training_partitions(
+    store: Store, corpus_id: str, dated: bool, window_end: date | None, history_days: int
+) -> list[str]:
+    """Names of the committed token partitions of ``corpus_id`` that training reads, oldest first.
 
     ``dated``: the ``dt=`` partitions with ``window_end - history_days <= day < window_end``
     (every day before ``window_end`` when ``history_days`` is 0; every day when ``window_end`` is
-    ``None``). Flat corpus: ``snapshot/``. Raises :class:`PipelineInputError` when there is none.
+    ``None``). Flat corpus: ``snapshot``. A partition counts once its ``_SUCCESS.json`` exists.
+    Raises :class:`PipelineInputError` when there is none.
     """
+    names = store.children(corpus_tokens_key(corpus_id))
     if not dated:
-        chosen = [corpus_tokens / SNAPSHOT] if (corpus_tokens / SNAPSHOT).is_dir() else []
+        candidates = [SNAPSHOT] if SNAPSHOT in names else []
     else:
-        chosen = []
-        for path in sorted(corpus_tokens.glob("dt=*")):
-            day = partition_day(path.name)
-            if day is None or not path.is_dir():
+        candidates = []
+        for name in names:
+            day = partition_day(name)
+            if day is None:
                 continue
             if window_end is not None and day >= window_end:
                 continue
             if window_end is not None and history_days > 0 and day < window_end - timedelta(days=history_days):
                 continue
-            chosen.append(path)
+            candidates.append(name)
+    chosen = [name for name in candidates if store.exists(f"{partition_key(corpus_id, name)}/{SUCCESS_FILE}")]
     if not chosen:
         raise PipelineInputError(
-            f"no token partition of '{corpus_tokens.name}' in the training window "
+            f"no token partition of '{corpus_id}' in the training window "
             f"(ending {window_end}, history_days={history_days})"
         )
     return chosen
 
 
-def prune_partitions(corpus_tokens: Path, today: date, retention_days: int) -> list[str]:
-    """Delete ``dt=`` partitions older than ``retention_days`` before ``today``; return their names.
+def prune_partitions(store: Store, corpus_id: str, today: date, retention_days: int) -> list[str]:
+    """Delete ``dt=`` partitions older than ``retention_days`` before ``today`` (the summary first, so
+    a reader never takes a half-deleted partition for a whole one); return their names.
     ``retention_days`` 0 keeps everything."""
-    if retention_days <= 0 or not corpus_tokens.is_dir():
+    if retention_days <= 0:
         return []
     removed = []
-    for path in sorted(corpus_tokens.glob("dt=*")):
-        day = partition_day(path.name)
+    for name in store.children(corpus_tokens_key(corpus_id)):
+        day = partition_day(name)
         if day is not None and day < today - timedelta(days=retention_days):
-            shutil.rmtree(path)
-            removed.append(path.name)
+            store.delete(f"{partition_key(corpus_id, name)}/{SUCCESS_FILE}")
+            store.delete_tree(partition_key(corpus_id, name))
+            removed.append(name)
     return removed
+
+
+def read_partition_summary(store: Store, corpus_id: str, partition: str) -> dict:
+    """The ``_SUCCESS.json`` of a committed partition: rows, tokens, files, sources, inputs,
+    tokenizer, and ``parts`` (the Parquet files that belong to it, in order)."""
+    return store.read_json(f"{partition_key(corpus_id, partition)}/{SUCCESS_FILE}")

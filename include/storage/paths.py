@@ -22,9 +22,20 @@ BUNDLED_CORPORA = {"lee": "lee_background.cor"}
 DEFAULT_CORPUS = "bundled:lee"
 
 
-def data_root() -> Path:
-    """Absolute data root: ``$EMBEDDINGS_DATA_DIR`` (relative values are taken from the project root)."""
+def data_root_location() -> str:
+    """``$EMBEDDINGS_DATA_DIR`` as an absolute local path or an object-store URL (``s3://bucket/prefix``)."""
     configured = os.environ.get("EMBEDDINGS_DATA_DIR", "").strip()
+    if "://" in configured and not configured.startswith("file://"):
+        return configured.rstrip("/")
+    return str(data_root())
+
+
+def data_root() -> Path:
+    """Absolute local data root: ``$EMBEDDINGS_DATA_DIR`` (relative values are taken from the project
+    root). For an object-store data root, the local folder corpora are resolved against instead."""
+    configured = os.environ.get("EMBEDDINGS_DATA_DIR", "").strip().removeprefix("file://")
+    if "://" in configured:
+        configured = ""
     root = Path(configured).expanduser() if configured else Path("data")
     if not root.is_absolute():
         root = PROJECT_ROOT / root
@@ -70,7 +81,7 @@ def bundled_corpus_path(name: str) -> Path:
 
 def allowed_roots() -> list[Path]:
     """Real paths a corpus may come from: the data root, each bundled corpus file, ``EMBEDDINGS_CORPUS_ROOTS``."""
-    roots = [data_root()]
+    roots = [] if "://" in data_root_location() else [data_root()]
     roots += [bundled_corpus_path(name) for name in sorted(BUNDLED_CORPORA)]
     extra = os.environ.get("EMBEDDINGS_CORPUS_ROOTS", "")
     roots += [PROJECT_ROOT / Path(entry.strip()).expanduser() for entry in extra.split(os.pathsep) if entry.strip()]

@@ -1,21 +1,18 @@
-"""Version ids, the version manifest, one-rename publishing and ``LATEST``."""
+"""Version ids and content hashes, and the version manifest written last (create-only) to publish."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
-import os
 import platform
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypedDict
 
-from include.storage.atomic_io import write_json_atomic, write_text_atomic
+from include.storage.layout import MANIFEST_FILE, version_key
+from include.storage.store import Store
 
-LATEST_FILE = "LATEST"
-MANIFEST_FILE = "manifest.json"
 CODE_DIRS = ("include", "plugins", "dags")
 LIBRARIES = ("apache-airflow", "gensim", "tensorflow", "keras", "numpy", "pyarrow")
 
@@ -91,48 +88,18 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_version_manifest(version_dir: Path, facts: VersionManifest) -> Path:
-    """Write ``manifest.json`` into ``version_dir``: ``facts`` plus the sha256 of every file in it."""
-    files = {
-        str(path.relative_to(version_dir)): {"sha256": file_sha256(path), "bytes": path.stat().st_size}
-        for path in sorted(version_dir.rglob("*"))
-        if path.is_file() and path.name != MANIFEST_FILE
-    }
-    manifest = {**facts, "files": files}
-    write_json_atomic(version_dir / MANIFEST_FILE, manifest)
-    return version_dir / MANIFEST_FILE
+def write_version_manifest(store: Store, version: str, facts: VersionManifest, files: dict[str, FileEntry]) -> str:
+    """Publish ``version``: write its ``manifest.json`` (``facts`` plus ``files``, every other file of
+    the version with its sha256 and size) create-only, last. Returns the manifest's location.
 
-
-def read_latest(models: Path) -> str | None:
-    """Folder name in ``models/LATEST``, or ``None`` before the first promotion."""
-    try:
-        return (models / LATEST_FILE).read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
-
-
-def publish_version(staged_version: Path, models: Path, version: str) -> Path:
-    """Move ``staged_version`` to ``models/<version>`` by one rename.
-
-    ``models`` must be on the same file system as the staging folder (both live under the data
-    root). A version folder is immutable: an existing one is never replaced (``FileExistsError``).
+    Checks first that each listed file is in the store with its size, so a manifest never names a
+    file that is missing. Raises :class:`~include.storage.store.AlreadyExists` when the version was
+    published meanwhile (by this run's earlier attempt or another run).
     """
-    models.mkdir(parents=True, exist_ok=True)
-    final = models / version
-    message = f"model version '{final}' already exists; versions are immutable"
-    if final.exists():
-        raise FileExistsError(message)
-    try:
-        os.rename(staged_version, final)
-    except OSError as error:
-        if error.errno in (errno.EEXIST, errno.ENOTEMPTY):  # published by another run since the check
-            raise FileExistsError(message) from error
-        raise
-    return final
-
-
-def point_latest(models: Path, version: str) -> None:
-    """Rewrite ``models/LATEST`` to name ``version`` (temp file + rename)."""
-    if not (models / version).is_dir():
-        raise FileNotFoundError(f"cannot point LATEST at missing version '{models / version}'")
-    write_text_atomic(models / LATEST_FILE, version + "\n")
+    prefix = version_key(version)
+    present = store.files(prefix)
+    missing = sorted(name for name, entry in files.items() if present.get(name) != entry["bytes"])
+    if missing:
+        raise FileNotFoundError(f"version '{store.key_url(prefix)}' lacks files it should hold: {missing}")
+    store.put_json(f"{prefix}/{MANIFEST_FILE}", {**facts, "files": dict(sorted(files.items()))}, create_only=True)
+    return store.key_url(f"{prefix}/{MANIFEST_FILE}")

@@ -8,13 +8,11 @@ A record that cannot be written (a full disk) is still kept in this process's me
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
-from pathlib import Path
 from typing import TypedDict
 
-from include.storage.atomic_io import write_json_atomic
-from include.storage.paths import data_root, safe_name
+from include.errors import PipelineInputError
+from include.storage.layout import data_store, run_record_key
 
 
 class RunOutcome(StrEnum):
@@ -43,34 +41,39 @@ class RunRecord(TypedDict, total=False):
     failures: list[TaskFailure]
 
 
-#: record path -> the record whose last write failed (read before the file, dropped once a write succeeds)
-_UNWRITTEN: dict[Path, dict] = {}
+#: run id -> the record whose last write failed (read before the store, dropped once a write succeeds)
+_UNWRITTEN: dict[str, dict] = {}
 
 
-def run_record_path(run_id: str) -> Path:
-    return data_root() / "runs" / f"{safe_name(run_id)}.json"
+def run_record_path(run_id: str) -> str:
+    """Where the run's record lives (a local path or a URL)."""
+    return data_store().key_url(run_record_key(run_id))
 
 
 def update_run_record(run_id: str, **facts) -> RunRecord:
     """Merge ``facts`` into the run's record (``failures`` entries accumulate); return the record.
     Raises the ``OSError`` when the file cannot be written; the record is then kept in memory."""
-    record = dict(read_run_record(run_id) or {"run_id": run_id})
+    try:
+        record = dict(read_run_record(run_id) or {"run_id": run_id})
+    except (OSError, PipelineInputError):  # the store cannot be read either: start from what is known
+        record = {"run_id": run_id}
     failures = record.get("failures", []) + facts.pop("failures", [])
     record.update(facts)
     if failures:
         record["failures"] = failures
-    path = run_record_path(run_id)
     try:
-        write_json_atomic(path, record)
-    except OSError:
-        _UNWRITTEN[path] = record
+        data_store().put_json(run_record_key(run_id), record)
+    except (OSError, PipelineInputError):  # a full disk, an unusable store: make run can still say why
+        _UNWRITTEN[run_id] = record
         raise
-    _UNWRITTEN.pop(path, None)
+    _UNWRITTEN.pop(run_id, None)
     return record
 
 
 def read_run_record(run_id: str) -> RunRecord | None:
-    path = run_record_path(run_id)
-    if path in _UNWRITTEN:
-        return _UNWRITTEN[path]
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if run_id in _UNWRITTEN:
+        return _UNWRITTEN[run_id]
+    try:
+        return data_store().read_json(run_record_key(run_id))
+    except FileNotFoundError:
+        return None

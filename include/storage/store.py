@@ -194,6 +194,11 @@ class Store:
         """Prove the root usable and its conditional writes real (once per process and root)."""
         raise NotImplementedError
 
+    def abort_uploads(self, older_than: datetime) -> list[str]:
+        """Abort incomplete multipart uploads under the root begun before ``older_than``; return their
+        keys. A local root has none."""
+        return []
+
     # --- helpers ----------------------------------------------------------------------------
     def read_json(self, key: str):
         return json.loads(self.read_bytes(key).decode("utf-8"))
@@ -265,7 +270,7 @@ class LocalStore(Store):
         from include.storage.locks import exclusive_lock
 
         target = self.path(key)
-        with exclusive_lock(target.with_name(f".{target.name}.lock")):
+        with exclusive_lock(self.root / "locks" / (key.replace("/", "__") + ".lock")):
             current = self.read_versioned(key)
             if (current.token if current else None) != expected:
                 raise PreconditionFailed(errno.EAGAIN, f"'{target}' changed since it was read", str(target))
@@ -552,6 +557,22 @@ class S3Store(Store):
                 self._guard(key, lambda p=path, k=key: self.fs.put_file(str(p), self._path(k), **self.put_arguments))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def abort_uploads(self, older_than: datetime) -> list[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        aborted = []
+        try:
+            listing = self._client_call("list_multipart_uploads", Bucket=self.bucket, Prefix=self.prefix)
+            for upload in listing.get("Uploads", []):
+                if upload["Initiated"].astimezone(UTC) < older_than:
+                    self._client_call(
+                        "abort_multipart_upload", Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    aborted.append(upload["Key"])
+        except (ClientError, BotoCoreError, OSError) as error:
+            raise self._fail(error, "") from error
+        return aborted
 
     def check(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

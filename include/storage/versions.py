@@ -1,72 +1,120 @@
-"""The published model versions: reading their manifests, finding, gating inputs and pruning.
+"""The published model versions: reading their manifests, ``LATEST``, and pruning.
 
-Reads only ``manifest.json`` files (JSON), never a model.
+A version folder counts as published only once its ``manifest.json`` exists and parses (it is
+written last, create-only): readers here never see a half-built or half-deleted version. Reads
+only manifests (JSON), never a model.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
-from include.storage.publish import LATEST_FILE, MANIFEST_FILE, read_latest
+from include.storage.layout import CLAIM_FILE, LATEST_KEY, MANIFEST_FILE, MODELS, version_key
+from include.storage.store import AlreadyExists, PreconditionFailed, Store
 
 log = logging.getLogger(__name__)
 
 
-def list_versions(models: Path) -> list[dict]:
-    """Manifests of the published versions under ``models``, oldest folder name first.
+def read_manifest(store: Store, version: str) -> dict | None:
+    """The manifest of ``version`` plus ``"path"`` (its location), or ``None`` when unpublished."""
+    try:
+        manifest = store.read_json(f"{version_key(version)}/{MANIFEST_FILE}")
+    except FileNotFoundError:
+        return None
+    except ValueError as error:
+        log.warning("ignoring version %s: unreadable manifest (%s)", version, error)
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    return {**manifest, "path": store.key_url(version_key(version))}
 
-    Each dict is the version's ``manifest.json`` plus ``"path"``. Folders without a readable
-    manifest (not published by this pipeline) are skipped.
-    """
+
+def list_versions(store: Store) -> list[dict]:
+    """Manifests of the published versions, oldest folder name (= data time) first; each dict is
+    the version's ``manifest.json`` plus ``"path"``. Folders without a manifest are skipped."""
     versions = []
-    if not models.is_dir():
-        return versions
-    for folder in sorted(models.iterdir()):
-        manifest_path = folder / MANIFEST_FILE
-        if folder.name.startswith(".") or not manifest_path.is_file():
+    for name in store.children(MODELS):
+        if name == "LATEST" or name.startswith("."):
             continue
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            log.warning("ignoring %s: unreadable manifest (%s)", folder, error)
-            continue
-        versions.append({**manifest, "path": str(folder)})
+        manifest = read_manifest(store, name)
+        if manifest is not None:
+            versions.append(manifest)
     return versions
 
 
-def find_by_content_hash(models: Path, content_hash: str) -> dict | None:
+def find_by_content_hash(store: Store, content_hash: str) -> dict | None:
     """The published version built from the same inputs, params and code, if any."""
-    return next((v for v in list_versions(models) if v.get("content_hash") == content_hash), None)
+    return next((v for v in list_versions(store) if v.get("content_hash") == content_hash), None)
 
 
-def latest_manifest(models: Path) -> dict | None:
+def read_latest(store: Store) -> str | None:
+    """The version ``models/LATEST`` names, or ``None`` before the first promotion."""
+    found = store.read_versioned(LATEST_KEY)
+    return found.data.decode("utf-8").strip() or None if found else None
+
+
+def latest_manifest(store: Store) -> dict | None:
     """Manifest of the version ``LATEST`` names, or ``None``."""
-    name = read_latest(models)
-    if not name:
-        return None
-    return next((v for v in list_versions(models) if v.get("version") == name), None)
+    name = read_latest(store)
+    return read_manifest(store, name) if name else None
 
 
-def prune_versions(models: Path, keep: int) -> list[str]:
+def delete_version(store: Store, version: str) -> None:
+    """Unpublish ``version``: its manifest first (readers stop seeing it at once), then its files."""
+    store.delete(f"{version_key(version)}/{MANIFEST_FILE}")
+    store.delete_tree(version_key(version))
+
+
+def prune_versions(store: Store, keep: int) -> list[str]:
     """Delete the oldest versions beyond the newest ``keep`` (by folder name, i.e. data time);
     the one ``LATEST`` names is never deleted. ``keep`` 0 keeps everything. Returns deleted names."""
     if keep <= 0:
         return []
-    protected = read_latest(models)
-    names = [v["version"] for v in list_versions(models)]
+    protected = read_latest(store)
+    names = [v["version"] for v in list_versions(store)]
     removed = []
     for name in names[:-keep] if len(names) > keep else []:
-        if name == protected:
-            continue
-        # rename first so a reader never sees a half-deleted version folder
-        doomed = models / f".{name}.deleting"
-        (models / name).rename(doomed)
-        shutil.rmtree(doomed)
-        removed.append(name)
+        if name != protected:
+            delete_version(store, name)
+            removed.append(name)
     return removed
 
 
-__all__ = ["LATEST_FILE", "find_by_content_hash", "latest_manifest", "list_versions", "prune_versions"]
+def version_summary(manifest: dict) -> str:
+    """One line for logs: name, data time and gate decision."""
+    return json.dumps({k: manifest.get(k) for k in ("version", "data_time")} | {"gate": manifest.get("gate")})
+
+
+#: A claim older than this whose version has no manifest belongs to a run that died: it may be taken over.
+CLAIM_LEASE = timedelta(days=1)
+
+
+def claim_version(store: Store, version: str, run_id: str) -> str | None:
+    """Claim ``version`` for ``run_id`` with a create-only ``models/<version>/.claim``, so two runs
+    never write the same version's files. Returns ``None`` when the claim is this run's (new, or
+    made by an earlier attempt of the same run), else the run id that holds it. A claim older than
+    :data:`CLAIM_LEASE` on a version without a manifest is taken over by compare-and-swap."""
+    key = f"{version_key(version)}/{CLAIM_FILE}"
+    mine = {"run_id": run_id, "claimed_at": datetime.now(UTC).isoformat()}
+    try:
+        store.put_json(key, mine, create_only=True)
+        return None
+    except AlreadyExists:
+        pass
+    current = store.read_versioned(key)
+    if current is None:  # removed meanwhile (a sweep): try once more from scratch
+        return claim_version(store, version, run_id)
+    holder = json.loads(current.data)
+    if holder.get("run_id") == run_id:
+        return None
+    claimed_at = datetime.fromisoformat(holder.get("claimed_at", "1970-01-01T00:00:00+00:00"))
+    if datetime.now(UTC) - claimed_at > CLAIM_LEASE and read_manifest(store, version) is None:
+        try:
+            store.swap(key, (json.dumps(mine) + "\n").encode(), current.token)
+            log.warning("took over the stale claim of %s by run %s", version, holder.get("run_id"))
+            return None
+        except PreconditionFailed:
+            return claim_version(store, version, run_id)
+    return holder.get("run_id")

@@ -325,9 +325,10 @@ def part_file_name(shard: int) -> str:
     return f"part-{shard:05d}.parquet"
 
 
-def write_partition_summary(partition_dir: Path, shard_totals: list[dict], seconds: float) -> dict:
-    """Write ``_SUCCESS.json`` into a partition: rows, tokens, files, the sources' sha256 sorted,
-    ``inputs`` (each file's path and sha256), the ``tokenizer`` version that made it, seconds."""
+def partition_summary(shard_totals: list[dict], seconds: float) -> dict:
+    """A partition's ``_SUCCESS.json``: rows, tokens, files, the sources' sha256 sorted, ``inputs``
+    (each file's path and sha256), the ``tokenizer`` version that made it, seconds, and ``parts``
+    (the part files that belong to it, when the shards' totals name them)."""
     summary = {
         "rows": sum(t["rows"] for t in shard_totals),
         "tokens": sum(t["tokens"] for t in shard_totals),
@@ -337,6 +338,15 @@ def write_partition_summary(partition_dir: Path, shard_totals: list[dict], secon
         "tokenizer": tokenizer_version(),
         "seconds": round(seconds, 3),
     }
+    parts = [t["part"] for t in shard_totals if "part" in t]
+    if parts:
+        summary["parts"] = parts
+    return summary
+
+
+def write_partition_summary(partition_dir: Path, shard_totals: list[dict], seconds: float) -> dict:
+    """Write :func:`partition_summary` as ``_SUCCESS.json`` into a local partition folder."""
+    summary = partition_summary(shard_totals, seconds)
     write_json_atomic(partition_dir / "_SUCCESS.json", summary)
     return summary
 

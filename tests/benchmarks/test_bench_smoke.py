@@ -38,6 +38,6 @@ def test_bench_runs_and_prints_the_table(tmp_path):
     assert re.search(r"^re-run, same inputs: make run again .* the re-run takes \d+%", result.stdout, re.M)
     again = (tmp_path / "make-run-again.log").read_text()
     assert "succeeded: unchanged" in again, again[-2000:]
-    assert (tmp_path / "tokens" / "snapshot" / "part-00000.parquet").is_file()
+    assert list(tmp_path.glob("tokens/*/snapshot/part-bench-00000.parquet"))
     assert (tmp_path / "model" / "neighbours.parquet").is_file()
     assert (tmp_path / "recipe" / "embeddings.npy").is_file()

@@ -64,7 +64,7 @@ def test_ingest_tokenize_and_commit_operators(small_corpus, data_root):
             task_id=f"tokenize_{shard}", manifest_path=facts["manifest_path"], shard=shard
         )
         assert ops.PipelineStepOperator.execute(tokenize, context)["tokens"] > 0
-    assert not (data_root / "tokens").exists(), "nothing is visible before the commit"
+    assert not list((data_root / "tokens").rglob("_SUCCESS.json")), "nothing is committed before the commit"
     commit = ops.CommitTokensOperator(
         task_id="commit_tokens", manifest_path=facts["manifest_path"], corpus_id=facts["corpus_id"]
     )
@@ -74,8 +74,8 @@ def test_ingest_tokenize_and_commit_operators(small_corpus, data_root):
     assert len(list((data_root / "tokens" / facts["corpus_id"] / "snapshot").glob("part-*.parquet"))) == 4
 
 
-def test_report_operator_fails_without_retry_on_parity_mismatch(trained_version, tmp_path):
-    version_dir = tmp_path / "version"
+def test_report_operator_fails_without_retry_on_parity_mismatch(trained_version, data_root):
+    version_dir = data_root / "models" / "v"
     shutil.copytree(trained_version["version_dir"], version_dir)
     embeddings = load_embeddings(version_dir)
     shutil.rmtree(version_dir / "keras")
@@ -98,10 +98,10 @@ def test_report_operator_fails_without_retry_on_parity_mismatch(trained_version,
     assert not (version_dir / "report" / "report.json").exists()
 
 
-def test_disk_full_fails_without_retry_naming_the_file(trained_version, tmp_path, data_root, monkeypatch):
+def test_disk_full_fails_without_retry_naming_the_file(trained_version, data_root, monkeypatch):
     import errno
 
-    version_dir = tmp_path / "version"
+    version_dir = data_root / "models" / "v"
     shutil.copytree(trained_version["version_dir"], version_dir)
     (version_dir / "embeddings.npy").unlink()
 
@@ -114,7 +114,8 @@ def test_disk_full_fails_without_retry_naming_the_file(trained_version, tmp_path
     )
     with pytest.raises(AirflowFailException, match=r"disk full while writing '.*embeddings\.npy'"):
         ops.PipelineStepOperator.execute(operator, _context())
-    assert not (data_root / "models").exists()
+    assert not (version_dir / "embeddings.npy").exists() and not (version_dir / "manifest.json").exists()
+    assert not list(version_dir.glob(".incoming-*")), "the task's half-written files are dropped"
 
 
 def test_publish_operator_translates_unchanged_and_conflict(data_root, monkeypatch):
@@ -126,14 +127,7 @@ def test_publish_operator_translates_unchanged_and_conflict(data_root, monkeypat
     from include.errors import VersionConflictError
     from include.steps.train_word2vec import Unchanged
 
-    publish = ops.PublishVersionOperator(
-        task_id="publish",
-        version_dir="unused",
-        version="v",
-        manifest_path="unused",
-        corpus_tokens="unused",
-        facts={},
-    )
+    publish = ops.PublishVersionOperator(task_id="publish", version="v", manifest_path="unused", facts={})
     monkeypatch.setattr(publish_step, "publish", lambda *a, **k: Unchanged("v", "published meanwhile by run x"))
     with pytest.raises(AirflowSkipException, match="published meanwhile by run x"):
         ops.PipelineStepOperator.execute(publish, _context())

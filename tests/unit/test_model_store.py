@@ -10,7 +10,7 @@ from include.artifacts.embeddings import load_embeddings
 from include.errors import PipelineInputError
 from include.quality.neighbour_table import write_neighbour_table
 from include.serving.model_store import ModelStore, UnknownWordError
-from include.storage.publish import point_latest
+from include.storage.store import open_store
 from tests.conftest import PROJECT_ROOT
 
 
@@ -20,7 +20,8 @@ def store(trained_version, data_root):
     folder = models / "20261101T000000Z-aaaaaaaa"
     shutil.copytree(trained_version["version_dir"], folder)
     write_neighbour_table(load_embeddings(folder), 3, folder / "neighbours.parquet")
-    point_latest(models, folder.name)
+    (folder / "manifest.json").write_text(json.dumps({"version": folder.name}))
+    open_store(data_root).swap("models/LATEST", f"{folder.name}\n".encode(), None)
     return ModelStore()
 
 

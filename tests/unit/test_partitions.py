@@ -11,6 +11,7 @@ from include.storage.partitions import (
     prune_partitions,
     training_partitions,
 )
+from include.storage.store import open_store
 
 
 def utc(*args):
@@ -60,35 +61,41 @@ def test_folder_named_like_an_impossible_day_is_refused(tmp_path):
         day_folders(tmp_path)
 
 
-def _partitions(root, names):
+def _partitions(root, names, committed=True):
+    """``tokens/c/<name>/`` for each name under the store ``root``, committed (with _SUCCESS.json) or not."""
+    store = open_store(root)
     for name in names:
-        (root / name).mkdir(parents=True)
-    return root
+        store.put_bytes(f"tokens/c/{name}/part-r-00000.parquet", b"rows")
+        if committed:
+            store.put_json(f"tokens/c/{name}/_SUCCESS.json", {"parts": ["part-r-00000.parquet"]})
+    return store
 
 
 def test_training_window(tmp_path):
-    root = _partitions(tmp_path / "c", ["dt=2026-11-01", "dt=2026-11-02", "dt=2026-11-03", "dt=2026-11-04", "snapshot"])
-    names = lambda paths: [p.name for p in paths]  # noqa: E731
-    assert names(training_partitions(root, True, date(2026, 11, 4), 0)) == [
+    root = _partitions(tmp_path, ["dt=2026-11-01", "dt=2026-11-02", "dt=2026-11-03", "dt=2026-11-04", "snapshot"])
+    _partitions(tmp_path, ["dt=2026-11-02T"], committed=False)  # not a day
+    _partitions(tmp_path, ["dt=2026-10-31"], committed=False)  # being written: no _SUCCESS.json yet
+    names = list
+    assert names(training_partitions(root, "c", True, date(2026, 11, 4), 0)) == [
         "dt=2026-11-01",
         "dt=2026-11-02",
         "dt=2026-11-03",
     ]
-    assert names(training_partitions(root, True, date(2026, 11, 4), 2)) == ["dt=2026-11-02", "dt=2026-11-03"]
-    assert names(training_partitions(root, True, None, 0)) == [
+    assert names(training_partitions(root, "c", True, date(2026, 11, 4), 2)) == ["dt=2026-11-02", "dt=2026-11-03"]
+    assert names(training_partitions(root, "c", True, None, 0)) == [
         "dt=2026-11-01",
         "dt=2026-11-02",
         "dt=2026-11-03",
         "dt=2026-11-04",
     ]
-    assert names(training_partitions(root, False, date(2026, 11, 4), 0)) == ["snapshot"]
+    assert names(training_partitions(root, "c", False, date(2026, 11, 4), 0)) == ["snapshot"]
     with pytest.raises(PipelineInputError, match="no token partition"):
-        training_partitions(root, True, date(2026, 10, 1), 0)
+        training_partitions(root, "c", True, date(2026, 10, 1), 0)
 
 
 def test_pruning_keeps_recent_partitions_and_snapshots(tmp_path):
-    root = _partitions(tmp_path / "c", ["dt=2026-08-01", "dt=2026-11-01", "snapshot"])
-    assert prune_partitions(root, date(2026, 11, 5), 0) == []
-    assert prune_partitions(root, date(2026, 11, 5), 30) == ["dt=2026-08-01"]
-    assert sorted(p.name for p in root.iterdir()) == ["dt=2026-11-01", "snapshot"]
+    root = _partitions(tmp_path, ["dt=2026-08-01", "dt=2026-11-01", "snapshot"])
+    assert prune_partitions(root, "c", date(2026, 11, 5), 0) == []
+    assert prune_partitions(root, "c", date(2026, 11, 5), 30) == ["dt=2026-08-01"]
+    assert sorted(p.name for p in (tmp_path / "tokens" / "c").iterdir()) == ["dt=2026-11-01", "snapshot"]
     assert partition_day("dt=2026-11-01") == date(2026, 11, 1) and partition_day("snapshot") is None

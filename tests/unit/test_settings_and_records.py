@@ -30,12 +30,13 @@ def test_a_run_record_that_cannot_be_written_is_kept_for_this_process(data_root,
     import errno
 
     from include.storage import run_records
+    from include.storage.store import LocalStore
 
-    def full(path, payload, indent=1):
+    def full(self, key, payload, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     run_id = "manual__full-disk"
-    monkeypatch.setattr(run_records, "write_json_atomic", full)
+    monkeypatch.setattr(LocalStore, "put_json", full)
     with pytest.raises(OSError, match="No space left"):
         update_run_record(run_id, outcome="failed", failures=[{"task_id": "a", "error": "disk full"}])
     assert read_run_record(run_id)["failures"] == [{"task_id": "a", "error": "disk full"}]

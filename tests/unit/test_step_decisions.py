@@ -15,16 +15,14 @@ from include.steps.promote import NotPromoted, promote
 from include.steps.publish import published_meanwhile
 from include.steps.tokenize_to_parquet import tokenize_to_parquet
 from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
-from include.storage.paths import models_dir, staging_dir
-from include.storage.publish import read_latest
+from include.storage.layout import data_store, staging_key
 from include.storage.run_records import RunOutcome, read_run_record
+from include.storage.versions import read_latest
 
 PARAMS = Word2VecParams(vector_size=8, window=2, min_count=1, epochs=1, workers=1, seed=1)
 
 
 def _version(name: str, data_time: str, decision: str = "promoted", content_hash: str = "", run_id: str = "r"):
-    folder = models_dir() / name
-    folder.mkdir(parents=True)
     manifest = {
         "version": name,
         "run_id": run_id,
@@ -33,14 +31,13 @@ def _version(name: str, data_time: str, decision: str = "promoted", content_hash
         "content_hash": content_hash,
         "gate": {"decision": decision},
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
+    data_store().put_bytes(f"models/{name}/manifest.json", json.dumps(manifest).encode())
 
 
 def _committed_tokens(run_id: str) -> dict:
     facts = ingest_text("corpus", run_id=run_id, conf={}, declared_params=[])
     for shard in range(facts["shards"]):
-        tokenize_to_parquet(Path(facts["manifest_path"]), shard, run_id)
+        tokenize_to_parquet(facts["manifest_path"], shard, run_id)
     return {
         **facts,
         **commit_tokens(Path(facts["manifest_path"]), facts["corpus_id"], run_id, datetime.now(UTC).date()),
@@ -49,7 +46,6 @@ def _committed_tokens(run_id: str) -> dict:
 
 def _train(run_id: str, facts: dict):
     return train_version(
-        corpus_tokens=Path(facts["corpus_tokens"]),
         corpus_id=facts["corpus_id"],
         dated=False,
         window_end=None,
@@ -66,6 +62,9 @@ def test_train_version_trains_then_finds_the_identical_version(small_corpus):
     assert not isinstance(trained, Unchanged)
     assert trained["version"].startswith("20261102T000000Z-") and trained["vocab_size"] > 0
     assert Path(trained["model_path"]).is_file() and trained["partitions"] == ["snapshot"]
+    # another run of the same inputs, while this one has claimed the version: it ends unchanged
+    racing = _train("racing", facts)
+    assert isinstance(racing, Unchanged) and "run first is building version" in racing.reason
     # published from the same inputs, params and code: the next run has nothing new to do
     _version(trained["version"], trained["data_time"], content_hash=trained["content_hash"])
     again = _train("second", facts)
@@ -76,11 +75,11 @@ def test_train_version_trains_then_finds_the_identical_version(small_corpus):
 def test_publish_meanwhile_ends_unchanged_or_refuses_another_content(data_root):
     version = "20261102T000000Z-abcdef01"
     _version(version, "2026-11-02", content_hash="abcdef01" * 8, run_id="the_other_run")
-    staging_dir("this_run").mkdir(parents=True)
+    data_store().put_bytes(f"{staging_key('this_run')}/files/x.json", b"{}")
     result = published_meanwhile(version, "abcdef01" * 8, "this_run", FileExistsError("exists"))
     assert isinstance(result, Unchanged) and "published meanwhile by run the_other_run" in result.reason
     assert read_run_record("this_run")["outcome"] == "unchanged"
-    assert not staging_dir("this_run").exists(), "the duplicate is dropped"
+    assert not data_store().files(staging_key("this_run")), "the duplicate's scratch is dropped"
     with pytest.raises(VersionConflictError, match="exists"):  # another version of the same name
         published_meanwhile(version, "0" * 64, "this_run", FileExistsError("exists"))
 
@@ -92,15 +91,15 @@ def test_promote_moves_latest_forward_only_and_records_each_outcome(data_root):
 
     rejected = promote("20261104T000000Z-cccccccc", decision="rejected", reason="worse", run_id="r1")
     assert rejected == NotPromoted(RunOutcome.REJECTED, rejected.reason) and "rejected" in rejected.reason
-    assert read_latest(models_dir()) is None and read_run_record("r1")["outcome"] == "rejected"
+    assert read_latest(data_store()) is None and read_run_record("r1")["outcome"] == "rejected"
 
     promoted = promote("20261103T000000Z-bbbbbbbb", decision=GateDecision.PROMOTED, reason="ok", run_id="r2")
     assert promoted["latest"] == "20261103T000000Z-bbbbbbbb" and promoted["corpus_id"] == "c"
-    assert read_latest(models_dir()) == "20261103T000000Z-bbbbbbbb"
+    assert read_latest(data_store()) == "20261103T000000Z-bbbbbbbb"
     assert read_run_record("r2")["outcome"] == "promoted"
 
     older = promote("20261102T000000Z-aaaaaaaa", decision="promoted", reason="ok", run_id="r3")
     assert isinstance(older, NotPromoted) and older.outcome == RunOutcome.PUBLISHED
     assert "kept LATEST at 20261103T000000Z-bbbbbbbb" in older.reason
-    assert read_latest(models_dir()) == "20261103T000000Z-bbbbbbbb", "LATEST never moves backward in data time"
+    assert read_latest(data_store()) == "20261103T000000Z-bbbbbbbb", "LATEST never moves backward in data time"
     assert read_run_record("r3")["outcome"] == "published"

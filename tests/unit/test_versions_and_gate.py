@@ -3,8 +3,13 @@ import json
 import pytest
 
 from include.quality.gate import decide, reference_version
-from include.storage.publish import point_latest
+from include.storage.store import open_store
 from include.storage.versions import find_by_content_hash, latest_manifest, list_versions, prune_versions
+
+
+def point_latest(store, version):
+    current = store.read_versioned("models/LATEST")
+    store.swap("models/LATEST", f"{version}\n".encode(), current.token if current else None)
 
 
 def _version(
@@ -29,35 +34,40 @@ def _version(
 
 def test_listing_finding_and_last_promoted(tmp_path):
     models = tmp_path / "models"
+    store = open_store(tmp_path)
     _version(models, "20261101T000000Z-aaaaaaaa", data_time="2026-11-01", digest="h1")
     _version(models, "20261103T000000Z-bbbbbbbb", data_time="2026-11-03", decision="rejected")
     _version(models, "20261102T000000Z-cccccccc", data_time="2026-11-02")
     _version(models, "20261104T000000Z-dddddddd", corpus="other", data_time="2026-11-04")
     (models / "stray").mkdir()
-    assert next(v["version"] for v in list_versions(models)) == "20261101T000000Z-aaaaaaaa"
-    assert len(list_versions(models)) == 4
-    assert find_by_content_hash(models, "h1")["version"] == "20261101T000000Z-aaaaaaaa"
-    assert find_by_content_hash(models, "nope") is None
-    assert reference_version(list_versions(models), "c")["version"] == "20261102T000000Z-cccccccc"
-    newest_excluded = reference_version(list_versions(models), "c", exclude="20261102T000000Z-cccccccc")
+    (models / "20261105T000000Z-eeeeeeee").mkdir()  # being built: no manifest yet
+    (models / "20261105T000000Z-eeeeeeee" / "embeddings.npy").write_bytes(b"half")
+    assert next(v["version"] for v in list_versions(store)) == "20261101T000000Z-aaaaaaaa"
+    assert len(list_versions(store)) == 4
+    assert find_by_content_hash(store, "h1")["version"] == "20261101T000000Z-aaaaaaaa"
+    assert find_by_content_hash(store, "nope") is None
+    assert reference_version(list_versions(store), "c")["version"] == "20261102T000000Z-cccccccc"
+    newest_excluded = reference_version(list_versions(store), "c", exclude="20261102T000000Z-cccccccc")
     assert newest_excluded["version"] == "20261101T000000Z-aaaaaaaa"
-    assert reference_version(list_versions(models), "missing") is None
-    assert latest_manifest(models) is None
-    point_latest(models, "20261101T000000Z-aaaaaaaa")
-    assert latest_manifest(models)["version"] == "20261101T000000Z-aaaaaaaa"
+    assert reference_version(list_versions(store), "missing") is None
+    assert latest_manifest(store) is None
+    point_latest(store, "20261101T000000Z-aaaaaaaa")
+    assert latest_manifest(store)["version"] == "20261101T000000Z-aaaaaaaa"
 
 
 def test_pruning_keeps_the_newest_and_latest(tmp_path):
     models = tmp_path / "models"
+    store = open_store(tmp_path)
     names = [f"2026110{day}T000000Z-0000000{day}" for day in range(1, 6)]
     for name in names:
         _version(models, name)
-    point_latest(models, names[0])
-    assert prune_versions(models, 0) == []
-    removed = prune_versions(models, 2)
+    point_latest(store, names[0])
+    assert prune_versions(store, 0) == []
+    removed = prune_versions(store, 2)
     assert removed == names[1:3]
-    assert sorted(v["version"] for v in list_versions(models)) == [names[0], names[3], names[4]]
+    assert sorted(v["version"] for v in list_versions(store)) == [names[0], names[3], names[4]]
     assert not list(models.glob(".*deleting"))
+    assert sorted(p.name for p in models.iterdir()) == sorted([names[0], names[3], names[4], "LATEST"])
 
 
 GOOD = {"wordsim353": {"spearman": 0.40}, "simlex999": {"spearman": 0.20}, "analogies": {"accuracy": 0.10}}
