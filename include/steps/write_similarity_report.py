@@ -17,7 +17,13 @@ from include.quality.evaluation import evaluate_keyed_vectors
 from include.quality.gate import GateDecision, decide, reference_version
 from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
 from include.quality.parity import check_parity
-from include.quality.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
+from include.quality.similarity import (
+    default_probe_words,
+    nearest_neighbours,
+    split_probe_words,
+    undertraining,
+    unit_rows,
+)
 from include.storage.atomic_io import write_json_atomic, write_text_atomic
 from include.storage.paths import models_dir
 from include.storage.versions import list_versions
@@ -126,6 +132,10 @@ def build_report(
     )
     evaluation = evaluate_keyed_vectors(embeddings.to_keyed_vectors())
     drift = compare_versions(embeddings, previous[0], known, top_k, previous[1]) if previous else None
+    neighbours = nearest_neighbours(embeddings, known, top_k)
+    training = training_warning(undertraining(neighbours), params, corpus)
+    if training["warning"]:
+        log.warning("%s", training["warning"])
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "version": version,
@@ -135,8 +145,9 @@ def build_report(
         "vector_size": embeddings.vector_size,
         "top_k": top_k,
         "probe_words": known,
-        "neighbours": nearest_neighbours(embeddings, known, top_k),
+        "neighbours": neighbours,
         "oov_probe_words": unknown,
+        "training": training,
         "parity": parity,
         "evaluation": evaluation,
         "drift": drift,
@@ -145,6 +156,26 @@ def build_report(
         ]
         + [{"version": version, "data_time": corpus.get("data_time"), "evaluation": evaluation}],
     }
+
+
+def training_warning(signs: dict, params: dict, corpus: dict) -> dict:
+    """``report.json``'s ``training``: the undertraining ``signs``
+    (:func:`include.quality.similarity.undertraining`) plus ``warning``, a sentence for people with
+    the likely cause (too few epochs for the corpus, or too small a corpus), or ``None``."""
+    if not signs["undertrained"]:
+        return {**signs, "warning": None}
+    epochs, tokens = params.get("epochs"), corpus.get("tokens")
+    seen = f"{epochs} epochs over {tokens:,} tokens" if isinstance(tokens, int) else f"{epochs} epochs"
+    if params.get("epochs_requested", epochs) == "auto":
+        cause = f"too small a corpus ({seen}, as epochs auto chose): add text, or try more epochs"
+    else:
+        cause = f"too few epochs for a corpus this small ({seen}): try epochs auto or more epochs, or add text"
+    warning = (
+        f"Undertrained: {signs['top1_at_or_above']} of {signs['probe_words']} probe words have their nearest "
+        f"neighbour at cosine >= {signs['cosine']} (mean top-1 cosine {signs['mean_top1_cosine']:.3f}), so "
+        f"neighbours say little. Likely cause: {cause}."
+    )
+    return {**signs, "warning": warning}
 
 
 def render_html(report: dict, map_png: bytes, history_plot: bytes | None = None) -> str:
@@ -190,6 +221,7 @@ def write_similarity_report(
     gate_tolerance: float,
     parity_pairs: int = 200,
     seed: int = 0,
+    epochs_choice: dict | None = None,
 ) -> ReportFacts:
     """The whole ``write_similarity_report`` task for the staged version in ``version_dir``.
 
@@ -197,6 +229,9 @@ def write_similarity_report(
     version of ``corpus_id`` (its drift, and the evaluation history of the corpus's versions),
     writes ``neighbours.parquet``, decides with the quality gate (``gate_tolerance``) and writes
     ``report/report.json`` and ``report/report.html`` stating the decision.
+    ``epochs_choice`` (``train_word2vec``'s :class:`~include.steps.train_word2vec.EpochsChoice`)
+    replaces ``params["epochs"]`` by the passes trained, adds ``params["epochs_requested"]`` (a
+    number or ``"auto"``) and is kept as ``report["epochs_choice"]`` with its reason.
     Raises :class:`include.errors.ParityError` when Keras and gensim disagree.
     """
     version_dir = Path(version_dir)
@@ -205,6 +240,8 @@ def write_similarity_report(
     reference = reference_version(published, corpus_id)
     previous = (load_embeddings(Path(reference["path"]), mmap=True), reference["version"]) if reference else None
     history = sorted(published, key=lambda v: (v.get("data_time", ""), v["version"]))
+    if epochs_choice:
+        params = {**params, "epochs": epochs_choice["epochs"], "epochs_requested": epochs_choice["requested"]}
     report = build_report(
         embeddings,
         version_dir / "keras",
@@ -218,6 +255,8 @@ def write_similarity_report(
         previous=previous,
         history=history,
     )
+    if epochs_choice:
+        report["epochs_choice"] = dict(epochs_choice)
     report["neighbour_table"] = write_neighbour_table(embeddings, int(top_k), version_dir / NEIGHBOURS_FILE)
     gate = decide(report["evaluation"], reference, float(gate_tolerance))
     report["gate"] = gate
