@@ -68,16 +68,16 @@ def main() -> None:
                     else []
                 )
                 score = evaluate_keyed_vectors(emb.to_keyed_vectors())["wordsim353"]["spearman"]
-                row = dict(
-                    epochs=epochs,
-                    seed=seed,
-                    tokens=stats["corpus_words"],
-                    mean_top1=round(float(np.mean(top1)), 3),
-                    share_top1_ge_099=round(high, 2),
-                    wordsim353=score,
-                    seconds=round(seconds, 2),
-                    government=gov,
-                )
+                row = {
+                    "epochs": epochs,
+                    "seed": seed,
+                    "tokens": stats["corpus_words"],
+                    "mean_top1": round(float(np.mean(top1)), 3),
+                    "share_top1_ge_099": round(high, 2),
+                    "wordsim353": score,
+                    "seconds": round(seconds, 2),
+                    "government": gov,
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     if args.json:

@@ -83,8 +83,8 @@ def resolve_epochs(requested: int | str, corpus_words: int) -> EpochsChoice:
     gensim's 5 from 400k tokens up, 35 for the Lee corpus (58k tokens), 50 below 40k tokens.
     Raises :class:`PipelineInputError` naming ``epochs`` for anything else.
 
-    >>> resolve_epochs("auto", 58_152)["epochs"], resolve_epochs("auto", 5_000_000)["epochs"], resolve_epochs(7, 10)["epochs"]
-    (35, 5, 7)
+    >>> [resolve_epochs(asked, words)["epochs"] for asked, words in [("auto", 58_152), ("auto", 5_000_000), (7, 10)]]
+    [35, 5, 7]
     """
     if requested == AUTO_EPOCHS:
         wanted = math.ceil(AUTO_EPOCHS_TARGET_WORDS / max(int(corpus_words), 1))
