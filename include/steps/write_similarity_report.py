@@ -117,6 +117,9 @@ def build_report(
     drift against ``previous`` (its embeddings and version name) and the evaluation ``history`` of
     earlier versions (``[{"version", "data_time", "evaluation"}]``, oldest first) with this one appended.
 
+    ``training`` is the undertraining check of the probe words' neighbours with a warning in words
+    (:func:`training_warning`; ``params["epochs"]``/``["epochs_requested"]`` and ``corpus["tokens"]``
+    name the likely cause).
     ``probe_words`` empty or ``None`` means the 20 most frequent non-stop words. Probe words not in
     the vocabulary (unknown, empty, markup, non-strings) are listed in ``oov_probe_words`` as given.
     Raises :class:`include.errors.ParityError` when Keras and gensim disagree.
