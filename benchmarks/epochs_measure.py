@@ -5,6 +5,8 @@ Spearman and the training time.
 
 Usage: epochs_measure.py CORPUS_FILE [--epochs 5,10,20] [--seeds 1,2,3] [--workers 0] [--json OUT]
 (CORPUS_FILE: text, .bz2 or .gz; tokenized with gensim's simple_preprocess, as the pipeline does).
+The numbers behind ``epochs: auto`` (include/steps/train_word2vec.py) and the README's "Epochs"
+table are in ``benchmarks/epochs_measurements.json``, with the commands that produced them.
 """
 
 from __future__ import annotations
