@@ -296,6 +296,8 @@ def train_word2vec_on_file(
     started = time.perf_counter() if started is None else started
     model_path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if params.epochs != AUTO_EPOCHS:
+            resolve_epochs(params.epochs, 0)  # refuses anything but 1..MAX_EPOCHS, naming epochs
         model = Word2Vec(
             vector_size=params.vector_size,
             window=params.window,

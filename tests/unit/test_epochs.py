@@ -91,3 +91,9 @@ def test_the_content_hash_covers_the_resolved_passes(small_corpus):
     assert same["content_hash"] == auto["content_hash"]  # the same passes, the same version
     other = _train("other", facts, choice["epochs"] - 1)
     assert other["content_hash"] != auto["content_hash"] and other["epochs_choice"]["requested"] == choice["epochs"] - 1
+
+
+def test_training_refuses_a_bad_epochs_value_naming_it(trained_version, tmp_path):
+    with pytest.raises(PipelineInputError, match="epochs must be a whole number"):
+        train_word2vec(trained_version["tokens_dir"], Word2VecParams(**SMALL, epochs=0), tmp_path / "w2v.model")
+    assert list(tmp_path.iterdir()) == []  # its LineSentence file removed, nothing saved
