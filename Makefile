@@ -16,10 +16,11 @@ export PYTHONPATH := $(ROOT)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND := tensorflow
 
-.PHONY: help venv airflow-db run test unit lint format test-deps clean airflow airflow-stop airflow-status bench
+.PHONY: help venv airflow-db run run-env test unit lint format test-deps clean airflow airflow-stop airflow-status bench
 
 help:
 	@echo "make run [CONF='{\"epochs\": 10}']  run word2vec_embeddings once on the default corpus"
+	@echo "scripts/run ['{\"epochs\": 10}']     the same, exiting 0/1/2/3 as the README says (make turns failures into 2)"
 	@echo "make test                          install test dependencies, run the whole suite"
 	@echo "make unit                          fast unit tests of include/ while you work"
 	@echo "make lint | format                 ruff: check the style (part of make test) | fix it"
@@ -42,8 +43,13 @@ $(AIRFLOW_HOME)/.migrated: $(VENV)/.installed
 
 airflow-db: $(AIRFLOW_HOME)/.migrated
 
+# make exits 2 whenever the run fails; scripts/run gives the run's own code (1 failed, 2 bad CONF, 3 rejected)
 run: airflow-db
 	$(PY) scripts/run_dag.py --conf '$(CONF)'
+
+# The environment make's recipes get, one VAR=value a line: scripts/run exports it, then runs run_dag.py itself.
+run-env:
+	@env | grep -E '^(AIRFLOW_HOME|AIRFLOW__[A-Z_]+|PYTHONPATH|TF_CPP_MIN_LOG_LEVEL|KERAS_BACKEND)=' | sort
 
 # Debian packages the tests use: a compose parser, and a browser with its driver for the report page.
 TEST_APT_PACKAGES := docker-compose chromium chromium-driver

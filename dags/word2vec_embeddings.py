@@ -85,7 +85,19 @@ PARAMS = {
         title="Down-sampling threshold",
         description="Frequent words above this relative frequency are randomly down-sampled; 0 disables.",
     ),
-    "epochs": Param(5, type="integer", minimum=1, maximum=200, title="Epochs", description="Passes over the corpus."),
+    # "auto" or a number: a list of types renders as one free-form field in Airflow 3.3's trigger form
+    # (30 is read as a number, auto as text); minimum/maximum bind numbers, pattern binds text
+    "epochs": Param(
+        "auto",
+        type=["integer", "string"],
+        minimum=1,
+        maximum=200,
+        pattern="^auto$",
+        title="Epochs",
+        description="Passes over the corpus: a number from 1 to 200, or auto to fit the corpus size "
+        "(about 2 million tokens seen in all, 5 to 50 passes: 35 for the 58k-token Lee corpus, "
+        "gensim's 5 from 400k tokens up).",
+    ),
     "workers": Param(
         0,
         type="integer",
@@ -213,6 +225,7 @@ with DAG(
             "train_seconds": train.output["train_seconds"],
             "data_time": train.output["data_time"],
         },
+        epochs_choice=train.output["epochs_choice"],
         probe_words="{{ params.probe_words }}",
         top_k="{{ params.top_k }}",
         seed="{{ params.seed }}",

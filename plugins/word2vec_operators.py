@@ -345,6 +345,8 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
     :param gate_tolerance: how much worse than the reference a score may be (templated)
     :param parity_pairs: random word pairs the parity check compares (templated)
     :param seed: seed of the parity sample (templated)
+    :param epochs_choice: the passes trained and why (``train_word2vec``'s ``epochs_choice``); the
+        report states them as ``params.epochs`` and ``params.epochs_requested`` (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -353,6 +355,7 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         "corpus_path",
         "corpus_id",
         "corpus_stats",
+        "epochs_choice",
         "probe_words",
         "top_k",
         "parity_pairs",
@@ -373,6 +376,7 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         gate_tolerance: float,
         parity_pairs: int = 200,
         seed: int = 0,
+        epochs_choice: dict | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -381,6 +385,7 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         self.corpus_path = corpus_path
         self.corpus_id = corpus_id
         self.corpus_stats = corpus_stats
+        self.epochs_choice = epochs_choice
         self.probe_words = probe_words
         self.top_k = top_k
         self.parity_pairs = parity_pairs
@@ -402,6 +407,7 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
             gate_tolerance=float(self.gate_tolerance),
             parity_pairs=int(self.parity_pairs),
             seed=int(self.seed),
+            epochs_choice=self.epochs_choice,
         )
 
 

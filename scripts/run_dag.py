@@ -1,4 +1,5 @@
-"""Run the word2vec_embeddings DAG once, end to end, in this process (what ``make run`` does).
+"""Run the word2vec_embeddings DAG once, end to end, in this process (what ``make run`` and
+``scripts/run`` do; ``scripts/run`` passes its exit code on, make turns every failure into 2).
 
 Usage: run_dag.py [--conf JSON]. Prints the outcome, the model version and its report. Exit codes:
 0 promoted (or nothing new: an identical version exists), 1 failed (each failed task's error is
@@ -17,24 +18,33 @@ from pathlib import Path
 DAG_ID = "word2vec_embeddings"
 
 
+EXIT_FAILED, EXIT_BAD_CONF, EXIT_REJECTED = 1, 2, 3
+
+
+class BadConf(ValueError):
+    """CONF is not a JSON object (exit code 2)."""
+
+
 def parse_conf(text: str) -> dict:
+    """The run conf from ``text`` (a JSON object; empty = ``{}``). Raises :class:`BadConf` saying why not."""
     try:
         conf = json.loads(text or "{}")
     except json.JSONDecodeError as error:
-        raise SystemExit(f"CONF is not valid JSON ({error}): {text!r}") from error
+        raise BadConf(f"CONF is not valid JSON ({error}): {text!r}") from error
     if not isinstance(conf, dict):
-        raise SystemExit(f"CONF must be a JSON object such as '{{\"epochs\": 10}}', got {text!r}")
+        raise BadConf(f"CONF must be a JSON object such as '{{\"epochs\": 10}}', got {text!r}")
     return conf
-
-
-EXIT_FAILED, EXIT_BAD_CONF, EXIT_REJECTED = 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conf", default="{}", help="DAG run configuration as a JSON object")
     args = parser.parse_args(argv)
-    conf = parse_conf(args.conf)
+    try:
+        conf = parse_conf(args.conf)
+    except BadConf as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_CONF
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.exceptions import ParamValidationError

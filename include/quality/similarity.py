@@ -57,3 +57,35 @@ def nearest_neighbours(embeddings: Embeddings, words: list[str], top_k: int) -> 
         ordered = candidates[np.lexsort((candidates, -cosines[candidates]))]
         result[word] = [[embeddings.index_to_word[i], round(float(cosines[i]), 6)] for i in ordered]
     return result
+
+
+#: A probe word whose nearest neighbour sits at this cosine or above has a vector that barely moved
+#: from the shared direction every word starts drifting to; when at least ``UNDERTRAINED_SHARE`` of
+#: the probe words do, the model is undertrained. Measured on the Lee corpus (58k tokens, 20 default
+#: probe words, 3 seeds): 5 epochs -> all 20 (mean top-1 cosine 1.0), 10 -> 14 of 20 (0.991),
+#: 15 -> 1 or 2 (0.94), 20 and more -> none; an 839k-token Wikipedia sample at 3 epochs -> none (0.87).
+UNDERTRAINED_COSINE = 0.99
+UNDERTRAINED_SHARE = 0.5
+
+
+def undertraining(neighbours: dict[str, list[list]]) -> dict:
+    """Signs of an undertrained model in the probe words' ``neighbours`` (as :func:`nearest_neighbours`
+    returns them, best first).
+
+    Returns ``{"undertrained", "probe_words", "top1_at_or_above", "share", "mean_top1_cosine",
+    "cosine", "share_threshold"}``: ``undertrained`` is true when at least ``UNDERTRAINED_SHARE``
+    of the probe words (with a neighbour) have their nearest neighbour at cosine >= ``UNDERTRAINED_COSINE``.
+    With no probe word it is false and the numbers are ``None``.
+    """
+    top1 = [float(pairs[0][1]) for pairs in neighbours.values() if pairs]
+    high = sum(cosine >= UNDERTRAINED_COSINE for cosine in top1)
+    share = high / len(top1) if top1 else None
+    return {
+        "undertrained": bool(top1) and share >= UNDERTRAINED_SHARE,
+        "probe_words": len(top1),
+        "top1_at_or_above": high,
+        "share": None if share is None else round(share, 4),
+        "mean_top1_cosine": round(sum(top1) / len(top1), 6) if top1 else None,
+        "cosine": UNDERTRAINED_COSINE,
+        "share_threshold": UNDERTRAINED_SHARE,
+    }

@@ -1,6 +1,7 @@
 """Command line over published models: ``python -m include.cli COMMAND ...`` from the project root.
 
-  versions                     list published versions (LATEST marked)
+  versions                     published versions: data time, corpus, vocabulary, epochs, evaluation
+                               scores, gate decision; * marks LATEST
   vector WORD                  print a word's vector
   neighbours WORD [-k K]       nearest words with cosines
   similarity WORD WORD         cosine similarity
@@ -15,8 +16,7 @@ import json
 import sys
 
 from include.errors import PipelineInputError
-from include.serving.model_store import ModelStore, UnknownWordError
-from include.storage.versions import read_latest
+from include.serving.model_store import ModelStore, UnknownWordError, versions_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,9 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     store = ModelStore()
     try:
         if args.command == "versions":
-            latest = read_latest(store.store)
-            result = [{"version": v, "latest": v == latest} for v in store.versions()]
-            text = "\n".join(f"{'*' if r['latest'] else ' '} {r['version']}" for r in result)
+            result = store.describe_versions()
+            text = versions_table(result)
         else:
             model = store.load(args.version)
             if args.command == "vector":

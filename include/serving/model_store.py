@@ -5,6 +5,7 @@ without knowing the folder layout. Reads ``embeddings.npy``, JSON and Parquet; n
 >>> model = store.load()                      # the version models/LATEST names
 >>> model.similarity("king", "queen")         # cosine, float
 >>> model.neighbours("king", k=5)             # [("queen", 0.83), ...]
+>>> store.describe_versions()                 # [{"version", "latest", "data_time", "corpus_id", ...}]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -72,6 +74,82 @@ class PublishedModel:
         return [tuple(pair) for pair in nearest_neighbours(self.embeddings, [word], k)[word]]
 
 
+class VersionSummary(TypedDict):
+    """One published version as ``python -m include.cli versions`` shows it (``None``: not recorded)."""
+
+    version: str
+    latest: bool  #: ``models/LATEST`` names it
+    data_time: str | None  #: ISO time of the data it describes
+    corpus_id: str | None  #: the corpus's token folder name
+    corpus_path: str | None  #: the resolved corpus path it was trained on
+    vocab_size: int | None
+    epochs: int | None  #: passes trained
+    epochs_requested: int | str | None  #: the ``epochs`` Param as given (a number or ``"auto"``)
+    wordsim353: float | None  #: WordSim-353 Spearman
+    simlex999: float | None  #: SimLex-999 Spearman
+    analogies: float | None  #: Google analogy accuracy
+    gate: str | None  #: the quality gate's decision: ``promoted`` or ``rejected``
+    gate_reason: str | None
+
+
+def summarize_version(name: str, manifest: dict[str, Any] | None, latest: str | None) -> VersionSummary:
+    """A :class:`VersionSummary` of version ``name`` from its ``manifest.json`` (``None`` when it
+    has none: every field but the name and ``latest`` is then ``None``)."""
+    manifest = manifest or {}
+    params, evaluation = manifest.get("params") or {}, manifest.get("evaluation") or {}
+    gate = manifest.get("gate") or {}
+    return VersionSummary(
+        version=name,
+        latest=name == latest,
+        data_time=manifest.get("data_time"),
+        corpus_id=manifest.get("corpus_id"),
+        corpus_path=params.get("corpus_path"),
+        vocab_size=(manifest.get("training") or {}).get("vocab_size"),
+        epochs=params.get("epochs"),
+        epochs_requested=params.get("epochs_requested", params.get("epochs")),
+        wordsim353=(evaluation.get("wordsim353") or {}).get("spearman"),
+        simlex999=(evaluation.get("simlex999") or {}).get("spearman"),
+        analogies=(evaluation.get("analogies") or {}).get("accuracy"),
+        gate=gate.get("decision"),
+        gate_reason=gate.get("reason"),
+    )
+
+
+VERSION_COLUMNS = (
+    ("", lambda v: "*" if v["latest"] else " "),
+    ("version", lambda v: v["version"]),
+    ("data time", lambda v: v["data_time"] and v["data_time"][:19]),
+    ("corpus", lambda v: v["corpus_id"]),
+    ("vocab", lambda v: v["vocab_size"]),
+    (
+        "epochs",
+        lambda v: (
+            None if v["epochs"] is None else f"{v['epochs']}{' (auto)' if v['epochs_requested'] == 'auto' else ''}"
+        ),
+    ),
+    ("wordsim353", lambda v: None if v["wordsim353"] is None else f"{v['wordsim353']:.3f}"),
+    ("simlex999", lambda v: None if v["simlex999"] is None else f"{v['simlex999']:.3f}"),
+    ("analogies", lambda v: None if v["analogies"] is None else f"{v['analogies']:.3f}"),
+    ("gate", lambda v: v["gate"]),
+)
+
+
+def versions_table(summaries: list[VersionSummary]) -> str:
+    """``summaries`` as an aligned text table, one version per line, ``*`` marking LATEST; a
+    missing value shows as ``-``."""
+    rows = [[name.upper() for name, _ in VERSION_COLUMNS]]
+    rows += [["-" if cell(v) is None else str(cell(v)) for _, cell in VERSION_COLUMNS] for v in summaries]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(VERSION_COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    if not summaries:
+        lines.append("(no published versions)")
+    elif any(v["latest"] for v in summaries):
+        lines.append("* = LATEST (what ModelStore().load() and the CLI's other commands use)")
+    else:
+        lines.append("no version is LATEST yet (none was promoted)")
+    return "\n".join(lines)
+
+
 class ModelStore:
     """The published versions of a data root (``EMBEDDINGS_DATA_DIR`` by default: a local folder or
     an object-store URL). A version in an object store is downloaded once into a local cache folder
@@ -87,6 +165,11 @@ class ModelStore:
     def versions(self) -> list[str]:
         """Published version names (those with a manifest), oldest first."""
         return [v["version"] for v in list_versions(self.store)]
+
+    def describe_versions(self) -> list[VersionSummary]:
+        """Every published version, oldest first, with what its manifest says (:class:`VersionSummary`)."""
+        latest = read_latest(self.store)
+        return [summarize_version(m["version"], m, latest) for m in list_versions(self.store)]
 
     def latest(self) -> str:
         """The version ``LATEST`` names."""

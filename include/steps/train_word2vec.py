@@ -4,16 +4,18 @@ Example (what the task does, without Airflow)::
 
     from include.steps.train_word2vec import Word2VecParams, train_word2vec
     stats = train_word2vec(Path("data/tokens/<corpus_id>/snapshot"), Word2VecParams(epochs=10), Path("w2v.model"))
-    # {"vocab_size": 1772, "corpus_words": 58338, "sentences": 300, "train_seconds": 1.9}
+    # {"vocab_size": 1772, "corpus_words": 58338, "sentences": 300, "epochs": 10, "train_seconds": 1.9}
+    resolve_epochs("auto", 58_338)["epochs"]  # 35: small corpora get more passes (see resolve_epochs)
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TypedDict
@@ -35,6 +37,17 @@ log = logging.getLogger(__name__)
 SMALL_CORPUS_WORDS = 250_000
 MODEL_FILE = "word2vec.model"
 
+#: ``epochs: "auto"`` trains enough passes to see about this many tokens in all, between
+#: ``AUTO_EPOCHS_MIN`` (gensim's default, for corpora of 400k tokens and more) and ``AUTO_EPOCHS_MAX``.
+#: Measured on the Lee corpus (58k tokens, 3 seeds; benchmarks/epochs_measure.py): 5 epochs leave
+#: every probe word's nearest neighbour at cosine 1.0 (stop words); 20 give 0.89; 35 (what "auto"
+#: picks there) give 0.78 and ``government`` -> federal, interim, asio, committee.
+AUTO_EPOCHS = "auto"
+AUTO_EPOCHS_TARGET_WORDS = 2_000_000
+AUTO_EPOCHS_MIN = 5
+AUTO_EPOCHS_MAX = 50
+MAX_EPOCHS = 200
+
 
 @dataclass(frozen=True)
 class Word2VecParams:
@@ -46,12 +59,60 @@ class Word2VecParams:
     sg: int = 0
     negative: int = 5
     sample: float = 1e-3
-    epochs: int = 5
+    epochs: int | str = 5  #: passes, or ``"auto"`` (see :func:`resolve_epochs`); the DAG's default is ``"auto"``
     workers: int = 3
     seed: int = 1
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+class EpochsChoice(TypedDict):
+    """How many passes training made, and why (``report.json``'s ``epochs_choice``)."""
+
+    epochs: int  #: the passes trained
+    requested: int | str  #: the ``epochs`` Param as given: a number or ``"auto"``
+    corpus_words: int  #: tokens per pass the choice was made from
+    reason: str  #: one sentence for people
+
+
+def resolve_epochs(requested: int | str, corpus_words: int) -> EpochsChoice:
+    """The passes to train for the ``epochs`` Param ``requested`` on a corpus of ``corpus_words``
+    tokens per pass.
+
+    A number (1..``MAX_EPOCHS``) is used as given. ``"auto"`` gives
+    ``ceil(AUTO_EPOCHS_TARGET_WORDS / corpus_words)`` clamped to ``AUTO_EPOCHS_MIN..AUTO_EPOCHS_MAX``:
+    gensim's 5 from 400k tokens up, 35 for the Lee corpus (58k tokens), 50 below 40k tokens.
+    Raises :class:`PipelineInputError` naming ``epochs`` for anything else.
+
+    >>> [resolve_epochs(asked, words)["epochs"] for asked, words in [("auto", 58_152), ("auto", 5_000_000), (7, 10)]]
+    [35, 5, 7]
+    """
+    if requested == AUTO_EPOCHS:
+        wanted = math.ceil(AUTO_EPOCHS_TARGET_WORDS / max(int(corpus_words), 1))
+        epochs = min(max(wanted, AUTO_EPOCHS_MIN), AUTO_EPOCHS_MAX)
+        bound = (
+            f", capped at {AUTO_EPOCHS_MAX}"
+            if wanted > AUTO_EPOCHS_MAX
+            else f", at least gensim's {AUTO_EPOCHS_MIN}"
+            if wanted < AUTO_EPOCHS_MIN
+            else ""
+        )
+        reason = (
+            f"epochs auto: {epochs} passes over {corpus_words:,} tokens, to see about "
+            f"{AUTO_EPOCHS_TARGET_WORDS:,} tokens in all{bound}"
+        )
+        return EpochsChoice(epochs=epochs, requested=requested, corpus_words=int(corpus_words), reason=reason)
+    if isinstance(requested, bool) or not isinstance(requested, int) or not 1 <= requested <= MAX_EPOCHS:
+        raise PipelineInputError(
+            f"epochs must be a whole number from 1 to {MAX_EPOCHS} or {AUTO_EPOCHS!r}, got {requested!r}"
+        )
+    return EpochsChoice(
+        epochs=requested,
+        requested=requested,
+        corpus_words=int(corpus_words),
+        reason=f"epochs {requested}: as requested ({corpus_words:,} tokens per pass)",
+    )
 
 
 class TrainingStats(TypedDict):
@@ -60,6 +121,7 @@ class TrainingStats(TypedDict):
     vocab_size: int  #: words kept by ``min_count``
     corpus_words: int  #: tokens read per epoch
     sentences: int  #: token rows (lines) per epoch
+    epochs: int  #: passes trained (``"auto"`` resolved)
     train_seconds: float  #: writing the LineSentence file, the vocabulary, every epoch and saving
 
 
@@ -72,6 +134,7 @@ class TrainedVersion(TrainingStats):
     version_dir: str  #: the staging folder the later steps write the version's files into
     model_path: str  #: the gensim model in it
     partitions: list[str]  #: the token partitions trained on, oldest first
+    epochs_choice: EpochsChoice  #: the passes trained, as requested and as resolved, and why
 
 
 @dataclass(frozen=True)
@@ -101,12 +164,20 @@ def train_version(
     interval run twice at once). Otherwise claims the version, trains in a local scratch folder on
     exactly the part files each partition's ``_SUCCESS.json`` names, and writes the model into
     ``models/<version>/`` (published only later, when ``publish`` writes its manifest).
+
+    ``params.epochs`` ``"auto"`` is resolved (:func:`resolve_epochs`) before hashing, from the
+    token counts of the partitions' ``_SUCCESS.json`` (the tokens gensim counts as
+    ``corpus_total_words``), so the content hash covers the passes actually trained; an explicit
+    number hashes exactly as before, and ``"auto"`` resolving to N is the same version as N.
     """
     started = time.perf_counter()
     store = data_store()
     partitions = training_partitions(store, corpus_id, dated, window_end, int(history_days))
     summaries = {name: read_partition_summary(store, corpus_id, name) for name in partitions}
     checksums = [f"{name}:{sha}" for name in partitions for sha in summaries[name]["sources"]]
+    epochs_choice = resolve_epochs(params.epochs, sum(int(s.get("tokens", 0)) for s in summaries.values()))
+    log.info("%s", epochs_choice["reason"])
+    params = replace(params, epochs=epochs_choice["epochs"])
     digest = content_hash(
         checksums, {**params.as_dict(), "history_days": int(history_days)}, code_version(PROJECT_ROOT)
     )
@@ -128,6 +199,12 @@ def train_version(
     except BaseException:
         store.delete_tree(version_key(version))  # its claim too: nothing of a failed training stays behind
         raise
+    if stats["corpus_words"] != epochs_choice["corpus_words"]:
+        log.warning(
+            "gensim counted %d tokens, the partitions' _SUCCESS.json %d: epochs were chosen from the latter",
+            stats["corpus_words"],
+            epochs_choice["corpus_words"],
+        )
     return TrainedVersion(
         version=version,
         content_hash=digest,
@@ -135,6 +212,7 @@ def train_version(
         version_dir=store.key_url(version_key(version)),
         model_path=store.key_url(f"{version_key(version)}/{MODEL_FILE}"),
         partitions=partitions,
+        epochs_choice=epochs_choice,
         **stats,
     )
 
@@ -217,7 +295,9 @@ def train_word2vec(tokens_dir: Path | list[Path], params: Word2VecParams, model_
     The model is saved in gensim's native format (``Word2Vec.load`` reads it back; large arrays
     go to ``<model_path>.*.npy`` side files). With ``workers=1`` and a fixed ``seed`` the
     vectors are byte-identical between runs: gensim 4 seeds every random draw from ``seed``.
-    Returns ``{"vocab_size", "corpus_words", "sentences", "train_seconds"}``.
+    ``params.epochs`` ``"auto"`` is resolved from gensim's ``corpus_total_words`` after
+    ``build_vocab`` (:func:`resolve_epochs`; no extra pass over the corpus).
+    Returns ``{"vocab_size", "corpus_words", "sentences", "epochs", "train_seconds"}``.
     Raises :class:`PipelineInputError` naming ``min_count`` when it leaves no word.
     """
     started = time.perf_counter()
@@ -243,6 +323,8 @@ def train_word2vec_on_file(
     started = time.perf_counter() if started is None else started
     model_path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if params.epochs != AUTO_EPOCHS:
+            resolve_epochs(params.epochs, 0)  # refuses anything but 1..MAX_EPOCHS, naming epochs
         model = Word2Vec(
             vector_size=params.vector_size,
             window=params.window,
@@ -250,7 +332,7 @@ def train_word2vec_on_file(
             sg=params.sg,
             negative=params.negative,
             sample=params.sample,
-            epochs=params.epochs,
+            epochs=AUTO_EPOCHS_MIN if params.epochs == AUTO_EPOCHS else params.epochs,
             workers=params.workers or os.cpu_count() or 1,
             seed=params.seed,
         )
@@ -269,6 +351,11 @@ def train_word2vec_on_file(
             model.corpus_total_words,
             sentences,
         )
+        if params.epochs == AUTO_EPOCHS:
+            choice = resolve_epochs(params.epochs, model.corpus_total_words)
+            log.info("%s", choice["reason"])
+            params = replace(params, epochs=choice["epochs"])
+            model.epochs = params.epochs
         source = {"corpus_file": str(corpus_file)}
         if model.workers > 1 and model.corpus_total_words < SMALL_CORPUS_WORDS:
             # corpus_file mode splits the file between the threads; on a small corpus that scores
@@ -293,5 +380,6 @@ def train_word2vec_on_file(
         vocab_size=len(model.wv),
         corpus_words=int(model.corpus_total_words),
         sentences=int(sentences),
+        epochs=int(params.epochs),
         train_seconds=round(seconds, 3),
     )

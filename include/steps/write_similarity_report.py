@@ -18,7 +18,13 @@ from include.quality.evaluation import evaluate_keyed_vectors
 from include.quality.gate import GateDecision, decide, reference_version
 from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
 from include.quality.parity import check_parity
-from include.quality.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
+from include.quality.similarity import (
+    default_probe_words,
+    nearest_neighbours,
+    split_probe_words,
+    undertraining,
+    unit_rows,
+)
 from include.storage.atomic_io import write_json_atomic, write_text_atomic
 from include.storage.layout import data_store
 from include.storage.version_files import record_written, relocated
@@ -113,6 +119,9 @@ def build_report(
     drift against ``previous`` (its embeddings and version name) and the evaluation ``history`` of
     earlier versions (``[{"version", "data_time", "evaluation"}]``, oldest first) with this one appended.
 
+    ``training`` is the undertraining check of the probe words' neighbours with a warning in words
+    (:func:`training_warning`; ``params["epochs"]``/``["epochs_requested"]`` and ``corpus["tokens"]``
+    name the likely cause).
     ``probe_words`` empty or ``None`` means the 20 most frequent non-stop words. Probe words not in
     the vocabulary (unknown, empty, markup, non-strings) are listed in ``oov_probe_words`` as given.
     Raises :class:`include.errors.ParityError` when Keras and gensim disagree.
@@ -128,6 +137,10 @@ def build_report(
     )
     evaluation = evaluate_keyed_vectors(embeddings.to_keyed_vectors())
     drift = compare_versions(embeddings, previous[0], known, top_k, previous[1]) if previous else None
+    neighbours = nearest_neighbours(embeddings, known, top_k)
+    training = training_warning(undertraining(neighbours), params, corpus)
+    if training["warning"]:
+        log.warning("%s", training["warning"])
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "version": version,
@@ -137,8 +150,9 @@ def build_report(
         "vector_size": embeddings.vector_size,
         "top_k": top_k,
         "probe_words": known,
-        "neighbours": nearest_neighbours(embeddings, known, top_k),
+        "neighbours": neighbours,
         "oov_probe_words": unknown,
+        "training": training,
         "parity": parity,
         "evaluation": evaluation,
         "drift": drift,
@@ -147,6 +161,26 @@ def build_report(
         ]
         + [{"version": version, "data_time": corpus.get("data_time"), "evaluation": evaluation}],
     }
+
+
+def training_warning(signs: dict, params: dict, corpus: dict) -> dict:
+    """``report.json``'s ``training``: the undertraining ``signs``
+    (:func:`include.quality.similarity.undertraining`) plus ``warning``, a sentence for people with
+    the likely cause (too few epochs for the corpus, or too small a corpus), or ``None``."""
+    if not signs["undertrained"]:
+        return {**signs, "warning": None}
+    epochs, tokens = params.get("epochs"), corpus.get("tokens")
+    seen = f"{epochs} epochs over {tokens:,} tokens" if isinstance(tokens, int) else f"{epochs} epochs"
+    if params.get("epochs_requested", epochs) == "auto":
+        cause = f"too small a corpus ({seen}, as epochs auto chose): add text, or try more epochs"
+    else:
+        cause = f"too few epochs for a corpus this small ({seen}): try epochs auto or more epochs, or add text"
+    warning = (
+        f"Undertrained: {signs['top1_at_or_above']} of {signs['probe_words']} probe words have their nearest "
+        f"neighbour at cosine >= {signs['cosine']} (mean top-1 cosine {signs['mean_top1_cosine']:.3f}), so "
+        f"neighbours say little. Likely cause: {cause}."
+    )
+    return {**signs, "warning": warning}
 
 
 def render_html(report: dict, map_png: bytes, history_plot: bytes | None = None) -> str:
@@ -193,6 +227,7 @@ def write_similarity_report(
     gate_tolerance: float,
     parity_pairs: int = 200,
     seed: int = 0,
+    epochs_choice: dict | None = None,
 ) -> ReportFacts:
     """The whole ``write_similarity_report`` task for the version being built at ``version_dir``.
 
@@ -200,6 +235,9 @@ def write_similarity_report(
     version of ``corpus_id`` (its drift, and the evaluation history of the corpus's versions),
     writes ``neighbours.parquet``, decides with the quality gate (``gate_tolerance``) and writes
     ``report/report.json`` and ``report/report.html`` stating the decision.
+    ``epochs_choice`` (``train_word2vec``'s :class:`~include.steps.train_word2vec.EpochsChoice`)
+    replaces ``params["epochs"]`` by the passes trained, adds ``params["epochs_requested"]`` (a
+    number or ``"auto"``) and is kept as ``report["epochs_choice"]`` with its reason.
     Raises :class:`include.errors.ParityError` when Keras and gensim disagree.
     """
     store = data_store()
@@ -219,6 +257,8 @@ def write_similarity_report(
             for name in (EMBEDDINGS_FILE, VOCAB_FILE):
                 folder = store.fetch(f"{before}/{name}", Path(scratch) / "previous").parent
             previous = (load_embeddings(folder, mmap=True), reference["version"])
+        if epochs_choice:
+            params = {**params, "epochs": epochs_choice["epochs"], "epochs_requested": epochs_choice["requested"]}
         report = build_report(
             embeddings,
             keras_dir,
@@ -232,6 +272,8 @@ def write_similarity_report(
             previous=previous,
             history=history,
         )
+        if epochs_choice:
+            report["epochs_choice"] = dict(epochs_choice)
         with store.writer(prefix, Path(scratch)) as out:
             report["neighbour_table"] = write_neighbour_table(embeddings, int(top_k), out.folder / NEIGHBOURS_FILE)
             gate = decide(report["evaluation"], reference, float(gate_tolerance))

@@ -123,6 +123,9 @@ def test_params_have_titles_descriptions_types_and_bounds(dag_bag):
     [
         ({"epochs": 0}, "epochs"),
         ({"epochs": "ten"}, "epochs"),
+        ({"epochs": "30"}, "epochs"),
+        ({"epochs": 201}, "epochs"),
+        ({"epochs": 2.5}, "epochs"),
         ({"vector_size": 100000}, "vector_size"),
         ({"sg": 2}, "sg"),
         ({"probe_words": "king"}, "probe_words"),
@@ -158,3 +161,17 @@ def test_importing_the_dag_file_is_light():
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     assert facts["heavy"] == []
     assert facts["seconds"] < 0.5, facts
+
+
+def test_epochs_takes_a_number_or_auto_in_one_trigger_form_field(dag_bag):
+    params = dag_bag.dags["word2vec_embeddings"].params
+    schema = params.get_param("epochs").schema
+    assert params["epochs"] == "auto"
+    # Airflow 3.3's trigger form renders a type list with more than one non-null type, and no enum or
+    # examples, as one free-form field that reads 30 as a number and auto as text
+    assert [t for t in schema["type"] if t != "null"] == ["integer", "string"]
+    assert "enum" not in schema and "examples" not in schema
+    for value in ("auto", 1, 30, 200):
+        merged = copy.deepcopy(params)
+        merged["epochs"] = value
+        assert merged.validate()["epochs"] == value

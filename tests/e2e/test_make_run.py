@@ -46,3 +46,51 @@ def test_make_run_refuses_conf_that_is_not_json_or_breaks_a_param(tmp_path, data
     assert result.returncode != 0 and "not valid JSON" in result.stderr
     result, _ = _make_run(tmp_path, data_root, '{"epochs": 0}')
     assert result.returncode == 2 and "Invalid DAG run conf" in result.stderr and "epochs" in result.stderr
+
+
+def _scripts_run(tmp_path, data_root, conf):
+    """``scripts/run CONF``, the command the README documents for its exit codes."""
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow-home"), "EMBEDDINGS_DATA_DIR": str(data_root)}
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "PYTHONPATH"):
+        env.pop(key, None)
+    return subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "run"), conf],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_scripts_run_exits_with_the_documented_codes(tmp_path, data_root):
+    import json
+
+    from tests.corpora import wordsim_corpus
+
+    for bad_conf, says in (("{epochs: 3}", "not valid JSON"), ('{"epochs": "ten"}', "Invalid DAG run conf")):
+        result = _scripts_run(tmp_path, data_root, bad_conf)
+        assert result.returncode == 2 and says in result.stderr and "epochs" in result.stderr, result.stderr[-2000:]
+    failed = _scripts_run(tmp_path, data_root, '{"corpus_path": "/etc"}')
+    assert failed.returncode == 1 and "FAILED ingest_text" in failed.stderr
+    assert not (data_root / "models").exists()
+
+    corpus = wordsim_corpus(data_root / "wordsim" / "corpus.txt")
+    good = {"corpus_path": str(corpus), "min_count": 1, "vector_size": 32, "window": 3, "workers": 1}  # epochs auto
+    promoted = _scripts_run(tmp_path, data_root, json.dumps(good))
+    assert promoted.returncode == 0 and "succeeded: promoted" in promoted.stdout, promoted.stderr[-3000:]
+    version = (data_root / "models" / "LATEST").read_text().strip()
+    report = json.loads((data_root / "models" / version / "report" / "report.json").read_text())
+    choice = report["epochs_choice"]
+    assert report["params"]["epochs_requested"] == "auto" == choice["requested"]
+    assert report["params"]["epochs"] == choice["epochs"] > 5 and choice["corpus_words"] == report["corpus"]["tokens"]
+    assert choice["reason"] in (data_root / "models" / version / "report" / "report.html").read_text()
+
+    worse = {**good, "epochs": 1, "vector_size": 2, "window": 1}
+    rejected = _scripts_run(tmp_path, data_root, json.dumps(worse))
+    assert rejected.returncode == 3 and "succeeded: rejected" in rejected.stdout, rejected.stderr[-3000:]
+    assert (data_root / "models" / "LATEST").read_text().strip() == version
+    [other] = [p for p in (data_root / "models").iterdir() if p.is_dir() and p.name != version]
+    report = json.loads((other / "report" / "report.json").read_text())
+    assert report["params"]["epochs"] == 1 == report["params"]["epochs_requested"]
+    assert report["training"]["undertrained"] and "too few epochs" in report["training"]["warning"]

@@ -61,4 +61,82 @@ def test_cli(store, data_root):
     assert result.returncode == 0 and len(json.loads(result.stdout)["neighbours"]) == 2
     assert cli("similarity", "king", "zebra").returncode == 1
     assert cli("--version", "nope", "vector", "king").returncode == 2
-    assert cli("versions").stdout.strip() == "* 20261101T000000Z-aaaaaaaa"
+    table = cli("versions").stdout.splitlines()
+    assert table[0].split() == [
+        "VERSION",
+        "DATA",
+        "TIME",
+        "CORPUS",
+        "VOCAB",
+        "EPOCHS",
+        "WORDSIM353",
+        "SIMLEX999",
+        "ANALOGIES",
+        "GATE",
+    ]
+    assert table[1].split() == ["*", "20261101T000000Z-aaaaaaaa", "-", "-", "-", "-", "-", "-", "-", "-"]  # no manifest
+    assert table[2].startswith("* = LATEST")
+
+
+def _manifest(folder, **facts):
+    manifest = {
+        "version": folder.name,
+        "corpus_id": "lee_background.cor-1234abcd",
+        "data_time": "2026-11-27T10:00:00+00:00",
+        "params": {"corpus_path": "/x/lee_background.cor", "epochs": 35, "epochs_requested": "auto"},
+        "training": {"vocab_size": 1750},
+        "evaluation": {
+            "wordsim353": {"spearman": 0.12, "oov_ratio": 0.5},
+            "simlex999": {"spearman": None, "oov_ratio": 0.9},
+            "analogies": {"accuracy": 0.01, "oov_ratio": 0.8},
+        },
+        "gate": {"decision": "promoted", "reason": "first version of this corpus"},
+        **facts,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_versions_tell_a_person_what_they_have(store, data_root, capsys):
+    from include.serving.cli import main
+
+    models = data_root / "models"
+    first = models / "20261101T000000Z-aaaaaaaa"
+    _manifest(first)
+    rejected = models / "20261102T000000Z-bbbbbbbb"
+    shutil.copytree(first, rejected)
+    _manifest(
+        rejected,
+        data_time="2026-11-28T10:00:00+00:00",
+        params={"corpus_path": "/x/lee_background.cor", "epochs": 1},
+        gate={"decision": "rejected", "reason": "worse than 20261101T000000Z-aaaaaaaa by more than 0.05"},
+    )
+    summaries = store.describe_versions()
+    assert [(v["version"], v["latest"], v["gate"]) for v in summaries] == [
+        ("20261101T000000Z-aaaaaaaa", True, "promoted"),
+        ("20261102T000000Z-bbbbbbbb", False, "rejected"),
+    ]
+    assert summaries[0]["vocab_size"] == 1750 and summaries[0]["wordsim353"] == 0.12
+    assert summaries[0]["simlex999"] is None and summaries[0]["analogies"] == 0.01
+    assert summaries[0]["epochs"] == 35 and summaries[0]["epochs_requested"] == "auto"
+    assert summaries[1]["epochs_requested"] == 1 and "worse than" in summaries[1]["gate_reason"]
+
+    assert main(["versions"]) == 0
+    header, latest, other, legend = capsys.readouterr().out.splitlines()
+    assert latest.split() == [
+        "*",
+        "20261101T000000Z-aaaaaaaa",
+        "2026-11-27T10:00:00",
+        "lee_background.cor-1234abcd",
+        "1750",
+        "35",
+        "(auto)",
+        "0.120",
+        "-",
+        "0.010",
+        "promoted",
+    ]
+    assert other.split()[:2] == ["20261102T000000Z-bbbbbbbb", "2026-11-28T10:00:00"]
+    assert other.split()[-1] == "rejected" and other.split()[4] == "1"
+    assert header.index("GATE") == latest.index("promoted") and legend.startswith("* = LATEST")
+    assert main(["--json", "versions"]) == 0
+    assert json.loads(capsys.readouterr().out) == summaries

@@ -100,3 +100,39 @@ def test_drift_and_history_sections(trained_version, tmp_path):
     html = render_html(result, pca_map_png(emb), history_png(result["history"]))
     assert 'id="drift-probes"' in html and 'id="history-plot"' in html
     assert history_png(result["history"][:1]) is None
+
+
+def _neighbours(top1: list[float]) -> dict:
+    return {f"w{i}": [["x", cosine], ["y", cosine - 0.1]] for i, cosine in enumerate(top1)}
+
+
+def test_undertraining_is_flagged_when_most_probe_words_have_a_neighbour_at_cosine_099():
+    from include.quality.similarity import undertraining
+
+    flagged = undertraining(_neighbours([1.0] * 14 + [0.95] * 6))  # Lee at 10 epochs: 14 of 20
+    assert flagged["undertrained"] and flagged["top1_at_or_above"] == 14 and flagged["probe_words"] == 20
+    assert flagged["share"] == 0.7 and flagged["mean_top1_cosine"] == pytest.approx(0.985)
+    assert not undertraining(_neighbours([0.999] * 2 + [0.8] * 18))["undertrained"]  # Lee at 15 epochs
+    assert not undertraining({})["undertrained"] and undertraining({"w": []})["share"] is None
+
+
+def test_the_report_warns_in_words_with_the_likely_cause_and_report_json_carries_the_flag(report, trained_version):
+    from include.quality.similarity import undertraining
+    from include.steps.write_similarity_report import training_warning
+
+    assert report["training"]["undertrained"] in (True, False) and "warning" in report["training"]
+    signs = undertraining(_neighbours([1.0] * 20))
+    explicit = training_warning(signs, {"epochs": 5, "epochs_requested": 5}, {"tokens": 58152})
+    assert explicit["undertrained"] and explicit["warning"].startswith("Undertrained: 20 of 20 probe words")
+    assert "too few epochs for a corpus this small (5 epochs over 58,152 tokens)" in explicit["warning"]
+    auto = training_warning(signs, {"epochs": 50, "epochs_requested": "auto"}, {"tokens": 900})
+    assert "too small a corpus (50 epochs over 900 tokens, as epochs auto chose)" in auto["warning"]
+    fine = training_warning(undertraining(_neighbours([0.8] * 20)), {"epochs": 35}, {"tokens": 58152})
+    assert not fine["undertrained"] and fine["warning"] is None
+
+    emb = load_embeddings(trained_version["version_dir"])
+    html = render_html({**report, "training": explicit}, pca_map_png(emb))
+    assert 'id="undertrained-warning"' in html and "too few epochs for a corpus this small" in html
+    assert 'id="undertrained-warning"' not in render_html({**report, "training": fine}, pca_map_png(emb))
+    chosen = {"epochs": 35, "requested": "auto", "corpus_words": 58152, "reason": "epochs auto: 35 passes over …"}
+    assert "epochs auto: 35 passes over" in render_html({**report, "epochs_choice": chosen}, pca_map_png(emb))
