@@ -137,6 +137,7 @@ class IngestTextOperator(PipelineStepOperator):
             max_shards=int(self.max_shards),
             interval_start=interval_start,
             interval_end=interval_end,
+            params=dict(context["params"]),
         )
 
 
@@ -190,6 +191,49 @@ class CommitTokensOperator(PipelineStepOperator):
         return committed
 
 
+class DetectPhrasesOperator(PipelineStepOperator):
+    """Learn multi-word phrases (``new_york``) from the token partitions training will read, into
+    the run's staging folder (:func:`include.steps.detect_phrases.detect_phrases`); skipped when
+    the ``phrases`` setting is 0, and training then reads the tokens as they are.
+
+    :param corpus_tokens: ``tokens/<corpus_id>/`` under the data root (templated)
+    :param corpus_id: the corpus's token folder name (templated)
+    :param dated: whether the corpus has day folders (templated)
+    :param history_days: days of partitions up to the interval's end; 0 = all (templated)
+    :param phrase_settings: the fields of :class:`include.artifacts.phrases.PhraseParams`
+        (templated, each value usually ``{{ params.<name> }}``)
+    """
+
+    template_fields: Sequence[str] = ("corpus_tokens", "corpus_id", "dated", "history_days", "phrase_settings")
+
+    def __init__(
+        self, *, corpus_tokens: str, corpus_id: str, dated: bool, history_days: int, phrase_settings: dict, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.corpus_tokens = corpus_tokens
+        self.corpus_id = corpus_id
+        self.dated = dated
+        self.history_days = history_days
+        self.phrase_settings = phrase_settings
+
+    def run(self, context: Any) -> dict:
+        from include.artifacts.phrases import PhraseParams
+        from include.steps.detect_phrases import PhrasesOff, detect_phrases
+
+        result = detect_phrases(
+            corpus_tokens=Path(self.corpus_tokens),
+            corpus_id=self.corpus_id,
+            dated=bool(self.dated),
+            window_end=window_end(context),
+            history_days=int(self.history_days),
+            settings=PhraseParams(**self.phrase_settings),
+            run_id=context["run_id"],
+        )
+        if isinstance(result, PhrasesOff):
+            raise AirflowSkipException(result.reason)
+        return result
+
+
 class TrainWord2VecOperator(PipelineStepOperator):
     """Train gensim Word2Vec on the token partitions in the run's window, into its staging version
     (:func:`include.steps.train_word2vec.train_version`); skips the rest of the run, saying so, when
@@ -201,9 +245,18 @@ class TrainWord2VecOperator(PipelineStepOperator):
     :param history_days: days of partitions up to the interval's end; 0 = all (templated)
     :param hyperparameters: the fields of :class:`include.steps.train_word2vec.Word2VecParams`
         (templated, each value usually ``{{ params.<name> }}``)
+    :param phrase_settings: the fields of :class:`include.artifacts.phrases.PhraseParams`; with
+        ``phrases`` on, training reads the phrases ``detect_phrases`` staged (templated; ``None`` = off)
     """
 
-    template_fields: Sequence[str] = ("corpus_tokens", "corpus_id", "dated", "history_days", "hyperparameters")
+    template_fields: Sequence[str] = (
+        "corpus_tokens",
+        "corpus_id",
+        "dated",
+        "history_days",
+        "hyperparameters",
+        "phrase_settings",
+    )
 
     def __init__(
         self,
@@ -213,6 +266,7 @@ class TrainWord2VecOperator(PipelineStepOperator):
         dated: bool,
         history_days: int,
         hyperparameters: dict,
+        phrase_settings: dict | None = None,
         **kwargs,
     ) -> None:
         kwargs.setdefault("pool", TRAINING_POOL)
@@ -222,8 +276,10 @@ class TrainWord2VecOperator(PipelineStepOperator):
         self.dated = dated
         self.history_days = history_days
         self.hyperparameters = hyperparameters
+        self.phrase_settings = phrase_settings
 
     def run(self, context: Any) -> dict:
+        from include.artifacts.phrases import PhraseParams
         from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
 
         result = train_version(
@@ -235,6 +291,7 @@ class TrainWord2VecOperator(PipelineStepOperator):
             params=Word2VecParams(**self.hyperparameters),
             run_id=context["run_id"],
             data_time=run_time(context),
+            phrase_settings=PhraseParams(**(self.phrase_settings or {})),
         )
         if isinstance(result, Unchanged):
             raise AirflowSkipException(result.reason)

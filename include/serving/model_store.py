@@ -5,16 +5,18 @@ without knowing the folder layout. Reads ``embeddings.npy``, JSON and Parquet; n
 >>> model = store.load()                      # the version models/LATEST names
 >>> model.similarity("king", "queen")         # cosine, float
 >>> model.neighbours("king", k=5)             # [("queen", 0.83), ...]
+>>> model.tokens("New York's mayor")          # ["new_york", "mayor"] with the version's phrases
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from include.artifacts.embeddings import Embeddings, load_embeddings
+from include.artifacts.phrases import PhraseApplier, read_phrases
 from include.errors import PipelineInputError
 from include.quality.neighbour_table import NEIGHBOURS_FILE
 from include.quality.similarity import nearest_neighbours, unit_rows
@@ -28,11 +30,22 @@ class UnknownWordError(KeyError):
 
 @dataclass
 class PublishedModel:
-    """One published version: its name, folder and embeddings."""
+    """One published version: its name, folder, embeddings and phrases (``None`` when the version
+    was trained without them)."""
 
     version: str
     path: Path
     embeddings: Embeddings
+    phrases: PhraseApplier | None = field(default=None, repr=False)
+
+    def tokens(self, text: str) -> list[str]:
+        """Raw text as this model's tokens: :func:`gensim.utils.simple_preprocess` (what training
+        tokenized with), then the version's phrases joined (``"New York"`` -> ``["new_york"]``).
+        Tokens may still be unknown to the vocabulary (``in``/``contains`` tells)."""
+        from gensim.utils import simple_preprocess
+
+        words = simple_preprocess(text)
+        return self.phrases(words) if self.phrases else words
 
     def __contains__(self, word: str) -> bool:
         return word in self.embeddings.word_to_index
@@ -94,4 +107,6 @@ class ModelStore:
         if name not in self.versions():
             raise PipelineInputError(f"no model version '{name}' in '{self.models}'")
         path = self.models / name
-        return PublishedModel(name, path, load_embeddings(path, mmap=mmap))
+        document = read_phrases(path)
+        phrases = PhraseApplier(document) if document else None
+        return PublishedModel(name, path, load_embeddings(path, mmap=mmap), phrases)

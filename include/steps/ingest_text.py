@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
 
 from include.errors import PipelineInputError
-from include.steps.run_conf import check_conf_keys
+from include.steps.run_conf import check_conf_keys, check_params
 from include.storage.atomic_io import write_json_atomic
 from include.storage.partitions import SNAPSHOT, PartitionPlan, plan_partitions
 from include.storage.paths import corpus_id, resolve_corpus_path, staging_dir, tokens_dir
@@ -48,13 +48,18 @@ def ingest_text(
     interval_start: datetime | None = None,
     interval_end: datetime | None = None,
     max_shards: int = 4,
+    params: Mapping | None = None,
 ) -> IngestFacts:
     """The whole ``ingest_text`` task: refuse ``conf`` keys that are not among ``declared_params``,
     resolve and confine ``corpus_path``, choose this run's partitions (day folders inside the data
     interval, or a snapshot without one), and write the run's manifest and shard plan under the
     run's staging folder. Raises :class:`PipelineInputError` naming the key, path or file at fault.
+    ``params`` (the run's resolved Params), when given, are checked against the cross-field rules
+    first (:func:`include.steps.run_conf.check_params`), so a bad combination fails before tokenizing.
     """
     check_conf_keys(conf, declared_params)
+    if params is not None:
+        check_params(params)
     corpus = resolve_corpus_path(corpus_path)
     plan = plan_partitions(corpus, interval_start, interval_end)
     log.info("corpus %s: %s partitions %s", corpus, "dated" if plan.dated else "flat", [n for n, _ in plan.sources])

@@ -17,7 +17,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TypedDict
 
+from include.artifacts.phrases import PhraseParams
 from include.errors import PipelineInputError
+from include.steps.detect_phrases import write_phrased_training_file
 from include.storage.locks import shared_lock
 from include.storage.partitions import training_partitions
 from include.storage.paths import PROJECT_ROOT, lock_file, models_dir, staging_dir
@@ -36,7 +38,16 @@ SMALL_CORPUS_WORDS = 250_000
 
 @dataclass(frozen=True)
 class Word2VecParams:
-    """The Word2Vec hyper-parameters the DAG exposes as Params (gensim's names and meanings)."""
+    """The Word2Vec hyper-parameters the DAG exposes as Params (gensim's names, meanings and
+    defaults, except ``max_final_vocab``: 0 = no cap, gensim's ``None``).
+
+    Cross-field rules the Params' JSON schemas cannot state are checked here: construction raises
+    :class:`PipelineInputError` naming the Param (``negative: 0`` needs ``hs: 1``; ``min_alpha``
+    must not exceed ``alpha``), and so does a value outside a Param's bounds.
+
+    Example: ``Word2VecParams(hs=1, negative=0)`` trains with hierarchical softmax alone;
+    ``Word2VecParams(negative=0)`` raises ``PipelineInputError("negative=0 with hs=0 trains nothing: ...")``.
+    """
 
     vector_size: int = 100
     window: int = 5
@@ -47,9 +58,69 @@ class Word2VecParams:
     epochs: int = 5
     workers: int = 3
     seed: int = 1
+    alpha: float = 0.025  #: initial learning rate
+    min_alpha: float = 0.0001  #: the learning rate falls linearly to this by the last epoch
+    hs: int = 0  #: 1 = hierarchical softmax (with ``negative: 0``, instead of negative sampling)
+    ns_exponent: float = 0.75  #: exponent of the negative-sampling distribution (1 = by frequency)
+    cbow_mean: int = 1  #: CBOW: 1 = mean of the context vectors, 0 = their sum
+    shrink_windows: bool = True  #: sample each word's window size from 1..window
+    max_final_vocab: int = 0  #: keep at most this many words (raising min_count as needed); 0 = no cap
+
+    def __post_init__(self) -> None:
+        check_bounds(self, WORD2VEC_BOUNDS)
+        if self.hs == 0 and self.negative == 0:
+            raise PipelineInputError(
+                "negative=0 with hs=0 trains nothing: set negative to 1 or more (negative sampling), "
+                "or hs to 1 (hierarchical softmax)"
+            )
+        if self.min_alpha > self.alpha:
+            raise PipelineInputError(
+                f"min_alpha={self.min_alpha} is larger than alpha={self.alpha}: the learning rate falls "
+                "from alpha to min_alpha, so set min_alpha to alpha or less"
+            )
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def gensim_kwargs(self) -> dict:
+        """Keyword arguments of :class:`gensim.models.Word2Vec` (``workers`` 0 = one per CPU)."""
+        kwargs = self.as_dict()
+        kwargs["workers"] = self.workers or os.cpu_count() or 1
+        kwargs["max_final_vocab"] = self.max_final_vocab or None
+        kwargs["shrink_windows"] = bool(self.shrink_windows)
+        return kwargs
+
+
+#: The new Params' bounds (as the DAG's JSON schemas state them), checked for callers without
+#: Airflow: name -> (type, minimum, maximum); ``None`` = unbounded. The first nine fields are left
+#: to the Params' schemas, as before.
+WORD2VEC_BOUNDS: dict[str, tuple[type, float | None, float | None]] = {
+    "alpha": (float, 1e-6, 1),
+    "min_alpha": (float, 0, 1),
+    "hs": (int, 0, 1),
+    "ns_exponent": (float, -1, 1),
+    "cbow_mean": (int, 0, 1),
+    "shrink_windows": (bool, None, None),
+    "max_final_vocab": (int, 0, 100_000_000),
+}
+
+
+def check_bounds(params: object, bounds: dict[str, tuple[type, float | None, float | None]]) -> None:
+    """Raise :class:`PipelineInputError` naming the first field of ``params`` whose value is of the
+    wrong type or outside its ``(type, minimum, maximum)`` in ``bounds``."""
+    for name, (kind, low, high) in bounds.items():
+        value = getattr(params, name)
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok:
+            raise PipelineInputError(f"{name}={value!r} must be {'a' if kind is not int else 'an'} {kind.__name__}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            shown = f"{low}..{high}" if high is not None else f"{low} or more"
+            raise PipelineInputError(f"{name}={value!r} is outside its range {shown}")
 
 
 class TrainingStats(TypedDict):
@@ -90,6 +161,7 @@ def train_version(
     params: Word2VecParams,
     run_id: str,
     data_time: datetime,
+    phrase_settings: PhraseParams | None = None,
 ) -> TrainedVersion | Unchanged:
     """The whole ``train_word2vec`` task.
 
@@ -99,14 +171,22 @@ def train_version(
     version has that content hash. Otherwise trains into the run's staging version folder and
     returns a :class:`TrainedVersion`. The partitions are read under the corpus's shared lock, so a
     concurrent commit never swaps one between hashing and reading.
+
+    With ``phrase_settings.phrases`` on, training reads the rows with the phrases ``detect_phrases``
+    learned joined, and the version holds them as ``phrases.json``
+    (:func:`include.steps.detect_phrases.write_phrased_training_file`); the content hash covers
+    the phrase settings (only ``{"phrases": 0}`` when off).
     """
+    phrase_settings = phrase_settings or PhraseParams()
     started = time.perf_counter()
     model_path = staging_dir(run_id) / "version" / "word2vec.model"
     with shared_lock(lock_file(f"tokens-{corpus_id}")):
         partitions = training_partitions(Path(corpus_tokens), dated, window_end, int(history_days))
         checksums = [f"{path.name}:{sha}" for path in partitions for sha in read_partition_summary(path)["sources"]]
         digest = content_hash(
-            checksums, {**params.as_dict(), "history_days": int(history_days)}, code_version(PROJECT_ROOT)
+            checksums,
+            {**params.as_dict(), "history_days": int(history_days), **phrase_settings.hashed()},
+            code_version(PROJECT_ROOT),
         )
         existing = find_by_content_hash(models_dir(), digest)
         if existing:
@@ -117,7 +197,12 @@ def train_version(
             return Unchanged(existing["version"], reason)
         log.info("training on %d partitions: %s", len(partitions), [p.name for p in partitions])
         model_path.parent.mkdir(parents=True, exist_ok=True)
-        sentences = write_line_sentence_file(partitions, line_sentence_path(model_path))
+        if phrase_settings.enabled:
+            sentences = write_phrased_training_file(
+                partitions, phrase_settings, run_id, model_path.parent, line_sentence_path(model_path)
+            )
+        else:
+            sentences = write_line_sentence_file(partitions, line_sentence_path(model_path))
     stats = train_word2vec_on_file(line_sentence_path(model_path), sentences, params, model_path, started)
     return TrainedVersion(
         version=version_id(data_time, digest),
@@ -215,23 +300,14 @@ def train_word2vec_on_file(
     started = time.perf_counter() if started is None else started
     model_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        model = Word2Vec(
-            vector_size=params.vector_size,
-            window=params.window,
-            min_count=params.min_count,
-            sg=params.sg,
-            negative=params.negative,
-            sample=params.sample,
-            epochs=params.epochs,
-            workers=params.workers or os.cpu_count() or 1,
-            seed=params.seed,
-        )
+        model = Word2Vec(**params.gensim_kwargs())
         model.build_vocab(corpus_file=str(corpus_file), progress_per=100_000, keep_raw_vocab=True)
         top = max(model.raw_vocab.values(), default=0)
         model.raw_vocab = None  # only needed for the message below; frees the memory of every raw word
         if len(model.wv) == 0:
+            cap = f" and max_final_vocab={params.max_final_vocab}" if params.max_final_vocab else ""
             raise PipelineInputError(
-                f"min_count={params.min_count} leaves an empty vocabulary "
+                f"min_count={params.min_count}{cap} leaves an empty vocabulary "
                 f"(the corpus has {model.corpus_total_words} tokens; its most frequent word occurs {top} times)"
             )
         log.info(

@@ -12,6 +12,7 @@ from typing import TypedDict
 import numpy as np
 
 from include.artifacts.embeddings import Embeddings, load_embeddings
+from include.artifacts.phrases import phrase_report, read_phrases
 from include.quality.drift import compare_versions
 from include.quality.evaluation import evaluate_keyed_vectors
 from include.quality.gate import GateDecision, decide, reference_version
@@ -218,6 +219,7 @@ def write_similarity_report(
         previous=previous,
         history=history,
     )
+    report["phrases"] = phrase_report(read_phrases(version_dir), embeddings.word_to_index)
     report["neighbour_table"] = write_neighbour_table(embeddings, int(top_k), version_dir / NEIGHBOURS_FILE)
     gate = decide(report["evaluation"], reference, float(gate_tolerance))
     report["gate"] = gate
