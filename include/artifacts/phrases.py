@@ -5,14 +5,18 @@ A version trained with the ``phrases`` Param on holds ``phrases.json``::
 
     {"format": 1,
      "settings": {"phrases": 1, "phrases_min_count": 5, "phrases_threshold": 10.0, ...},
-     "delimiter": "_", "connector_words": ["a", "an", "and", ...],
-     "passes": [{"scores": {"new_york": 412.7, ...}, "counts": {"new_york": 31, ...}}],
+     "delimiter": "_", "separator": " ", "connector_words": ["a", "an", "and", ...],
+     "passes": [{"scores": {"new york": 412.7, ...}, "counts": {"new york": 31, ...}}],
      "inputs": [...], "tokens": 58338, "sentences": 300, "seconds": 0.4}
 
-``passes`` holds one phrase -> score dict per pass (gensim's ``Phrases.export_phrases()``; the
-second pass joins pass-one tokens, so it may hold ``new_york_times``), with each phrase's count in
-the learning corpus. :class:`PhraseApplier` rebuilds gensim's ``FrozenPhrases`` from it, so a
-sentence is joined exactly as gensim would join it.
+``passes`` holds one phrase -> score dict per pass (gensim's ``Phrases.export_phrases()``), with
+each phrase's count in the corpus it was learned from. A phrase is written as its parts separated
+by spaces (``"children of israel"``; the second pass joins pass-one tokens: ``"new_york times"``)
+and becomes one token with its parts joined by ``_`` (``new_york_times``). gensim learns with the
+space as its delimiter: tokens never hold one, whereas ``_`` may sit inside a token, and a second
+pass learning with ``_`` cannot export ``new_york_times`` (its ``export_phrases`` splits the key
+back into ``new``, ``york``, ``times``, which that pass never counted). :class:`PhraseApplier`
+rebuilds gensim's ``FrozenPhrases`` from the JSON, so a sentence is joined by gensim's own code.
 
 Example (what ``detect_phrases`` and ``train_word2vec`` do, without Airflow)::
 
@@ -36,7 +40,8 @@ log = logging.getLogger(__name__)
 
 PHRASES_FILE = "phrases.json"
 PHRASES_FORMAT = 1
-DELIMITER = "_"
+DELIMITER = "_"  #: joins a phrase's parts into its token
+SEPARATOR = " "  #: separates a phrase's parts while learning and in ``phrases.json``
 #: Rows between two progress lines while phrases are learned.
 PROGRESS_ROWS = 100_000
 
@@ -139,7 +144,7 @@ def learn_phrases(
             min_count=params.phrases_min_count,
             threshold=params.phrases_threshold,
             max_vocab_size=params.phrases_max_vocab,
-            delimiter=DELIMITER,
+            delimiter=SEPARATOR,
             scoring=params.phrases_scoring,
             connector_words=connector_words,
             progress_per=1 << 62,  # our own progress lines instead of gensim's
@@ -164,6 +169,7 @@ def learn_phrases(
         "format": PHRASES_FORMAT,
         "settings": params.as_dict(),
         "delimiter": DELIMITER,
+        "separator": SEPARATOR,
         "connector_words": sorted(connector_words),
         "passes": passes,
         "tokens": tokens,
@@ -198,7 +204,7 @@ def _frozen_phrases(scores: dict[str, float], threshold: float, scoring: str, co
     frozen.phrasegrams = dict(scores)
     frozen.threshold = threshold
     frozen.min_count = None  # not used when applying
-    frozen.delimiter = DELIMITER
+    frozen.delimiter = SEPARATOR
     frozen.scoring = scoring
     frozen.connector_words = connector_words
     return frozen
@@ -212,7 +218,7 @@ class _Applier:
 
     def __call__(self, tokens: list[str]) -> list[str]:
         for layer in self.layers:
-            tokens = [token for token, _score in layer.analyze_sentence(tokens)]
+            tokens = [token.replace(SEPARATOR, DELIMITER) for token, _score in layer.analyze_sentence(tokens)]
         return tokens
 
 
@@ -224,10 +230,11 @@ class PhraseApplier(_Applier):
     """
 
     def __init__(self, document: dict) -> None:
-        if document.get("format") != PHRASES_FORMAT or document.get("delimiter") != DELIMITER:
+        found = (document.get("format"), document.get("delimiter"), document.get("separator"))
+        if found != (PHRASES_FORMAT, DELIMITER, SEPARATOR):
             raise PipelineInputError(
-                f"phrases.json has format {document.get('format')!r} and delimiter {document.get('delimiter')!r}; "
-                f"this code reads format {PHRASES_FORMAT} with '{DELIMITER}'"
+                f"phrases.json has format, delimiter and separator {found!r}; "
+                f"this code reads {(PHRASES_FORMAT, DELIMITER, SEPARATOR)!r}"
             )
         settings = document["settings"]
         super().__init__(
@@ -257,14 +264,14 @@ def read_phrases(folder_or_file: Path) -> dict | None:
 
 
 def distinct_phrases(document: dict) -> list[dict]:
-    """Every phrase of a :func:`learn_phrases` document once, as ``{"phrase", "count", "score",
-    "pass"}`` from the first pass that has it. (A second pass of gensim's ``Phrases`` exports the
-    first pass's phrases again: their joined tokens are counted under the same key.)"""
+    """Every phrase of a :func:`learn_phrases` document once, as its token (``new_york``) with
+    ``{"phrase", "count", "score", "pass"}`` from the first pass that has it."""
     found: dict[str, dict] = {}
     for number, layer in enumerate(document["passes"], start=1):
-        for phrase, score in layer["scores"].items():
+        for parts, score in layer["scores"].items():
+            phrase = parts.replace(SEPARATOR, DELIMITER)
             if phrase not in found:
-                count = int(layer["counts"].get(phrase, 0))
+                count = int(layer["counts"].get(parts, 0))
                 found[phrase] = {"phrase": phrase, "count": count, "score": round(score, 4), "pass": number}
     return list(found.values())
 
