@@ -321,6 +321,7 @@ with DAG(
         dated=ingest.output["dated"],
         history_days="{{ params.history_days }}",
         phrase_settings=PHRASE_SETTINGS,
+        hyperparameters=HYPERPARAMETERS,
     )
     train = TrainWord2VecOperator(
         task_id="train_word2vec",

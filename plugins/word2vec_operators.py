@@ -194,7 +194,8 @@ class CommitTokensOperator(PipelineStepOperator):
 class DetectPhrasesOperator(PipelineStepOperator):
     """Learn multi-word phrases (``new_york``) from the token partitions training will read, into
     the run's staging folder (:func:`include.steps.detect_phrases.detect_phrases`); skipped when
-    the ``phrases`` setting is 0, and training then reads the tokens as they are.
+    the ``phrases`` setting is 0 (training then reads the tokens as they are) or when a published
+    version already holds what this run would train (training then skips the rest, saying which).
 
     :param corpus_tokens: ``tokens/<corpus_id>/`` under the data root (templated)
     :param corpus_id: the corpus's token folder name (templated)
@@ -202,12 +203,30 @@ class DetectPhrasesOperator(PipelineStepOperator):
     :param history_days: days of partitions up to the interval's end; 0 = all (templated)
     :param phrase_settings: the fields of :class:`include.artifacts.phrases.PhraseParams`
         (templated, each value usually ``{{ params.<name> }}``)
+    :param hyperparameters: the fields of :class:`include.steps.train_word2vec.Word2VecParams`, as
+        training gets them: when a published version has the content hash training would compute,
+        nothing is learned and the task is skipped (templated; ``None`` = always learn)
     """
 
-    template_fields: Sequence[str] = ("corpus_tokens", "corpus_id", "dated", "history_days", "phrase_settings")
+    template_fields: Sequence[str] = (
+        "corpus_tokens",
+        "corpus_id",
+        "dated",
+        "history_days",
+        "phrase_settings",
+        "hyperparameters",
+    )
 
     def __init__(
-        self, *, corpus_tokens: str, corpus_id: str, dated: bool, history_days: int, phrase_settings: dict, **kwargs
+        self,
+        *,
+        corpus_tokens: str,
+        corpus_id: str,
+        dated: bool,
+        history_days: int,
+        phrase_settings: dict,
+        hyperparameters: dict | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.corpus_tokens = corpus_tokens
@@ -215,10 +234,12 @@ class DetectPhrasesOperator(PipelineStepOperator):
         self.dated = dated
         self.history_days = history_days
         self.phrase_settings = phrase_settings
+        self.hyperparameters = hyperparameters
 
     def run(self, context: Any) -> dict:
         from include.artifacts.phrases import PhraseParams
-        from include.steps.detect_phrases import PhrasesOff, detect_phrases
+        from include.steps.detect_phrases import NothingToLearn, detect_phrases
+        from include.steps.train_word2vec import Word2VecParams
 
         result = detect_phrases(
             corpus_tokens=Path(self.corpus_tokens),
@@ -228,8 +249,9 @@ class DetectPhrasesOperator(PipelineStepOperator):
             history_days=int(self.history_days),
             settings=PhraseParams(**self.phrase_settings),
             run_id=context["run_id"],
+            params=Word2VecParams(**self.hyperparameters) if self.hyperparameters is not None else None,
         )
-        if isinstance(result, PhrasesOff):
+        if isinstance(result, NothingToLearn):
             raise AirflowSkipException(result.reason)
         return result
 

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from include.artifacts.phrases import (
     PHRASES_FILE,
@@ -28,8 +28,12 @@ from include.artifacts.phrases import (
 )
 from include.storage.locks import shared_lock
 from include.storage.partitions import training_partitions
-from include.storage.paths import lock_file, staging_dir
+from include.storage.paths import lock_file, models_dir, staging_dir
+from include.storage.versions import find_by_content_hash
 from include.text.tokens import iter_token_lists, read_partition_summary
+
+if TYPE_CHECKING:
+    from include.steps.train_word2vec import Word2VecParams
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,9 @@ class PhraseFacts(TypedDict):
 
 
 @dataclass(frozen=True)
-class PhrasesOff:
-    """``phrases`` is 0: nothing to learn, training reads the tokens as they are."""
+class NothingToLearn:
+    """No phrases to learn: ``phrases`` is 0 (training reads the tokens as they are), or a published
+    version already holds what this run would train (training will say which)."""
 
     reason: str = "phrases is 0 (off): training reads the tokens without phrases"
 
@@ -81,16 +86,30 @@ def detect_phrases(
     history_days: int,
     settings: PhraseParams,
     run_id: str,
-) -> PhraseFacts | PhrasesOff:
-    """The whole ``detect_phrases`` task: :class:`PhrasesOff` when ``settings.phrases`` is 0;
-    otherwise learns the phrases of the partitions in the training window (the same
+    params: Word2VecParams | None = None,
+) -> PhraseFacts | NothingToLearn:
+    """The whole ``detect_phrases`` task: :class:`NothingToLearn` when ``settings.phrases`` is 0,
+    or when a published version has the content hash training would compute (with ``params``, the
+    Word2Vec params: a re-run of unchanged inputs learns nothing). Otherwise learns the phrases of
+    the partitions in the training window (the same
     :func:`include.storage.partitions.training_partitions` as training, read under the corpus's
     shared lock) and writes them to :func:`staged_phrases_path`, replacing an earlier attempt's.
     """
     if not settings.enabled:
-        return PhrasesOff()
+        return NothingToLearn()
     with shared_lock(lock_file(f"tokens-{corpus_id}")):
         partitions = training_partitions(Path(corpus_tokens), dated, window_end, int(history_days))
+        if params is not None:
+            from include.steps.train_word2vec import training_content_hash  # imports this module
+
+            existing = find_by_content_hash(
+                models_dir(), training_content_hash(partitions, params, int(history_days), settings)
+            )
+            if existing:
+                return NothingToLearn(
+                    f"version {existing['version']} was built from the same inputs, params and code: "
+                    "no phrases to learn"
+                )
         log.info(
             "learning phrases (%s) from %d partitions: %s", settings, len(partitions), [p.name for p in partitions]
         )

@@ -19,14 +19,13 @@ from typing import TypedDict
 
 from include.artifacts.phrases import PhraseParams
 from include.errors import PipelineInputError
-from include.steps.detect_phrases import write_phrased_training_file
+from include.steps.detect_phrases import partition_checksums, write_phrased_training_file
 from include.storage.locks import shared_lock
 from include.storage.partitions import training_partitions
 from include.storage.paths import PROJECT_ROOT, lock_file, models_dir, staging_dir
 from include.storage.publish import code_version, content_hash, version_id
 from include.storage.run_records import RunOutcome, update_run_record
 from include.storage.versions import find_by_content_hash
-from include.text.tokens import read_partition_summary
 
 log = logging.getLogger(__name__)
 
@@ -182,12 +181,7 @@ def train_version(
     model_path = staging_dir(run_id) / "version" / "word2vec.model"
     with shared_lock(lock_file(f"tokens-{corpus_id}")):
         partitions = training_partitions(Path(corpus_tokens), dated, window_end, int(history_days))
-        checksums = [f"{path.name}:{sha}" for path in partitions for sha in read_partition_summary(path)["sources"]]
-        digest = content_hash(
-            checksums,
-            {**params.as_dict(), "history_days": int(history_days), **phrase_settings.hashed()},
-            code_version(PROJECT_ROOT),
-        )
+        digest = training_content_hash(partitions, params, int(history_days), phrase_settings)
         existing = find_by_content_hash(models_dir(), digest)
         if existing:
             reason = (
@@ -212,6 +206,18 @@ def train_version(
         model_path=str(model_path),
         partitions=[p.name for p in partitions],
         **stats,
+    )
+
+
+def training_content_hash(
+    partitions: list[Path], params: Word2VecParams, history_days: int, phrase_settings: PhraseParams
+) -> str:
+    """The content hash of a version trained on ``partitions``: their files' checksums, the params
+    (``history_days`` and the phrase settings included) and the code version."""
+    return content_hash(
+        partition_checksums(partitions),
+        {**params.as_dict(), "history_days": int(history_days), **phrase_settings.hashed()},
+        code_version(PROJECT_ROOT),
     )
 
 

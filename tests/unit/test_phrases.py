@@ -24,7 +24,7 @@ from include.artifacts.phrases import (
 )
 from include.errors import PipelineInputError
 from include.serving.model_store import ModelStore
-from include.steps.detect_phrases import PhrasesOff, detect_phrases, staged_phrases_path
+from include.steps.detect_phrases import NothingToLearn, detect_phrases, staged_phrases_path
 from include.steps.run_conf import check_params
 from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
 from include.steps.write_similarity_report import render_html
@@ -180,7 +180,7 @@ def test_learning_streams_once_per_pass_and_the_json_rebuilds_gensims_own_phrase
 def test_phrases_off_skip_the_step_and_reproduce_todays_vectors_byte_for_byte(trained_version, data_root):
     corpus_tokens = _commit(data_root, trained_version["tokens_dir"])
     facts, trained = _run(corpus_tokens, "run-off", PhraseParams(phrases=0, phrases_threshold=99))
-    assert isinstance(facts, PhrasesOff) and not staged_phrases_path("run-off").exists()
+    assert isinstance(facts, NothingToLearn) and not staged_phrases_path("run-off").exists()
     version_dir = Path(trained["version_dir"])
     assert not (version_dir / PHRASES_FILE).exists()
     assert hashlib.sha256((version_dir / "vocab.json").read_bytes()).hexdigest() == GOLDEN_VOCAB_SHA256
@@ -304,3 +304,20 @@ def _minimal_report() -> dict:
             "tolerance": 1e-5,
         },
     }
+
+
+def test_a_rerun_of_a_published_version_learns_no_phrases(phrase_tokens, data_root):
+    corpus_tokens = _commit(data_root, phrase_tokens)
+    settings = PhraseParams(phrases=1, **SMALL)
+    _, trained = _run(corpus_tokens, "first", settings)
+    published = data_root / "models" / "20261102T000000Z-cccccccc"
+    published.mkdir(parents=True)
+    (published / "manifest.json").write_text(
+        json.dumps({"version": published.name, "content_hash": trained["content_hash"], "corpus_id": "c"})
+    )
+    common = {"corpus_tokens": corpus_tokens, "corpus_id": "c", "dated": False, "window_end": None, "history_days": 0}
+    again = detect_phrases(**common, settings=settings, run_id="again", params=GOLDEN_PARAMS)
+    assert isinstance(again, NothingToLearn) and published.name in again.reason
+    assert not staged_phrases_path("again").exists()
+    other = detect_phrases(**common, settings=settings, run_id="other", params=Word2VecParams(epochs=2))
+    assert not isinstance(other, NothingToLearn)  # other params: another version, its phrases are learned
