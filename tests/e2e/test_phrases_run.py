@@ -48,6 +48,11 @@ def test_a_run_with_phrases_publishes_them_in_vocab_report_and_manifest(dag, dat
     manifest = json.loads((version_dir / "manifest.json").read_text())
     assert "phrases.json" in manifest["files"]
 
+    again = dag.test(run_conf=conf, logical_date=None)  # same inputs, params and code: nothing to learn
+    states = _task_states(again)
+    assert again.state == DagRunState.SUCCESS, states
+    assert states["detect_phrases"][0] == "skipped" and states["train_word2vec"][0] == "skipped"
+
 
 def test_negative_zero_without_hierarchical_softmax_fails_at_ingest_naming_the_params(dag, data_root, small_corpus):
     error = _expect_fast_failure(
