@@ -14,6 +14,7 @@ from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, conf
 from word2vec_operators import (
     BuildKerasModelOperator,
     CommitTokensOperator,
+    DetectPhrasesOperator,
     ExportEmbeddingsOperator,
     IngestTextOperator,
     PromoteVersionOperator,
@@ -72,10 +73,11 @@ PARAMS = {
     "negative": Param(
         5,
         type="integer",
-        minimum=1,
+        minimum=0,
         maximum=50,
         title="Negative samples",
-        description="Noise words drawn per positive example (negative sampling).",
+        description="Noise words drawn per positive example (negative sampling); 0 turns negative sampling off "
+        "and needs hs: 1.",
     ),
     "sample": Param(
         0.001,
@@ -162,9 +164,133 @@ PARAMS = {
     ),
 }
 
+# The rest of gensim's Word2Vec knobs, at gensim's defaults (today's runs keep their vectors), and
+# phrase detection (off by default). Cross-field rules (negative 0 needs hs 1, min_alpha <= alpha,
+# the phrase threshold's range per scoring) are checked by the library, naming the Param.
+ADVANCED = "Word2Vec: more knobs"
+PHRASES = "Phrases (multi-word tokens such as new_york)"
+PARAMS |= {
+    "alpha": Param(
+        0.025,
+        type="number",
+        minimum=0.000001,
+        maximum=1,
+        title="Learning rate (alpha)",
+        description="Initial learning rate; it falls linearly to min_alpha over training.",
+        section=ADVANCED,
+    ),
+    "min_alpha": Param(
+        0.0001,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Final learning rate (min_alpha)",
+        description="The learning rate at the end of training; at most alpha.",
+        section=ADVANCED,
+    ),
+    "hs": Param(
+        0,
+        type="integer",
+        enum=[0, 1],
+        title="Hierarchical softmax",
+        description="1 trains with hierarchical softmax (alone when negative is 0, else beside negative sampling).",
+        section=ADVANCED,
+    ),
+    "ns_exponent": Param(
+        0.75,
+        type="number",
+        minimum=-1,
+        maximum=1,
+        title="Negative-sampling exponent",
+        description="Shape of the noise distribution: 1 samples by frequency, 0 uniformly, negative values "
+        "favour rare words. 0.75 is the word2vec paper's; far from it can help non-language data such as "
+        "item sequences (Caselles-Dupré et al., 2018).",
+        section=ADVANCED,
+    ),
+    "cbow_mean": Param(
+        1,
+        type="integer",
+        enum=[0, 1],
+        title="CBOW mean",
+        description="CBOW only (sg 0): 1 averages the context vectors, 0 sums them.",
+        section=ADVANCED,
+    ),
+    "shrink_windows": Param(
+        True,
+        type="boolean",
+        title="Shrink windows",
+        description="Draw each word's context window size from 1..window (weighs near words more); "
+        "off = always the full window.",
+        section=ADVANCED,
+    ),
+    "max_final_vocab": Param(
+        0,
+        type="integer",
+        minimum=0,
+        maximum=100_000_000,
+        title="Vocabulary cap",
+        description="Keep at most this many words, raising min_count as needed (caps the model's memory on "
+        "corpora with millions of distinct words); 0 = no cap.",
+        section=ADVANCED,
+    ),
+    "phrases": Param(
+        0,
+        type="integer",
+        enum=[0, 1, 2],
+        title="Phrases",
+        description="Join frequent word pairs into one token before training (new york -> new_york; connector "
+        "words such as of/the may sit inside: children_of_israel). 0 = off, 1 = one pass (bigrams), "
+        "2 = a second pass for longer phrases.",
+        section=PHRASES,
+    ),
+    "phrases_min_count": Param(
+        5,
+        type="integer",
+        minimum=1,
+        maximum=1_000_000,
+        title="Phrase minimum count",
+        description="Word pairs seen fewer times than this never become a phrase.",
+        section=PHRASES,
+    ),
+    "phrases_threshold": Param(
+        10.0,
+        type="number",
+        minimum=-1,
+        maximum=1_000_000,
+        title="Phrase threshold",
+        description="A pair scoring above this becomes a phrase (higher = fewer phrases). Above 0 for default "
+        "scoring; -1..1 for npmi.",
+        section=PHRASES,
+    ),
+    "phrases_scoring": Param(
+        "default",
+        type="string",
+        enum=["default", "npmi"],
+        title="Phrase scoring",
+        description="default: the word2vec paper's score; npmi: normalized pointwise mutual information "
+        "(-1..1), less swayed by frequent words.",
+        section=PHRASES,
+    ),
+    "phrases_max_vocab": Param(
+        10_000_000,
+        type="integer",
+        minimum=10_000,
+        maximum=1_000_000_000,
+        title="Phrase counting memory cap",
+        description="Most distinct words and pairs counted while learning phrases; rarer ones are pruned when "
+        "it is reached (about 1 GB of memory per 10 million).",
+        section=PHRASES,
+    ),
+}
+
 HYPERPARAMETERS = {
     name: "{{ params." + name + " }}"
     for name in ("vector_size", "window", "min_count", "sg", "negative", "sample", "epochs", "workers", "seed")
+    + ("alpha", "min_alpha", "hs", "ns_exponent", "cbow_mean", "shrink_windows", "max_final_vocab")
+}
+PHRASE_SETTINGS = {
+    name: "{{ params." + name + " }}"
+    for name in ("phrases", "phrases_min_count", "phrases_threshold", "phrases_scoring", "phrases_max_vocab")
 }
 
 with DAG(
@@ -200,12 +326,23 @@ with DAG(
         # when every partition is reused, tokenize_to_parquet maps over no shard and is skipped
         trigger_rule="none_failed",
     )
+    detect_phrases = DetectPhrasesOperator(
+        task_id="detect_phrases",
+        corpus_id=ingest.output["corpus_id"],
+        dated=ingest.output["dated"],
+        history_days="{{ params.history_days }}",
+        phrase_settings=PHRASE_SETTINGS,
+        hyperparameters=HYPERPARAMETERS,
+    )
     train = TrainWord2VecOperator(
         task_id="train_word2vec",
         corpus_id=ingest.output["corpus_id"],
         dated=ingest.output["dated"],
         history_days="{{ params.history_days }}",
         hyperparameters=HYPERPARAMETERS,
+        phrase_settings=PHRASE_SETTINGS,
+        # detect_phrases is skipped when phrases are off
+        trigger_rule="none_failed",
     )
     export = ExportEmbeddingsOperator(
         task_id="export_embeddings", model_path=train.output["model_path"], version_dir=train.output["version_dir"]
@@ -255,4 +392,5 @@ with DAG(
         reason=report.output["reason"],
         outlets=[MODEL_ASSET],
     )
+    commit_tokens >> detect_phrases >> train
     ingest >> tokenize >> commit_tokens >> train >> export >> keras_models >> report >> publish >> promote

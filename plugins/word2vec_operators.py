@@ -186,6 +186,7 @@ class IngestTextOperator(PipelineStepOperator):
             max_shards=int(self.max_shards),
             interval_start=interval_start,
             interval_end=interval_end,
+            params=dict(context["params"]),
         )
 
 
@@ -242,6 +243,66 @@ class CommitTokensOperator(PipelineStepOperator):
         return committed
 
 
+class DetectPhrasesOperator(PipelineStepOperator):
+    """Learn multi-word phrases (``new_york``) from the token partitions training will read, into
+    the run's staging folder (:func:`include.steps.detect_phrases.detect_phrases`); skipped when
+    the ``phrases`` setting is 0 (training then reads the tokens as they are) or when a published
+    version already holds what this run would train (training then skips the rest, saying which).
+
+    :param corpus_id: the corpus's token folder name (templated)
+    :param dated: whether the corpus has day folders (templated)
+    :param history_days: days of partitions up to the interval's end; 0 = all (templated)
+    :param phrase_settings: the fields of :class:`include.artifacts.phrases.PhraseParams`
+        (templated, each value usually ``{{ params.<name> }}``)
+    :param hyperparameters: the fields of :class:`include.steps.train_word2vec.Word2VecParams`, as
+        training gets them: when a published version has the content hash training would compute,
+        nothing is learned and the task is skipped (templated; ``None`` = always learn)
+    """
+
+    template_fields: Sequence[str] = (
+        "corpus_id",
+        "dated",
+        "history_days",
+        "phrase_settings",
+        "hyperparameters",
+    )
+
+    def __init__(
+        self,
+        *,
+        corpus_id: str,
+        dated: bool,
+        history_days: int,
+        phrase_settings: dict,
+        hyperparameters: dict | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.corpus_id = corpus_id
+        self.dated = dated
+        self.history_days = history_days
+        self.phrase_settings = phrase_settings
+        self.hyperparameters = hyperparameters
+
+    def run(self, context: Any) -> dict:
+        from include.artifacts.phrases import PhraseParams
+        from include.steps.detect_phrases import NothingToLearn, detect_phrases
+        from include.steps.train_word2vec import Word2VecParams
+
+        result = detect_phrases(
+            corpus_id=self.corpus_id,
+            dated=bool(self.dated),
+            window_end=window_end(context),
+            history_days=int(self.history_days),
+            settings=PhraseParams(**self.phrase_settings),
+            run_id=context["run_id"],
+            params=Word2VecParams(**self.hyperparameters) if self.hyperparameters is not None else None,
+        )
+        if isinstance(result, NothingToLearn):
+            raise AirflowSkipException(result.reason)
+        return result
+
+
 class TrainWord2VecOperator(PipelineStepOperator):
     """Train gensim Word2Vec on the token partitions in the run's window, into its staging version
     (:func:`include.steps.train_word2vec.train_version`); skips the rest of the run, saying so, when
@@ -252,9 +313,17 @@ class TrainWord2VecOperator(PipelineStepOperator):
     :param history_days: days of partitions up to the interval's end; 0 = all (templated)
     :param hyperparameters: the fields of :class:`include.steps.train_word2vec.Word2VecParams`
         (templated, each value usually ``{{ params.<name> }}``)
+    :param phrase_settings: the fields of :class:`include.artifacts.phrases.PhraseParams`; with
+        ``phrases`` on, training reads the phrases ``detect_phrases`` staged (templated; ``None`` = off)
     """
 
-    template_fields: Sequence[str] = ("corpus_id", "dated", "history_days", "hyperparameters")
+    template_fields: Sequence[str] = (
+        "corpus_id",
+        "dated",
+        "history_days",
+        "hyperparameters",
+        "phrase_settings",
+    )
 
     def __init__(
         self,
@@ -263,6 +332,7 @@ class TrainWord2VecOperator(PipelineStepOperator):
         dated: bool,
         history_days: int,
         hyperparameters: dict,
+        phrase_settings: dict | None = None,
         **kwargs,
     ) -> None:
         kwargs.setdefault("pool", TRAINING_POOL)
@@ -271,8 +341,10 @@ class TrainWord2VecOperator(PipelineStepOperator):
         self.dated = dated
         self.history_days = history_days
         self.hyperparameters = hyperparameters
+        self.phrase_settings = phrase_settings
 
     def run(self, context: Any) -> dict:
+        from include.artifacts.phrases import PhraseParams
         from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
 
         result = train_version(
@@ -283,6 +355,7 @@ class TrainWord2VecOperator(PipelineStepOperator):
             params=Word2VecParams(**self.hyperparameters),
             run_id=context["run_id"],
             data_time=run_time(context),
+            phrase_settings=PhraseParams(**(self.phrase_settings or {})),
         )
         if isinstance(result, Unchanged):
             raise AirflowSkipException(result.reason)

@@ -5,6 +5,7 @@
   vector WORD                  print a word's vector
   neighbours WORD [-k K]       nearest words with cosines
   similarity WORD WORD         cosine similarity
+  tokens TEXT                  TEXT as the model's tokens (simple_preprocess, then the version's phrases)
 Options: --version NAME (default: LATEST), --json for machine-readable output.
 Exit codes: 0 ok, 1 unknown word, 2 no such model or bad arguments.
 """
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     similarity = commands.add_parser("similarity")
     similarity.add_argument("first")
     similarity.add_argument("second")
+    tokens = commands.add_parser("tokens")
+    tokens.add_argument("text", nargs="+", help="raw text (several arguments are joined by spaces)")
     args = parser.parse_args(argv)
 
     store = ModelStore()
@@ -45,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "vector":
                 result = {"version": model.version, "word": args.word, "vector": model.vector(args.word).tolist()}
                 text = " ".join(f"{x:.6g}" for x in result["vector"])
+            elif args.command == "tokens":
+                words = model.tokens(" ".join(args.text))
+                result = {"version": model.version, "tokens": words, "in_vocab": [word in model for word in words]}
+                text = " ".join(words)
             elif args.command == "neighbours":
                 pairs = model.neighbours(args.word, args.k)
                 result = {"version": model.version, "word": args.word, "neighbours": pairs}

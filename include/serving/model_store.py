@@ -6,19 +6,21 @@ without knowing the folder layout. Reads ``embeddings.npy``, JSON and Parquet; n
 >>> model.similarity("king", "queen")         # cosine, float
 >>> model.neighbours("king", k=5)             # [("queen", 0.83), ...]
 >>> store.describe_versions()                 # [{"version", "latest", "data_time", "corpus_id", ...}]
+>>> model.tokens("New York's mayor")          # ["new_york", "mayor"] with the version's phrases
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
 
 from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
+from include.artifacts.phrases import PHRASES_FILE, PhraseApplier, read_phrases
 from include.errors import PipelineInputError
 from include.quality.neighbour_table import NEIGHBOURS_FILE
 from include.quality.similarity import nearest_neighbours, unit_rows
@@ -33,11 +35,22 @@ class UnknownWordError(KeyError):
 
 @dataclass
 class PublishedModel:
-    """One published version: its name, folder and embeddings."""
+    """One published version: its name, folder, embeddings and phrases (``None`` when the version
+    was trained without them)."""
 
     version: str
     path: Path
     embeddings: Embeddings
+    phrases: PhraseApplier | None = field(default=None, repr=False)
+
+    def tokens(self, text: str) -> list[str]:
+        """Raw text as this model's tokens: :func:`gensim.utils.simple_preprocess` (what training
+        tokenized with), then the version's phrases joined (``"New York"`` -> ``["new_york"]``).
+        Tokens may still be unknown to the vocabulary (``in``/``contains`` tells)."""
+        from gensim.utils import simple_preprocess
+
+        words = simple_preprocess(text)
+        return self.phrases(words) if self.phrases else words
 
     def __contains__(self, word: str) -> bool:
         return word in self.embeddings.word_to_index
@@ -184,8 +197,10 @@ class ModelStore:
         if name not in self.versions():
             raise PipelineInputError(f"no model version '{name}' in '{self.models}'")
         prefix = version_key(name)
-        for file in (EMBEDDINGS_FILE, VOCAB_FILE, NEIGHBOURS_FILE):
-            if file != NEIGHBOURS_FILE or self.store.exists(f"{prefix}/{file}"):
+        for file in (EMBEDDINGS_FILE, VOCAB_FILE, NEIGHBOURS_FILE, PHRASES_FILE):
+            if file in (EMBEDDINGS_FILE, VOCAB_FILE) or self.store.exists(f"{prefix}/{file}"):
                 local = self.store.fetch(f"{prefix}/{file}", self.cache)
         path = local.parent
-        return PublishedModel(name, path, load_embeddings(path, mmap=mmap))
+        document = read_phrases(path)
+        phrases = PhraseApplier(document) if document else None
+        return PublishedModel(name, path, load_embeddings(path, mmap=mmap), phrases)

@@ -7,13 +7,13 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
 
 from include.errors import PipelineInputError
-from include.steps.run_conf import check_conf_keys
+from include.steps.run_conf import check_conf_keys, check_params
 from include.storage.atomic_io import write_json_atomic
 from include.storage.layout import data_store, staging_key
 from include.storage.partitions import SNAPSHOT, PartitionPlan, plan_partitions, read_partition_summary
@@ -53,6 +53,7 @@ def ingest_text(
     interval_start: datetime | None = None,
     interval_end: datetime | None = None,
     max_shards: int = 4,
+    params: Mapping | None = None,
 ) -> IngestFacts:
     """The whole ``ingest_text`` task: prove the data root usable (its conditional writes too, once
     per process; see :func:`include.storage.store.checked`), refuse ``conf`` keys that are not among
@@ -60,10 +61,14 @@ def ingest_text(
     folders inside the data interval, or a snapshot without one), and write the run's manifest and
     shard plan under the run's staging prefix. Raises :class:`PipelineInputError` naming the key,
     path, file or URL at fault.
+    ``params`` (the run's resolved Params), when given, are checked against the cross-field rules
+    first (:func:`include.steps.run_conf.check_params`), so a bad combination fails before tokenizing.
     """
     store = checked(data_store())
     sweep(store)
     check_conf_keys(conf, declared_params)
+    if params is not None:
+        check_params(params)
     corpus = resolve_corpus_path(corpus_path)
     plan = plan_partitions(corpus, interval_start, interval_end)
     log.info("corpus %s: %s partitions %s", corpus, "dated" if plan.dated else "flat", [n for n, _ in plan.sources])

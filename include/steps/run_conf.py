@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 
 from include.errors import PipelineInputError
 
@@ -15,3 +16,17 @@ def check_conf_keys(conf: dict, known: Iterable[str]) -> None:
         raise PipelineInputError(
             f"unknown DAG run conf key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(known_keys)}"
         )
+
+
+def check_params(params: Mapping) -> None:
+    """Refuse a combination of Params that each pass their JSON schema but cannot train together
+    (``negative: 0`` with ``hs: 0``, ``min_alpha`` above ``alpha``, a ``phrases_threshold`` outside
+    its ``phrases_scoring``'s range): builds :class:`include.steps.train_word2vec.Word2VecParams`
+    and :class:`include.artifacts.phrases.PhraseParams` from ``params`` (Params they do not know
+    are ignored), which raise :class:`PipelineInputError` naming the Param."""
+    from include.artifacts.phrases import PhraseParams
+    from include.steps.train_word2vec import Word2VecParams
+
+    for settings in (Word2VecParams, PhraseParams):
+        names = {field.name for field in dataclasses.fields(settings)}
+        settings(**{name: value for name, value in params.items() if name in names})

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TypedDict
 
+from include.artifacts.phrases import PhraseParams
 from include.errors import PipelineInputError
 from include.storage.layout import data_store, partition_key, version_key
 from include.storage.partitions import read_partition_summary, training_partitions
@@ -51,7 +52,16 @@ MAX_EPOCHS = 200
 
 @dataclass(frozen=True)
 class Word2VecParams:
-    """The Word2Vec hyper-parameters the DAG exposes as Params (gensim's names and meanings)."""
+    """The Word2Vec hyper-parameters the DAG exposes as Params (gensim's names, meanings and
+    defaults, except ``max_final_vocab``: 0 = no cap, gensim's ``None``).
+
+    Cross-field rules the Params' JSON schemas cannot state are checked here: construction raises
+    :class:`PipelineInputError` naming the Param (``negative: 0`` needs ``hs: 1``; ``min_alpha``
+    must not exceed ``alpha``), and so does a value outside a Param's bounds.
+
+    Example: ``Word2VecParams(hs=1, negative=0)`` trains with hierarchical softmax alone;
+    ``Word2VecParams(negative=0)`` raises ``PipelineInputError("negative=0 with hs=0 trains nothing: ...")``.
+    """
 
     vector_size: int = 100
     window: int = 5
@@ -62,9 +72,69 @@ class Word2VecParams:
     epochs: int | str = 5  #: passes, or ``"auto"`` (see :func:`resolve_epochs`); the DAG's default is ``"auto"``
     workers: int = 3
     seed: int = 1
+    alpha: float = 0.025  #: initial learning rate
+    min_alpha: float = 0.0001  #: the learning rate falls linearly to this by the last epoch
+    hs: int = 0  #: 1 = hierarchical softmax (with ``negative: 0``, instead of negative sampling)
+    ns_exponent: float = 0.75  #: exponent of the negative-sampling distribution (1 = by frequency)
+    cbow_mean: int = 1  #: CBOW: 1 = mean of the context vectors, 0 = their sum
+    shrink_windows: bool = True  #: sample each word's window size from 1..window
+    max_final_vocab: int = 0  #: keep at most this many words (raising min_count as needed); 0 = no cap
+
+    def __post_init__(self) -> None:
+        check_bounds(self, WORD2VEC_BOUNDS)
+        if self.hs == 0 and self.negative == 0:
+            raise PipelineInputError(
+                "negative=0 with hs=0 trains nothing: set negative to 1 or more (negative sampling), "
+                "or hs to 1 (hierarchical softmax)"
+            )
+        if self.min_alpha > self.alpha:
+            raise PipelineInputError(
+                f"min_alpha={self.min_alpha} is larger than alpha={self.alpha}: the learning rate falls "
+                "from alpha to min_alpha, so set min_alpha to alpha or less"
+            )
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def gensim_kwargs(self) -> dict:
+        """Keyword arguments of :class:`gensim.models.Word2Vec` (``workers`` 0 = one per CPU)."""
+        kwargs = self.as_dict()
+        kwargs["workers"] = self.workers or os.cpu_count() or 1
+        kwargs["max_final_vocab"] = self.max_final_vocab or None
+        kwargs["shrink_windows"] = bool(self.shrink_windows)
+        return kwargs
+
+
+#: The new Params' bounds (as the DAG's JSON schemas state them), checked for callers without
+#: Airflow: name -> (type, minimum, maximum); ``None`` = unbounded. The first nine fields are left
+#: to the Params' schemas, as before.
+WORD2VEC_BOUNDS: dict[str, tuple[type, float | None, float | None]] = {
+    "alpha": (float, 1e-6, 1),
+    "min_alpha": (float, 0, 1),
+    "hs": (int, 0, 1),
+    "ns_exponent": (float, -1, 1),
+    "cbow_mean": (int, 0, 1),
+    "shrink_windows": (bool, None, None),
+    "max_final_vocab": (int, 0, 100_000_000),
+}
+
+
+def check_bounds(params: object, bounds: dict[str, tuple[type, float | None, float | None]]) -> None:
+    """Raise :class:`PipelineInputError` naming the first field of ``params`` whose value is of the
+    wrong type or outside its ``(type, minimum, maximum)`` in ``bounds``."""
+    for name, (kind, low, high) in bounds.items():
+        value = getattr(params, name)
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok:
+            raise PipelineInputError(f"{name}={value!r} must be {'a' if kind is not int else 'an'} {kind.__name__}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            shown = f"{low}..{high}" if high is not None else f"{low} or more"
+            raise PipelineInputError(f"{name}={value!r} is outside its range {shown}")
 
 
 class EpochsChoice(TypedDict):
@@ -154,6 +224,7 @@ def train_version(
     params: Word2VecParams,
     run_id: str,
     data_time: datetime,
+    phrase_settings: PhraseParams | None = None,
 ) -> TrainedVersion | Unchanged:
     """The whole ``train_word2vec`` task.
 
@@ -169,18 +240,19 @@ def train_version(
     token counts of the partitions' ``_SUCCESS.json`` (the tokens gensim counts as
     ``corpus_total_words``), so the content hash covers the passes actually trained; an explicit
     number hashes exactly as before, and ``"auto"`` resolving to N is the same version as N.
+
+    With ``phrase_settings.phrases`` on, training reads the rows with the phrases ``detect_phrases``
+    learned joined, and the version holds them as ``phrases.json``
+    (:func:`include.steps.detect_phrases.write_phrased_training_file`); the content hash covers
+    the phrase settings (only ``{"phrases": 0}`` when off).
     """
+    phrase_settings = phrase_settings or PhraseParams()
     started = time.perf_counter()
+    phrase_settings = phrase_settings or PhraseParams()
     store = data_store()
-    partitions = training_partitions(store, corpus_id, dated, window_end, int(history_days))
-    summaries = {name: read_partition_summary(store, corpus_id, name) for name in partitions}
-    checksums = [f"{name}:{sha}" for name in partitions for sha in summaries[name]["sources"]]
-    epochs_choice = resolve_epochs(params.epochs, sum(int(s.get("tokens", 0)) for s in summaries.values()))
+    plan = training_plan(store, corpus_id, dated, window_end, int(history_days), params, phrase_settings)
+    partitions, summaries, params, epochs_choice, digest = plan
     log.info("%s", epochs_choice["reason"])
-    params = replace(params, epochs=epochs_choice["epochs"])
-    digest = content_hash(
-        checksums, {**params.as_dict(), "history_days": int(history_days)}, code_version(PROJECT_ROOT)
-    )
     version = version_id(data_time, digest)
     existing = find_by_content_hash(store, digest)
     holder = None if existing else claim_version(store, version, run_id)
@@ -195,7 +267,9 @@ def train_version(
         return Unchanged(name, reason)
     log.info("training on %d partitions: %s", len(partitions), partitions)
     try:
-        stats = _train_into_version(store, corpus_id, partitions, summaries, params, version, run_id, started)
+        stats = _train_into_version(
+            store, corpus_id, partitions, summaries, params, phrase_settings, version, run_id, started
+        )
     except BaseException:
         store.delete_tree(version_key(version))  # its claim too: nothing of a failed training stays behind
         raise
@@ -217,9 +291,12 @@ def train_version(
     )
 
 
-def _train_into_version(store, corpus_id, partitions, summaries, params, version, run_id, started) -> TrainingStats:
-    """Fetch the partitions' part files, write the LineSentence file and train, all in a local
-    scratch folder; the model files go to ``models/<version>/`` and are recorded for the manifest."""
+def _train_into_version(
+    store, corpus_id, partitions, summaries, params, phrase_settings, version, run_id, started
+) -> TrainingStats:
+    """Fetch the partitions' part files, write the LineSentence file (with the phrases joined when
+    they are on) and train, all in a local scratch folder; the model files (and ``phrases.json``)
+    go to ``models/<version>/`` and are recorded for the manifest."""
     with tempfile.TemporaryDirectory(prefix="w2v-train-") as scratch:
         parts = [
             store.fetch(f"{partition_key(corpus_id, name)}/{part}", Path(scratch))
@@ -227,11 +304,49 @@ def _train_into_version(store, corpus_id, partitions, summaries, params, version
             for part in summaries[name].get("parts", [])
         ]
         corpus_file = Path(scratch) / "corpus.txt"
-        sentences = write_line_sentence_file(parts, corpus_file)
         with store.writer(version_key(version), Path(scratch)) as out:
+            if phrase_settings.enabled:
+                from include.steps.detect_phrases import write_phrased_training_file  # it imports this module
+
+                checksums = partition_checksums(summaries)
+                sentences = write_phrased_training_file(
+                    store, parts, checksums, phrase_settings, run_id, out.folder, corpus_file
+                )
+            else:
+                sentences = write_line_sentence_file(parts, corpus_file)
             stats = train_word2vec_on_file(corpus_file, sentences, params, out.folder / MODEL_FILE, started)
         record_written(store, run_id, "train_word2vec", out.files)
     return stats
+
+
+def partition_checksums(summaries: dict[str, dict]) -> list[str]:
+    """``<partition>:<sha256>`` of every source file of the partitions (what a content hash covers),
+    from their ``_SUCCESS.json`` summaries (partition name -> summary, in training order)."""
+    return [f"{name}:{sha}" for name, summary in summaries.items() for sha in summary["sources"]]
+
+
+def training_plan(
+    store,
+    corpus_id: str,
+    dated: bool,
+    window_end: date | None,
+    history_days: int,
+    params: Word2VecParams,
+    phrase_settings: PhraseParams,
+):
+    """What a training of ``corpus_id`` would read and be: ``(partitions, summaries, params with
+    epochs resolved, the epochs choice, content hash)``. The hash covers the partitions' source
+    checksums, the params (resolved epochs, ``history_days``, the phrase settings) and the code."""
+    partitions = training_partitions(store, corpus_id, dated, window_end, int(history_days))
+    summaries = {name: read_partition_summary(store, corpus_id, name) for name in partitions}
+    epochs_choice = resolve_epochs(params.epochs, sum(int(s.get("tokens", 0)) for s in summaries.values()))
+    params = replace(params, epochs=epochs_choice["epochs"])
+    digest = content_hash(
+        partition_checksums(summaries),
+        {**params.as_dict(), "history_days": int(history_days), **phrase_settings.hashed()},
+        code_version(PROJECT_ROOT),
+    )
+    return partitions, summaries, params, epochs_choice, digest
 
 
 def _epoch_logger():
@@ -325,23 +440,16 @@ def train_word2vec_on_file(
     try:
         if params.epochs != AUTO_EPOCHS:
             resolve_epochs(params.epochs, 0)  # refuses anything but 1..MAX_EPOCHS, naming epochs
-        model = Word2Vec(
-            vector_size=params.vector_size,
-            window=params.window,
-            min_count=params.min_count,
-            sg=params.sg,
-            negative=params.negative,
-            sample=params.sample,
-            epochs=AUTO_EPOCHS_MIN if params.epochs == AUTO_EPOCHS else params.epochs,
-            workers=params.workers or os.cpu_count() or 1,
-            seed=params.seed,
-        )
+        kwargs = params.gensim_kwargs()
+        kwargs["epochs"] = AUTO_EPOCHS_MIN if params.epochs == AUTO_EPOCHS else params.epochs
+        model = Word2Vec(**kwargs)
         model.build_vocab(corpus_file=str(corpus_file), progress_per=100_000, keep_raw_vocab=True)
         top = max(model.raw_vocab.values(), default=0)
         model.raw_vocab = None  # only needed for the message below; frees the memory of every raw word
         if len(model.wv) == 0:
+            cap = f" and max_final_vocab={params.max_final_vocab}" if params.max_final_vocab else ""
             raise PipelineInputError(
-                f"min_count={params.min_count} leaves an empty vocabulary "
+                f"min_count={params.min_count}{cap} leaves an empty vocabulary "
                 f"(the corpus has {model.corpus_total_words} tokens; its most frequent word occurs {top} times)"
             )
         log.info(

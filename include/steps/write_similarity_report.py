@@ -13,6 +13,7 @@ from typing import TypedDict
 import numpy as np
 
 from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
+from include.artifacts.phrases import PHRASES_FILE, phrase_report
 from include.quality.drift import compare_versions
 from include.quality.evaluation import evaluate_keyed_vectors
 from include.quality.gate import GateDecision, decide, reference_version
@@ -274,6 +275,11 @@ def write_similarity_report(
         )
         if epochs_choice:
             report["epochs_choice"] = dict(epochs_choice)
+        try:
+            phrases = store.read_json(f"{prefix}/{PHRASES_FILE}")
+        except FileNotFoundError:
+            phrases = None
+        report["phrases"] = phrase_report(phrases, embeddings.word_to_index)
         with store.writer(prefix, Path(scratch)) as out:
             report["neighbour_table"] = write_neighbour_table(embeddings, int(top_k), out.folder / NEIGHBOURS_FILE)
             gate = decide(report["evaluation"], reference, float(gate_tolerance))

@@ -386,12 +386,12 @@ def read_partition_summary(partition_dir: Path) -> dict:
 
 
 def iter_token_lists(tokens_dirs: Path | list[Path], batch_rows: int = 8192) -> Iterator[list[str]]:
-    """Yield the token lists of every Parquet file in ``tokens_dirs`` (one partition folder or a
-    list of them), folder by folder, in file and row order."""
+    """Yield the token lists of every Parquet file in ``tokens_dirs`` (partition folders, every
+    Parquet file in each, or Parquet files), in order, file and row order within a folder."""
     import pyarrow.parquet as pq
 
     folders = [tokens_dirs] if isinstance(tokens_dirs, (str, Path)) else list(tokens_dirs)
-    parts = [part for folder in folders for part in sorted(Path(folder).glob("*.parquet"))]
+    parts = [p for f in map(Path, folders) for p in (sorted(f.glob("*.parquet")) if f.is_dir() else [f])]
     for part in parts:
         for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows, columns=["tokens"]):
             yield from batch.column(0).to_pylist()

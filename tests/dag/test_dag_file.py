@@ -46,7 +46,7 @@ def test_every_dag_has_tags_and_retries(dag_bag):
 
 def test_steps_are_chained_in_order(dag_bag):
     dag = dag_bag.dags["word2vec_embeddings"]
-    assert sorted(dag.task_ids) == sorted(STEPS)
+    assert sorted(dag.task_ids) == sorted([*STEPS, "detect_phrases"])
     for upstream, downstream in itertools.pairwise(STEPS):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert type(dag.get_task("train_word2vec")).__module__ == "word2vec_operators"
@@ -175,3 +175,67 @@ def test_epochs_takes_a_number_or_auto_in_one_trigger_form_field(dag_bag):
         merged = copy.deepcopy(params)
         merged["epochs"] = value
         assert merged.validate()["epochs"] == value
+
+
+NEW_WORD2VEC_PARAMS = {
+    "alpha": 0.025,
+    "min_alpha": 0.0001,
+    "hs": 0,
+    "ns_exponent": 0.75,
+    "cbow_mean": 1,
+    "shrink_windows": True,
+    "max_final_vocab": 0,
+}
+PHRASE_PARAMS = {
+    "phrases": 0,
+    "phrases_min_count": 5,
+    "phrases_threshold": 10.0,
+    "phrases_scoring": "default",
+    "phrases_max_vocab": 10_000_000,
+}
+
+
+def test_new_params_default_to_gensims_values_with_bounds_and_reach_their_tasks(dag_bag):
+    dag = dag_bag.dags["word2vec_embeddings"]
+    for name, default in {**NEW_WORD2VEC_PARAMS, **PHRASE_PARAMS}.items():
+        param = dag.params.get_param(name)
+        assert param.value == default, name
+        schema = param.schema
+        assert schema.get("title") and param.description and schema.get("type") and schema.get("section"), name
+        assert "enum" in schema or schema["type"] == "boolean" or ("minimum" in schema and "maximum" in schema), name
+    assert dag.params.get_param("negative").schema["minimum"] == 0  # with hs: 1
+    train = dag.get_task("train_word2vec")
+    assert set(NEW_WORD2VEC_PARAMS) <= set(train.hyperparameters)
+    assert set(train.phrase_settings) == set(PHRASE_PARAMS) == set(dag.get_task("detect_phrases").phrase_settings)
+
+
+def test_detect_phrases_runs_between_commit_and_training_which_runs_when_it_is_skipped(dag_bag):
+    dag = dag_bag.dags["word2vec_embeddings"]
+    assert "detect_phrases" in dag.get_task("commit_tokens").downstream_task_ids
+    assert "train_word2vec" in dag.get_task("detect_phrases").downstream_task_ids
+    assert dag.get_task("train_word2vec").trigger_rule == "none_failed"
+
+
+@pytest.mark.parametrize(
+    "conf, name",
+    [
+        ({"hs": 2}, "hs"),
+        ({"negative": -1}, "negative"),
+        ({"alpha": 0}, "alpha"),
+        ({"ns_exponent": 3}, "ns_exponent"),
+        ({"cbow_mean": 2}, "cbow_mean"),
+        ({"shrink_windows": "yes"}, "shrink_windows"),
+        ({"max_final_vocab": -1}, "max_final_vocab"),
+        ({"phrases": 3}, "phrases"),
+        ({"phrases_scoring": "pmi"}, "phrases_scoring"),
+        ({"phrases_min_count": 0}, "phrases_min_count"),
+    ],
+)
+def test_new_params_refuse_out_of_range_and_wrong_type(dag_bag, conf, name):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    merged = copy.deepcopy(dag_bag.dags["word2vec_embeddings"].params)
+    with pytest.raises(ParamValidationError, match=name):
+        for key, value in conf.items():
+            merged[key] = value
+        merged.validate()

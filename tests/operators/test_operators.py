@@ -138,3 +138,33 @@ def test_publish_operator_translates_unchanged_and_conflict(data_root, monkeypat
     monkeypatch.setattr(publish_step, "publish", conflict)
     with pytest.raises(AirflowFailException, match="already exists"):  # another version of the same name: no retry
         ops.PipelineStepOperator.execute(publish, _context())
+
+
+def test_ingest_operator_refuses_a_bad_combination_of_params_naming_them(small_corpus):
+    with pytest.raises(AirflowFailException, match="negative=0 with hs=0"):
+        ops.PipelineStepOperator.execute(
+            _ingest_operator("corpus"), _context(params={"corpus_path": "corpus", "negative": 0, "hs": 0})
+        )
+
+
+def test_detect_phrases_operator_is_skipped_when_phrases_are_off(data_root):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    operator = ops.DetectPhrasesOperator(
+        task_id="detect_phrases",
+        corpus_id="c",
+        dated=False,
+        history_days=0,
+        phrase_settings={"phrases": 0, "phrases_threshold": 10.0},
+    )
+    with pytest.raises(AirflowSkipException, match="phrases is 0"):
+        ops.PipelineStepOperator.execute(operator, _context())
+    bad = ops.DetectPhrasesOperator(
+        task_id="detect_phrases_bad",
+        corpus_id="c",
+        dated=False,
+        history_days=0,
+        phrase_settings={"phrases": 1, "phrases_scoring": "npmi", "phrases_threshold": 10.0},
+    )
+    with pytest.raises(AirflowFailException, match="phrases_threshold=10.0 is outside -1..1"):
+        ops.PipelineStepOperator.execute(bad, _context())
