@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from word2vec_links import ModelReportLink
 
 from include.errors import ParityError, PipelineInputError
 
@@ -215,6 +216,7 @@ class TrainWord2VecOperator(PipelineStepOperator):
     inputs, params and code.
     """
 
+    operator_extra_links = (ModelReportLink(),)
     template_fields = ("corpus_tokens", "corpus_id", "dated", "history_days", "hyperparameters")
 
     def __init__(
@@ -417,6 +419,7 @@ class PublishVersionOperator(PipelineStepOperator):
     """Write the version manifest and move the staged version into ``models/`` by one rename
     (rejected versions too, marked so in the manifest)."""
 
+    operator_extra_links = (ModelReportLink(),)
     template_fields = ("version_dir", "version", "manifest_path", "corpus_tokens", "facts")
 
     def __init__(
@@ -502,6 +505,7 @@ class PromoteVersionOperator(PipelineStepOperator):
     """Point ``models/LATEST`` at the published version when the gate promoted it and its data is
     not older than LATEST's; prune old versions. Skipped (so the model Asset is not updated) otherwise."""
 
+    operator_extra_links = (ModelReportLink(),)
     template_fields = ("version", "decision", "reason")
 
     def __init__(self, *, version: str, decision: str, reason: str, **kwargs) -> None:
