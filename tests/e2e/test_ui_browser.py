@@ -161,7 +161,7 @@ def test_bad_requests_get_a_clear_4xx(stack, path, params, status, message):
     else:
         assert response.status_code == status, (path, response.status_code, response.text[:300])
         assert message in response.text
-    assert "Traceback" not in response.text and "File \"" not in response.text
+    assert "Traceback" not in response.text and 'File "' not in response.text
 
 
 def test_report_is_served_as_on_disk_in_a_sandbox(stack):
