@@ -7,11 +7,10 @@ so an object-store backend can later fetch files into a bounded local cache
 (:class:`BoundedFileCache`) behind the same interface. Never moves ``LATEST``, never deletes a version.
 
 >>> catalog = Catalog(LocalArtifactSource(models_dir()))
->>> catalog.summaries()[0].version              # newest first
-'20261102T000000Z-1a2b3c4d'
->>> catalog.neighbours("latest", "king", k=3)   # {"version", "word", "neighbours": [[word, cosine], ...]}
->>> catalog.similarity("latest", "king", "queen")["cosine"]
-0.83
+>>> [row.version for row in catalog.summaries()]      # newest data time first
+['20261102T000000Z-1a2b3c4d', '20261101T000000Z-9f8e7d6c']
+>>> catalog.neighbours("latest", "king", k=3)["neighbours"]   # [[word, cosine], ...], 6 decimals
+>>> catalog.similarity("latest", "king", "queen")["cosine"]   # a float in [-1, 1]
 """
 
 from __future__ import annotations
