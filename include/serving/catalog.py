@@ -212,6 +212,31 @@ class BoundedFileCache:
             self._used.clear()
 
 
+#: Environment variables sizing the local cache an object-store source reads through.
+CACHE_DIR_VARIABLE = "EMBEDDINGS_SERVING_CACHE_DIR"
+CACHE_MB_VARIABLE = "EMBEDDINGS_SERVING_CACHE_MB"
+DEFAULT_CACHE_MB = 2048
+
+
+def serving_cache() -> BoundedFileCache:
+    """The api-server's cache of remote version files: folder ``$EMBEDDINGS_SERVING_CACHE_DIR``
+    (default ``<temp dir>/word2vec-serving-cache``), size ``$EMBEDDINGS_SERVING_CACHE_MB``
+    megabytes (default 2048). Raises :class:`ValueError` naming the variable for a bad size."""
+    import tempfile
+
+    folder = os.environ.get(CACHE_DIR_VARIABLE, "").strip() or str(
+        Path(tempfile.gettempdir()) / "word2vec-serving-cache"
+    )
+    raw = os.environ.get(CACHE_MB_VARIABLE, "").strip() or str(DEFAULT_CACHE_MB)
+    try:
+        megabytes = int(raw)
+    except ValueError:
+        megabytes = 0
+    if megabytes <= 0:
+        raise ValueError(f"{CACHE_MB_VARIABLE}={raw!r} must be a whole number of megabytes > 0")
+    return BoundedFileCache(Path(folder).expanduser(), megabytes * 1024 * 1024)
+
+
 # --------------------------------------------------------------------------- the catalog
 
 

@@ -22,6 +22,7 @@ from include.serving.catalog import (
     app_url,
     linked_version,
     run_summary,
+    serving_cache,
     validate_k,
     validate_relative_file,
     validate_version,
@@ -239,3 +240,13 @@ def test_pages_escape_untrusted_text(catalog):
     assert "nothing to show" in html and "run&lt;1&gt;" in html
     html = pages.render_version("/word2vec", catalog.summary(OLD))
     assert f"/word2vec/versions/{OLD}/files/embeddings.npy" in html
+
+
+def test_serving_cache_folder_and_size_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDDINGS_SERVING_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.setenv("EMBEDDINGS_SERVING_CACHE_MB", "3")
+    cache = serving_cache()
+    assert cache.folder == tmp_path / "c" and cache.max_bytes == 3 * 1024 * 1024
+    monkeypatch.setenv("EMBEDDINGS_SERVING_CACHE_MB", "lots")
+    with pytest.raises(ValueError, match="EMBEDDINGS_SERVING_CACHE_MB"):
+        serving_cache()
