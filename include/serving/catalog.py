@@ -29,7 +29,6 @@ from typing import Protocol
 import numpy as np
 
 from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
-from include.quality.similarity import unit_rows
 from include.storage.publish import MANIFEST_FILE, read_latest
 from include.storage.versions import list_versions
 
@@ -263,11 +262,26 @@ class VersionSummary:
 
 @dataclass(frozen=True)
 class LoadedVersion:
-    """A version's embeddings (memory-mapped) and its unit-length rows for cosine search."""
+    """A version's embeddings (memory-mapped, read through the page cache) and each row's
+    length (float32, one per word: the only copy held in memory)."""
 
     version: str
     embeddings: Embeddings
-    unit: np.ndarray
+    norms: np.ndarray
+
+    def cosine(self, i: int, j: int) -> float:
+        """Cosine of rows ``i`` and ``j`` (0 when either is a zero row)."""
+        vectors = self.embeddings.vectors
+        scale = float(self.norms[i]) * float(self.norms[j])
+        dot = float(np.dot(np.asarray(vectors[i], dtype=np.float64), np.asarray(vectors[j], dtype=np.float64)))
+        return dot / scale if scale > 0 else 0.0
+
+    def cosines(self, index: int) -> np.ndarray:
+        """Cosine of row ``index`` with every row (float32; 0 against a zero row)."""
+        vectors = self.embeddings.vectors
+        dots = np.asarray(vectors @ np.asarray(vectors[index], dtype=np.float32), dtype=np.float32)
+        scale = self.norms * self.norms[index]
+        return np.divide(dots, scale, out=np.zeros_like(dots), where=scale > 0)
 
 
 def _score(evaluation: dict, name: str, key: str) -> float | None:
@@ -300,7 +314,7 @@ def summarize(manifest: dict, latest: str | None) -> VersionSummary:
 class Catalog:
     """Version listing and search over an :class:`ArtifactSource`. Loaded versions are cached
     (at most ``max_loaded`` at once, least recently used dropped); the matrix stays memory-mapped,
-    only its unit-length copy (float32, ``n_words x vector_size``) is held in memory."""
+    only its row lengths (``n_words`` floats) are held in memory."""
 
     def __init__(self, source: ArtifactSource, max_loaded: int = 2) -> None:
         self.source = source
@@ -368,7 +382,7 @@ class Catalog:
     # ----------------------------------------------------------- search
 
     def load(self, version: object) -> LoadedVersion:
-        """The version's embeddings and unit rows, from the cache or read now."""
+        """The version's embeddings and row lengths, from the cache or read now."""
         name = self.resolve(version)
         with self._lock:
             if name in self._loaded:
@@ -377,7 +391,15 @@ class Catalog:
         folder = self.source.local_file(name, EMBEDDINGS_FILE).parent
         self.source.local_file(name, VOCAB_FILE)  # present too (a cache fetches it next to the matrix)
         embeddings = load_embeddings(folder, mmap=True)
-        loaded = LoadedVersion(name, embeddings, unit_rows(np.asarray(embeddings.vectors)))
+        vectors, step = embeddings.vectors, 65536  # row lengths in slices: no full-size temporary
+        norms = np.concatenate(
+            [
+                np.linalg.norm(np.asarray(vectors[i : i + step], dtype=np.float32), axis=1)
+                for i in range(0, len(vectors), step)
+            ]
+            or [np.zeros(0)]
+        ).astype(np.float32)
+        loaded = LoadedVersion(name, embeddings, norms)
         with self._lock:
             self._loaded[name] = loaded
             while len(self._loaded) > self.max_loaded:
@@ -399,7 +421,7 @@ class Catalog:
         word, k = validate_word(word), validate_k(k)
         loaded = self.load(version)
         word, index = self._index(loaded, word)
-        cosines = loaded.unit @ loaded.unit[index]
+        cosines = loaded.cosines(index)
         cosines[index] = -np.inf
         count = min(k, len(loaded.embeddings) - 1)
         if count <= 0:
@@ -424,7 +446,7 @@ class Catalog:
             "version": loaded.version,
             "a": first,
             "b": second,
-            "cosine": round(float(loaded.unit[i] @ loaded.unit[j]), 6),
+            "cosine": round(float(loaded.cosine(i, j)), 6),
         }
 
 

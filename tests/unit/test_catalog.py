@@ -250,3 +250,24 @@ def test_serving_cache_folder_and_size_come_from_the_environment(tmp_path, monke
     monkeypatch.setenv("EMBEDDINGS_SERVING_CACHE_MB", "lots")
     with pytest.raises(ValueError, match="EMBEDDINGS_SERVING_CACHE_MB"):
         serving_cache()
+
+
+def test_neighbours_equal_the_librarys_nearest_neighbours_on_a_bigger_matrix(tmp_path):
+    from include.artifacts.embeddings import load_embeddings
+    from include.quality.similarity import nearest_neighbours
+
+    models = tmp_path / "models"
+    words = [f"w{i}" for i in range(300)]
+    folder = make_version(models, OLD, words=words[:6])
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    vectors[7] = 0  # a zero row: cosine 0, no division by zero
+    np.save(folder / "embeddings.npy", vectors, allow_pickle=False)
+    (folder / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(words)}))
+    catalog = Catalog(LocalArtifactSource(models))
+    expected = nearest_neighbours(load_embeddings(folder), ["w0", "w7"], 15)
+    for word in ("w0", "w7"):
+        got = catalog.neighbours(OLD, word, 15)["neighbours"]
+        assert [w for w, _ in got] == [w for w, _ in expected[word]]
+        assert [c for _, c in got] == pytest.approx([c for _, c in expected[word]], abs=2e-6)
+    assert catalog.similarity(OLD, "w0", "w7")["cosine"] == 0.0
