@@ -54,3 +54,37 @@ def test_model_report_link_is_on_the_tasks_that_know_the_version():
         task.task_id for task in dag.tasks if any(link.name == "Model report" for link in task.operator_extra_links)
     }
     assert with_link == {"train_word2vec", "publish", "promote"}
+
+
+def test_model_report_link_follows_the_run_record_and_the_base_url(tmp_path, monkeypatch):
+    """What the task runner stores when a task ends: the report of the run's version under
+    ``[api] base_url`` (a proxy path included), or an empty link when nothing was published."""
+    from types import SimpleNamespace
+
+    from tests.unit.test_catalog import NEW, OLD, make_version
+
+    sys.path.insert(0, str(PLUGINS))
+    from word2vec_links import ModelReportLink, app_prefix
+
+    from include.storage.run_records import update_run_record
+
+    monkeypatch.setenv("EMBEDDINGS_DATA_DIR", str(tmp_path))
+    make_version(tmp_path / "models", OLD)
+    make_version(tmp_path / "models", NEW, decision="rejected")
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://example.org/airflow/")
+    link = ModelReportLink()
+
+    def url(run_id: str, version: str | None = None) -> str:
+        return link.get_link(SimpleNamespace(version=version), ti_key=SimpleNamespace(run_id=run_id))
+
+    update_run_record("rejected-run", outcome="rejected", version=NEW)
+    update_run_record("unchanged-run", outcome="unchanged", version=OLD)
+    update_run_record("failed-run", outcome="failed")
+    assert url("rejected-run", NEW) == f"https://example.org/airflow/word2vec/versions/{NEW}/report"
+    assert url("unchanged-run") == f"https://example.org/airflow/word2vec/versions/{OLD}/report"
+    assert url("publishing-run", OLD) == f"https://example.org/airflow/word2vec/versions/{OLD}/report"
+    assert url("failed-run") == ""
+    assert url("training-run", "20261105T000000Z-eeeeeeee") == ""  # staged, never published
+    assert app_prefix() == "/airflow/word2vec"
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL")
+    assert url("unchanged-run") == f"/word2vec/versions/{OLD}/report"
