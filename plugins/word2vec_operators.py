@@ -18,6 +18,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from word2vec_links import ModelReportLink
 
 from include.errors import ParityError, PipelineInputError, VersionConflictError
 
@@ -317,6 +318,7 @@ class TrainWord2VecOperator(PipelineStepOperator):
         ``phrases`` on, training reads the phrases ``detect_phrases`` staged (templated; ``None`` = off)
     """
 
+    operator_extra_links = (ModelReportLink(),)
     template_fields: Sequence[str] = (
         "corpus_id",
         "dated",
@@ -495,6 +497,7 @@ class PublishVersionOperator(PipelineStepOperator):
         (vocab_size, corpus_words, sentences, train_seconds) for the manifest (templated)
     """
 
+    operator_extra_links = (ModelReportLink(),)
     template_fields: Sequence[str] = ("version", "manifest_path", "facts")
 
     def __init__(
@@ -530,6 +533,7 @@ class PromoteVersionOperator(PipelineStepOperator):
     :param reason: the gate's reason (templated)
     """
 
+    operator_extra_links = (ModelReportLink(),)
     template_fields: Sequence[str] = ("version", "decision", "reason")
 
     def __init__(self, *, version: str, decision: str, reason: str, **kwargs) -> None:

@@ -24,6 +24,8 @@ Environment (the Makefile sets the first five):
   AIRFLOW__CELERY__RESULT_BACKEND        default db+<the metadata DB URL> (Airflow's own default)
   AIRFLOW_CELERY_WORKERS                 Celery workers to start: default 1 with CeleryExecutor, else 0
   AIRFLOW_CELERY_CONCURRENCY             task slots per Celery worker, default 1
+  AIRFLOW__CORE__AUTH_MANAGER            default SimpleAuthManager (a subclass of it keeps the login)
+  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS  default admin:admin (keep admin in any other list)
   AIRFLOW__API_AUTH__JWT_SECRET          default: generated once into $AIRFLOW_HOME/jwt_secret
   AIRFLOW_START_TIMEOUT                  seconds to wait for the api-server, default 240
   AIRFLOW_STOP_TIMEOUT                   seconds between SIGTERM and SIGKILL in stop, default 30
@@ -52,6 +54,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POOL = ("word2vec_training", "1", "serializes Word2Vec training")
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 USER = "admin"
+#: The versions page of the word2vec UI plugin (plugins/word2vec_ui.py).
+VERSIONS_PAGE = "/word2vec/versions"
 # Start order: the api-server last, so that the others are already up when it first answers.
 BASE_SERVICES = ("scheduler", "dag-processor", "triggerer", "api-server")
 
@@ -148,9 +152,10 @@ class Settings:
         env.setdefault("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30")
         env.setdefault("AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL", "15")
         env["AIRFLOW__CORE__EXECUTOR"] = self.executor
-        # Login with a generated password, never "everyone is admin".
-        env["AIRFLOW__CORE__AUTH_MANAGER"] = SIMPLE_AUTH_MANAGER
-        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = f"{USER}:admin"
+        # Login with a generated password, never "everyone is admin". The tests set a subclass of
+        # SimpleAuthManager that denies some users, and users beside admin (admin must stay).
+        env.setdefault("AIRFLOW__CORE__AUTH_MANAGER", SIMPLE_AUTH_MANAGER)
+        env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", f"{USER}:admin")
         env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "False"
         env["AIRFLOW__API__HOST"] = self.host
         env["AIRFLOW__API__PORT"] = str(self.port)
@@ -439,6 +444,7 @@ def start() -> int:
     if unhealthy:
         print(f"warning: not healthy yet: {', '.join(unhealthy)} (see {home / 'logs'})")
     print(f"\nAirflow UI:  {settings.ui_url}")
+    print(f"Versions:    {settings.ui_url}{VERSIONS_PAGE}  (model versions, reports, neighbour search)")
     print(f"Login:       {USER} / {password}")
     print(f"             (the password is kept in {settings.passwords_file})")
     print("Stop it with `make airflow-stop`; `make airflow-status` lists the processes.")

@@ -42,26 +42,6 @@ def data_root() -> Path:
     return Path(os.path.abspath(root))
 
 
-def models_dir() -> Path:
-    """Folder holding one sub-folder per published model version and the ``LATEST`` pointer."""
-    return data_root() / "models"
-
-
-def tokens_dir() -> Path:
-    """Folder holding token partitions, ``tokens/<corpus_id>/dt=YYYY-MM-DD/``."""
-    return data_root() / "tokens"
-
-
-def lock_file(name: str) -> Path:
-    """Path of the advisory lock ``name`` (``locks/<name>.lock`` under the data root)."""
-    return data_root() / "locks" / f"{safe_name(name)}.lock"
-
-
-def staging_dir(run_id: str) -> Path:
-    """Scratch folder of one DAG run; a version is built here and published by one rename."""
-    return data_root() / "staging" / safe_name(run_id)
-
-
 def safe_name(text: str) -> str:
     """``text`` reduced to ``[A-Za-z0-9._-]`` so it is a portable folder name (no ``:`` or ``+``)."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")

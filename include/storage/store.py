@@ -183,6 +183,10 @@ class Store:
         root, else downloaded under ``scratch``. ``FileNotFoundError`` names the location."""
         raise NotImplementedError
 
+    def download(self, key: str, destination: Path) -> None:
+        """Copy ``key``'s bytes to the local file ``destination`` (for a cache that owns its copies)."""
+        shutil.copyfile(self.fetch(key, Path(destination).parent), destination)
+
     @contextlib.contextmanager
     def writer(self, prefix: str, scratch: Path | None = None) -> Iterator[Written]:
         """A local folder to write files into; when the block ends without error, each file is
@@ -532,6 +536,9 @@ class S3Store(Store):
         keys = list(self.files(prefix))
         for key in keys:
             self.delete(f"{prefix}/{key}")
+
+    def download(self, key: str, destination: Path) -> None:
+        self._guard(key, lambda: self.fs.get_file(self._path(key), str(destination)))
 
     def fetch(self, key: str, scratch: Path) -> Path:
         local = Path(scratch) / key

@@ -155,6 +155,11 @@ def test_start_and_stop_on_sqlite_print_the_login_and_leave_nothing_behind(tmp_p
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         assert httpx.get(f"{base}/api/v2/dags", headers=headers, timeout=30).status_code == 200
         assert httpx.get(f"{base}/api/v2/pools/word2vec_training", headers=headers, timeout=30).json()["slots"] == 1
+        # the versions page it prints: behind the login, and says there is nothing yet on an empty data root
+        assert f"http://localhost:{port}/word2vec/versions" in started.stdout
+        assert httpx.get(f"{base}/word2vec/versions", timeout=30).status_code == 303
+        versions = httpx.get(f"{base}/word2vec/versions", headers=headers, timeout=30)
+        assert versions.status_code == 200 and "No model version has been published yet" in versions.text
 
         again = script("start")
         assert again.returncode != 0 and "already running" in again.stderr

@@ -57,12 +57,16 @@ def test_data_root_expands_user(monkeypatch, tmp_path):
     assert data_root() == tmp_path / "embeddings"
 
 
-def test_derived_folders_live_under_the_data_root(data_root):
-    assert paths.models_dir() == data_root / "models"
-    assert paths.tokens_dir() == data_root / "tokens"
-    staging = paths.staging_dir("manual__2024-01-01T00:00:00+00:00")
-    assert staging.parent == data_root / "staging"
-    assert ":" not in staging.name and "+" not in staging.name
+def test_derived_locations_live_under_the_data_root(data_root, monkeypatch):
+    from include.storage.layout import data_store, staging_key, version_key
+
+    store = data_store()
+    assert store.key_url(version_key("v1")) == str(data_root / "models" / "v1")
+    staging = staging_key("manual__2024-01-01T00:00:00+00:00")
+    assert staging.startswith("staging/") and ":" not in staging and "+" not in staging
+    monkeypatch.setenv("EMBEDDINGS_DATA_DIR", "s3://bucket/prefix/")
+    assert paths.data_root_location() == "s3://bucket/prefix"
+    assert paths.allowed_roots() == [paths.bundled_corpus_path("lee").resolve()], "no local data/ for an S3 root"
 
 
 # --- resolve_corpus_path: bundled corpora --------------------------------------------------------

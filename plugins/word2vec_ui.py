@@ -1,0 +1,73 @@
+"""The pipeline's results in the Airflow UI: a "Model report" extra link on the tasks that know the
+version, a versions browser with neighbour search (a FastAPI app at ``/word2vec``), a "Word
+embeddings" entry under Browse and a tab on every DAG run.
+
+Loaded by every Airflow process (scheduler, dag-processor, workers): this module imports nothing
+heavy. The FastAPI app is built on its first request, in the api-server only (:class:`LazyASGIApp`).
+Every route needs the logged-in Airflow user (the api-server's JWT, ``Authorization: Bearer`` or
+the UI's ``_token`` cookie) with read access to the DAG ``word2vec_embeddings``, checked by
+Airflow's own ``get_user`` and ``requires_access_dag`` through the configured auth manager.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+from airflow.plugins_manager import AirflowPlugin
+from word2vec_links import APP_PREFIX, ModelReportLink, app_prefix
+
+DAG_ID = "word2vec_embeddings"
+
+
+class LazyASGIApp:
+    """An ASGI app that builds the real one (``factory()``) on its first request: the api-server
+    mounts this object, other processes only import it."""
+
+    def __init__(self, factory) -> None:
+        self._factory = factory
+        self._app = None
+        self._lock = threading.Lock()
+
+    @property
+    def app(self):
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = self._factory()
+        return self._app
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.app(scope, receive, send)
+
+
+def create_app():
+    """The versions browser as a FastAPI app (mounted at :data:`APP_PREFIX` by the api-server)."""
+    from word2vec_ui_app import build_app
+
+    return build_app(DAG_ID, app_prefix)
+
+
+class Word2VecUIPlugin(AirflowPlugin):
+    """Extra link, FastAPI app and UI entries of the word2vec pipeline."""
+
+    name = "word2vec_ui"
+    operator_extra_links: ClassVar[list[Any]] = [ModelReportLink()]
+    fastapi_apps: ClassVar[list[dict]] = [
+        {"app": LazyASGIApp(create_app), "url_prefix": APP_PREFIX, "name": "Word embeddings"}
+    ]
+    external_views: ClassVar[list[dict]] = [
+        {
+            "name": "Word embeddings",
+            "href": "word2vec/versions",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "word-embeddings",
+        },
+        {
+            "name": "Model version",
+            "href": "word2vec/dags/{DAG_ID}/runs/{RUN_ID}",
+            "destination": "dag_run",
+            "url_route": "word2vec-run",
+        },
+    ]
