@@ -24,6 +24,9 @@ Environment (the Makefile sets the first five):
   AIRFLOW__CELERY__RESULT_BACKEND        default db+<the metadata DB URL> (Airflow's own default)
   AIRFLOW_CELERY_WORKERS                 Celery workers to start: default 1 with CeleryExecutor, else 0
   AIRFLOW_CELERY_CONCURRENCY             task slots per Celery worker, default 1
+  AIRFLOW_CELERY_WORKER_DIRS             a folder: each Celery worker gets its own HOME, TMPDIR and working
+                                         directory under <folder>/celery-worker-<N>/, as workers on hosts
+                                         that share no disk have (default: unset, the workers share them)
   AIRFLOW__CORE__AUTH_MANAGER            default SimpleAuthManager (a subclass of it keeps the login)
   AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS  default admin:admin (keep admin in any other list)
   AIRFLOW__API_AUTH__JWT_SECRET          default: generated once into $AIRFLOW_HOME/jwt_secret
@@ -175,6 +178,18 @@ class Settings:
     def passwords_file(self) -> Path:
         configured = self.env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
         return Path(configured) if configured else self.home / "simple_auth_manager_passwords.json.generated"
+
+    def service_env_and_cwd(self, name: str) -> tuple[dict[str, str], Path]:
+        """The environment and working directory of service ``name``: the shared ones, except for a
+        Celery worker under ``AIRFLOW_CELERY_WORKER_DIRS``, which gets a HOME, TMPDIR and working
+        directory of its own (created here)."""
+        isolated = self.env.get("AIRFLOW_CELERY_WORKER_DIRS", "").strip()
+        if not (isolated and name.startswith("celery-worker-")):
+            return self.env, PROJECT_ROOT
+        own = Path(isolated) / name
+        for folder in ("home", "tmp", "cwd"):
+            (own / folder).mkdir(parents=True, exist_ok=True)
+        return {**self.env, "HOME": str(own / "home"), "TMPDIR": str(own / "tmp")}, own / "cwd"
 
     def services(self) -> list[tuple[str, list[str]]]:
         """(name, airflow arguments) of every process to start, in start order."""
@@ -412,15 +427,16 @@ def start() -> int:
     try:
         for name, args in settings.services():
             log_path = home / "logs" / f"{name}.log"
+            env, cwd = settings.service_env_and_cwd(name)
             with open(log_path, "w", encoding="utf-8") as log:
                 process = subprocess.Popen(
                     [airflow_executable(), *args],
-                    env=settings.env,
+                    env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
-                    cwd=PROJECT_ROOT,
+                    cwd=cwd,
                 )
             started[name] = process
             (run_dir(home) / f"{name}.pid").write_text(f"{process.pid}\n")

@@ -398,3 +398,35 @@ def test_env_example_lists_every_variable_the_compose_file_uses():
     assert documented.keys() - used == set(), "in .env.example but unused by docker-compose.yaml"
     for name in REQUIRED_SECRETS:
         assert "change-me" in documented[name], f"{name} in .env.example must be an obvious placeholder"
+
+
+# --- (6) the optional object store as the data root --------------------------------------------
+
+
+@needs_compose
+def test_the_object_store_profile_gives_workers_an_s3_data_root(secrets_env, tmp_path):
+    values = read_env_file(Path(secrets_env["env_file"]))
+    values.update(EMBEDDINGS_DATA_DIR="s3://embeddings/data", OBJECT_STORE_SECRET_KEY=secrets.token_hex(16))
+    env_file = write_env_file(tmp_path / ".env", values)
+    result = run_compose(env_file, "--profile", "object-store", "config")
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    store = services["object-store"]
+    assert re.fullmatch(r"chrislusf/seaweedfs:\d+\.\d+", store["image"]), "a pinned, maintained image"
+    assert as_argv(store["command"])[:1] == ["mini"] and "-bucket=embeddings" in as_argv(store["command"])
+    assert store["environment"]["AWS_SECRET_ACCESS_KEY"] == values["OBJECT_STORE_SECRET_KEY"]
+    for name in AIRFLOW_SERVICES:
+        env = services[name]["environment"]
+        assert env["EMBEDDINGS_DATA_DIR"] == "s3://embeddings/data", name
+        assert env["AWS_ENDPOINT_URL"] == "http://object-store:8333", name
+        assert env["AWS_SECRET_ACCESS_KEY"] == values["OBJECT_STORE_SECRET_KEY"], name
+    assert store["profiles"] == ["object-store"], "optional: started only with --profile object-store"
+
+
+@needs_compose
+def test_init_refuses_an_s3_data_root_with_the_placeholder_store_secret(secrets_env, tmp_path):
+    values = {**read_env_file(Path(secrets_env["env_file"])), "EMBEDDINGS_DATA_DIR": "s3://embeddings/data"}
+    init = render(write_env_file(tmp_path / ".env", values))["services"]["airflow-init"]
+    result, calls = run_init_script(init, tmp_path)
+    assert result.returncode != 0 and "OBJECT_STORE_SECRET_KEY" in result.stderr
+    assert not calls.exists()

@@ -476,14 +476,15 @@ class AirflowCluster:
         with open(self.home / "logs" / f"{name}.log", "a", encoding="utf-8") as log:
             log.write(f"\n===== restarted by the test at {time.strftime('%H:%M:%S')} =====\n")
             log.flush()
+            env, cwd = settings.service_env_and_cwd(name)
             process = subprocess.Popen(
                 [script.airflow_executable(), *args],
-                env=settings.env,
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                cwd=PROJECT_ROOT,
+                cwd=cwd,
             )
         (self.home / "run" / f"{name}.pid").write_text(f"{process.pid}\n")
         stat = script._proc_stat(process.pid)
