@@ -29,6 +29,7 @@ from include.artifacts.phrases import (
     write_phrases,
 )
 from include.storage.layout import data_store, partition_key, staging_key
+from include.storage.partitions import partition_parts
 from include.storage.store import Store
 from include.storage.versions import find_by_content_hash
 from include.text.tokens import iter_token_lists
@@ -78,7 +79,7 @@ def fetch_parts(store: Store, corpus_id: str, summaries: dict[str, dict], scratc
     return [
         store.fetch(f"{partition_key(corpus_id, name)}/{part}", scratch)
         for name, summary in summaries.items()
-        for part in summary.get("parts", [])
+        for part in partition_parts(store, corpus_id, name, summary)
     ]
 
 

@@ -79,7 +79,11 @@ def ingest_text(
             summary = read_partition_summary(store, identity, partition)
         except (OSError, ValueError):
             return False
-        return summary.get("inputs") == dict(sorted(inputs.items())) and summary.get("tokenizer") == tokenizer_version()
+        return (
+            "parts" in summary  # committed by this release's protocol (names the files readers read)
+            and summary.get("inputs") == dict(sorted(inputs.items()))
+            and summary.get("tokenizer") == tokenizer_version()
+        )
 
     manifest_key = f"{staging_key(run_id)}/ingest_manifest.json"
     with tempfile.TemporaryDirectory(prefix="w2v-ingest-") as scratch:

@@ -23,7 +23,7 @@ from typing import TypedDict
 from include.artifacts.phrases import PhraseParams
 from include.errors import PipelineInputError
 from include.storage.layout import data_store, partition_key, version_key
-from include.storage.partitions import read_partition_summary, training_partitions
+from include.storage.partitions import partition_parts, read_partition_summary, training_partitions
 from include.storage.paths import PROJECT_ROOT
 from include.storage.publish import code_version, content_hash, version_id
 from include.storage.run_records import RunOutcome, update_run_record
@@ -301,7 +301,7 @@ def _train_into_version(
         parts = [
             store.fetch(f"{partition_key(corpus_id, name)}/{part}", Path(scratch))
             for name in partitions
-            for part in summaries[name].get("parts", [])
+            for part in partition_parts(store, corpus_id, name, summaries[name])
         ]
         corpus_file = Path(scratch) / "corpus.txt"
         with store.writer(version_key(version), Path(scratch)) as out:

@@ -139,3 +139,16 @@ def read_partition_summary(store: Store, corpus_id: str, partition: str) -> dict
     """The ``_SUCCESS.json`` of a committed partition: rows, tokens, files, sources, inputs,
     tokenizer, and ``parts`` (the Parquet files that belong to it, in order)."""
     return store.read_json(f"{partition_key(corpus_id, partition)}/{SUCCESS_FILE}")
+
+
+def partition_parts(store: Store, corpus_id: str, partition: str, summary: dict) -> list[str]:
+    """The part files of a committed partition, in order: those its summary names, or, for a
+    partition committed by a release before ``parts`` existed (replaced whole by a rename then),
+    every Parquet file directly in its folder."""
+    if "parts" in summary:
+        return list(summary["parts"])
+    return sorted(
+        name
+        for name in store.files(partition_key(corpus_id, partition))
+        if name.endswith(".parquet") and "/" not in name
+    )

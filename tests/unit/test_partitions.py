@@ -99,3 +99,13 @@ def test_pruning_keeps_recent_partitions_and_snapshots(tmp_path):
     assert prune_partitions(root, "c", date(2026, 11, 5), 30) == ["dt=2026-08-01"]
     assert sorted(p.name for p in (tmp_path / "tokens" / "c").iterdir()) == ["dt=2026-11-01", "snapshot"]
     assert partition_day("dt=2026-11-01") == date(2026, 11, 1) and partition_day("snapshot") is None
+
+
+def test_a_partition_of_an_earlier_release_is_read_whole(tmp_path):
+    """Committed before _SUCCESS.json named its parts (the folder was replaced by a rename then)."""
+    from include.storage.partitions import partition_parts
+
+    store = _partitions(tmp_path, ["dt=2026-11-01"])
+    store.put_bytes("tokens/c/dt=2026-11-01/part-00001.parquet", b"rows")
+    assert partition_parts(store, "c", "dt=2026-11-01", {"parts": ["part-r-00000.parquet"]}) == ["part-r-00000.parquet"]
+    assert partition_parts(store, "c", "dt=2026-11-01", {"rows": 1}) == ["part-00001.parquet", "part-r-00000.parquet"]
