@@ -51,3 +51,12 @@ def test_embeddings_of_one_worker_and_a_seed_are_unchanged(golden_tokens, tmp_pa
     export_embeddings(tmp_path / "word2vec.model", tmp_path)
     digest = hashlib.sha256((tmp_path / "embeddings.npy").read_bytes()).hexdigest()
     assert digest == EMBEDDINGS_SHA256
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 4096])
+def test_line_sentence_file_does_not_depend_on_the_batch_size(golden_tokens, tmp_path, batch_bytes):
+    """Batches of one row, or of a few rows, write the same bytes as the default 16 MiB batches."""
+    lines = write_line_sentence_file(golden_tokens, tmp_path / "corpus.txt", batch_bytes=batch_bytes)
+    content = (tmp_path / "corpus.txt").read_bytes()
+    assert lines == content.count(b"\n")
+    assert hashlib.sha256(content).hexdigest() == LINE_SENTENCE_SHA256
