@@ -26,8 +26,13 @@ def make_words(vocab: int, seed: int) -> list[str]:
     return words
 
 
-def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: int = 8) -> dict:
-    """Write about ``tokens`` tokens into ``files`` text files under ``folder``; returns the facts."""
+def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: int = 8, floor: int = 0) -> dict:
+    """Write about ``tokens`` tokens into ``files`` text files under ``folder``; returns the facts.
+
+    ``floor`` > 0 puts every word in at least ``floor`` times (``vocab * floor`` of the tokens, at
+    random places; the rest Zipf-drawn), so ``min_count=floor`` keeps the whole vocabulary: a
+    vocabulary of 1M words at 10M tokens, which a pure Zipf draw would need over 100M tokens for.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     words = np.array(make_words(vocab, seed))
@@ -37,7 +42,15 @@ def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: i
     per_file = tokens // files
     written = 0
     for number in range(files):
-        drawn = rng.choice(vocab, size=per_file, p=probabilities)
+        if floor:
+            each = np.repeat(np.arange(number, vocab, files), floor)  # this file's share of the floor
+            if len(each) > per_file:
+                raise ValueError(f"floor={floor} x vocab={vocab:,} needs more than tokens={tokens:,}")
+            drawn = rng.permutation(
+                np.concatenate([each, rng.choice(vocab, size=per_file - len(each), p=probabilities)])
+            )
+        else:
+            drawn = rng.choice(vocab, size=per_file, p=probabilities)
         lengths = rng.integers(5, 31, size=per_file // 5 + 1)
         bounds = np.cumsum(lengths)
         bounds = bounds[bounds < per_file]
@@ -52,9 +65,11 @@ def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: i
     return {"tokens": written, "vocab": vocab, "files": files, "bytes": sum(p.stat().st_size for p in folder.iterdir())}
 
 
-if __name__ == "__main__":  # corpus.py FOLDER TOKENS VOCAB [FILES]: write it, print its facts as JSON
+if __name__ == "__main__":  # corpus.py FOLDER TOKENS VOCAB [FILES [FLOOR]]: write it, print its facts as JSON
     import json
     import sys
 
     folder, tokens, vocab = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    print(json.dumps(write_corpus(folder, tokens, vocab, files=int(sys.argv[4]) if len(sys.argv) > 4 else 8)))
+    files = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+    floor = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    print(json.dumps({**write_corpus(folder, tokens, vocab, files=files, floor=floor), "floor": floor}))

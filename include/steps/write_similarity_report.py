@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from include.artifacts.embeddings import Embeddings
-from include.quality.drift import compare_versions
-from include.quality.evaluation import evaluate_keyed_vectors
+from include.quality.drift import MOVED_CANDIDATES, compare_versions
+from include.quality.evaluation import RESTRICT_VOCAB, evaluate_keyed_vectors
 from include.quality.parity import check_parity
 from include.quality.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
 from include.storage.atomic_io import write_json_atomic, write_text_atomic
@@ -138,6 +138,20 @@ def build_report(
             {key: entry.get(key) for key in ("version", "data_time", "evaluation")} for entry in (history or [])
         ]
         + [{"version": version, "data_time": corpus.get("data_time"), "evaluation": evaluation}],
+        "bounds": report_bounds(len(embeddings), parity_pairs),
+    }
+
+
+def report_bounds(vocab_size: int, parity_pairs: int) -> dict:
+    """What each part of the report covers, so its cost stays linear in the vocabulary: plain
+    sentences for ``report.json["bounds"]``."""
+    return {
+        "neighbours": "the probe words only (exact search over the whole vocabulary)",
+        "evaluation": f"the {min(vocab_size, RESTRICT_VOCAB):,} most frequent words (gensim's restrict_vocab)",
+        "parity": f"{parity_pairs} random word pairs",
+        "drift": f"the probe words and the {MOVED_CANDIDATES:,} most frequent words both versions share",
+        "map": f"the {min(vocab_size, MAP_WORDS)} most frequent words",
+        "neighbour_table": "every word; recall checked on a fixed random sample when approximate",
     }
 
 
