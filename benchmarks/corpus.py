@@ -26,12 +26,19 @@ def make_words(vocab: int, seed: int) -> list[str]:
     return words
 
 
+#: With a floor, words come in groups of this many consecutive ranks that share their floor sentences.
+GROUP = 11
+
+
 def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: int = 8, floor: int = 0) -> dict:
     """Write about ``tokens`` tokens into ``files`` text files under ``folder``; returns the facts.
 
-    ``floor`` > 0 puts every word in at least ``floor`` times (``vocab * floor`` of the tokens, at
-    random places; the rest Zipf-drawn), so ``min_count=floor`` keeps the whole vocabulary: a
-    vocabulary of 1M words at 10M tokens, which a pure Zipf draw would need over 100M tokens for.
+    ``floor`` > 0 puts every word in at least ``floor`` times, so ``min_count=floor`` keeps the
+    whole vocabulary (a vocabulary of 1M words at 10M tokens, which a pure Zipf draw would need
+    over 100M tokens for): ``vocab * floor`` tokens are sentences of ``GROUP`` words drawn from one
+    group of ``GROUP`` consecutive ranks (so each word's nearest neighbours are its group, as
+    related words are in real text; with words drawn independently every neighbour is a tie),
+    the rest Zipf-drawn sentences, in random order. ``floor`` 0 gives the plain Zipf corpus.
     """
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -42,22 +49,31 @@ def write_corpus(folder: Path, tokens: int, vocab: int, seed: int = 42, files: i
     per_file = tokens // files
     written = 0
     for number in range(files):
+        each = np.empty(0, dtype=np.int64)
         if floor:
-            each = np.repeat(np.arange(number, vocab, files), floor)  # this file's share of the floor
+            groups = np.arange(number, -(-vocab // GROUP), files)  # this file's share of the groups
+            members = (groups[:, None] * GROUP + np.arange(GROUP)).reshape(-1)
+            each = np.repeat(members[members < vocab], floor)
+            each = each[np.lexsort((rng.random(len(each)), each // GROUP))]  # group by group, shuffled within
             if len(each) > per_file:
                 raise ValueError(f"floor={floor} x vocab={vocab:,} needs more than tokens={tokens:,}")
-            drawn = rng.permutation(
-                np.concatenate([each, rng.choice(vocab, size=per_file - len(each), p=probabilities)])
-            )
-        else:
-            drawn = rng.choice(vocab, size=per_file, p=probabilities)
-        lengths = rng.integers(5, 31, size=per_file // 5 + 1)
+        zipf = per_file - len(each)
+        drawn = rng.choice(vocab, size=zipf, p=probabilities)
+        lengths = rng.integers(5, 31, size=zipf // 5 + 1)
         bounds = np.cumsum(lengths)
-        bounds = bounds[bounds < per_file]
+        bounds = bounds[bounds < zipf]
+        if floor:
+            drawn = np.concatenate([drawn, each])
+            bounds = np.concatenate([bounds, zipf + np.arange(0, len(each), GROUP)])
+            bounds = bounds[(bounds > 0) & (bounds < per_file)]
+        commas = rng.random(per_file) < 0.08
+        sentences, marks = np.split(words[drawn], bounds), np.split(commas, bounds)
+        order = rng.permutation(len(sentences)) if floor else range(len(sentences))
         with open(folder / f"part-{number:02d}.txt", "w", encoding="utf-8") as handle:
-            commas = rng.random(per_file) < 0.08
-            for sentence, comma in zip(np.split(words[drawn], bounds), np.split(commas, bounds)):
-                sentence = [word + "," if c else word for word, c in zip(sentence.tolist(), comma.tolist())]
+            for position in order:
+                sentence = [
+                    word + "," if c else word for word, c in zip(sentences[position].tolist(), marks[position].tolist())
+                ]
                 sentence[0] = sentence[0].capitalize()
                 handle.write(" ".join(sentence).rstrip(","))
                 handle.write(".\n")
