@@ -35,7 +35,7 @@ NEIGHBOURS_FILE = "neighbours.parquet"
 #: The table is refused below this recall@k against exact search.
 MIN_RECALL = 0.95
 #: Words of the fixed random sample whose approximate neighbours are checked against exact search.
-RECALL_SAMPLE = 2000
+RECALL_SAMPLE = 1000
 RECALL_SEED = 0
 
 

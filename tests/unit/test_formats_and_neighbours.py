@@ -73,7 +73,7 @@ def _clustered_embeddings(words: int = 3000, dims: int = 16, seed: int = 0) -> E
 def test_above_the_threshold_the_table_is_approximate_and_its_recall_measured(tmp_path):
     emb = _clustered_embeddings()
     result = write_neighbour_table(emb, 10, tmp_path / "neighbours.parquet", exact_max=1000)
-    assert result["method"] == "hnsw" and result["recall_sample"] == 2000
+    assert result["method"] == "hnsw" and result["recall_sample"] == 1000
     assert 0.95 <= result["recall_at_k"] <= 1.0
     exact_indices, _, exact = neighbour_table(emb, 10, exact_max=len(emb))
     assert exact["method"] == "exact" and exact["recall_at_k"] == 1.0
@@ -109,7 +109,7 @@ def test_a_table_below_the_recall_floor_is_refused_and_not_written(tmp_path):
     error is a ParityError, which fails the run without retries and publishes nothing."""
     emb = _clustered_embeddings(words=4000, dims=32)
     out = tmp_path / "neighbours.parquet"
-    with pytest.raises(NeighbourRecallError, match=r"recall@10 0\.\d+ on 2000 sampled words, below 0.95") as error:
+    with pytest.raises(NeighbourRecallError, match=r"recall@10 0\.\d+ on 1000 sampled words, below 0.95") as error:
         write_neighbour_table(emb, 10, out, exact_max=0, hnsw=HnswParams(m=2, ef_construction=2, ef_search=1))
     assert isinstance(error.value, ParityError)
     assert not out.exists()
