@@ -9,6 +9,10 @@ class PipelineInputError(ValueError):
     """
 
 
+class VersionConflictError(RuntimeError):
+    """A model version of the same name but other content is already published: versions are immutable."""
+
+
 class ParityError(RuntimeError):
     """The Keras model and gensim disagree on cosine similarity: the version must not be published."""
 

@@ -1,14 +1,18 @@
-"""Custom operators of the word2vec_embeddings pipeline: one per step, each a thin shell that reads
-its templated arguments, calls ``include/`` and returns paths and small numbers for XCom.
+"""Custom operators of the word2vec_embeddings pipeline: one per step, each a thin shell.
 
-Bad input (:class:`include.errors.PipelineInputError`) and a failed parity check fail the task at
-once with :class:`AirflowFailException`; every other error is left to Airflow's retries.
+Each operator's ``run`` reads its (templated) arguments and the run's context, calls the one
+function of ``include/steps/<task_id>.py`` that does the step, and translates its result: a
+dict becomes XComs (one per key), :class:`include.steps.train_word2vec.Unchanged` and
+:class:`include.steps.promote.NotPromoted` become :class:`AirflowSkipException`. Bad input
+(:class:`include.errors.PipelineInputError`), a failed parity check and a version conflict fail the
+task at once with :class:`AirflowFailException`; every other error is left to Airflow's retries.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include.errors import ParityError, PipelineInputError
+from include.errors import ParityError, PipelineInputError, VersionConflictError
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +54,13 @@ def run_time(context: Any) -> datetime:
 
 def record_failure(context: Any) -> None:
     """Task failure callback: add the error to the run's record so ``make run`` can print it."""
-    from include.storage.run_records import update_run_record
+    from include.storage.run_records import RunOutcome, update_run_record
 
     error = context.get("exception")
     task_id = context["ti"].task_id
     update_run_record(
         context["run_id"],
-        outcome="failed",
+        outcome=RunOutcome.FAILED,
         failures=[{"task_id": task_id, "error": f"{type(error).__name__}: {error}" if error else "unknown"}],
     )
 
@@ -75,7 +79,7 @@ class PipelineStepOperator(BaseOperator):
             logging.getLogger(name).setLevel(logging.INFO)
         try:
             return self.run(context)
-        except (PipelineInputError, ParityError) as error:
+        except (PipelineInputError, ParityError, VersionConflictError) as error:
             raise AirflowFailException(str(error)) from error
         except OSError as error:
             if error.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -95,10 +99,17 @@ class PipelineStepOperator(BaseOperator):
 
 
 class IngestTextOperator(PipelineStepOperator):
-    """Resolve and confine ``corpus_path``, refuse unknown conf keys, choose this run's partitions
-    (day folders inside the data interval, or a snapshot), write the ingest manifest and shard plan."""
+    """Resolve and confine the corpus, refuse unknown conf keys, choose this run's partitions and
+    write the ingest manifest and shard plan (:func:`include.steps.ingest_text.ingest_text`).
 
-    template_fields = ("corpus_path", "max_shards")
+    :param corpus_path: a file or folder, relative to the data root, or ``bundled:<name>`` (templated)
+    :param max_shards: at most this many ``tokenize_to_parquet`` tasks per partition (templated)
+
+    Every key of :class:`include.steps.ingest_text.IngestFacts` is pushed as an XCom of its own;
+    the return value is the list ``tokenize_to_parquet`` is mapped over.
+    """
+
+    template_fields: Sequence[str] = ("corpus_path", "max_shards")
 
     def __init__(self, *, corpus_path: str, max_shards: int = 4, **kwargs) -> None:
         kwargs["multiple_outputs"] = False
@@ -107,47 +118,37 @@ class IngestTextOperator(PipelineStepOperator):
         self.max_shards = max_shards
 
     def execute(self, context: Any) -> list[dict]:
-        """Push the facts as XComs of their own keys; return one ``{"shard": n}`` per shard, the
-        list ``tokenize_to_parquet`` is mapped over (Airflow maps only over a return value)."""
+        """Push the facts as XComs of their own keys; return one ``{"shard": n}`` per shard (Airflow
+        maps only over a return value)."""
         facts = super().execute(context)
         for key, value in facts.items():
             context["ti"].xcom_push(key=key, value=value)
         return [{"shard": number} for number in range(facts["shards"])]
 
     def run(self, context: Any) -> dict:
-        from include.steps.ingest_text import ingest_corpus
-        from include.steps.run_conf import check_conf_keys
-        from include.storage.partitions import plan_partitions
-        from include.storage.paths import corpus_id, resolve_corpus_path, staging_dir, tokens_dir
+        from include.steps.ingest_text import ingest_text
 
-        check_conf_keys(context["dag_run"].conf or {}, self.dag.params.keys())  # declared, not merged with conf
-        corpus = resolve_corpus_path(self.corpus_path)
-        plan = plan_partitions(corpus, *data_interval(context))
-        log.info(
-            "corpus %s: %s partitions %s", corpus, "dated" if plan.dated else "flat", [name for name, _ in plan.sources]
-        )
-        manifest_path = staging_dir(context["run_id"]) / "ingest_manifest.json"
-        totals = ingest_corpus(
-            corpus,
-            manifest_path,
-            plan,
+        interval_start, interval_end = data_interval(context)
+        return ingest_text(
+            self.corpus_path,
+            run_id=context["run_id"],
+            conf=context["dag_run"].conf or {},
+            declared_params=self.dag.params.keys(),  # declared, not merged with conf
             max_shards=int(self.max_shards),
-            committed_tokens=tokens_dir() / corpus_id(corpus),
+            interval_start=interval_start,
+            interval_end=interval_end,
         )
-        return {
-            "manifest_path": str(manifest_path),
-            "corpus_path": str(corpus),
-            "corpus_id": corpus_id(corpus),
-            "dated": plan.dated,
-            "partitions": [name for name, _ in plan.sources],
-            **totals,
-        }
 
 
 class TokenizeToParquetOperator(PipelineStepOperator):
-    """Tokenize one shard of the run's files into the run's staging token folder (mapped over shards)."""
+    """Tokenize one shard of the run's files into its staging partition (mapped over shards;
+    :func:`include.steps.tokenize_to_parquet.tokenize_to_parquet`).
 
-    template_fields = ("manifest_path", "shard")
+    :param manifest_path: the run's ingest manifest (templated)
+    :param shard: the shard's number in the manifest's plan (templated; mapped)
+    """
+
+    template_fields: Sequence[str] = ("manifest_path", "shard")
 
     def __init__(self, *, manifest_path: str, shard: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -155,20 +156,21 @@ class TokenizeToParquetOperator(PipelineStepOperator):
         self.shard = shard
 
     def run(self, context: Any) -> dict:
-        from include.steps.ingest_text import read_manifest
-        from include.steps.tokenize_to_parquet import tokenize_shard
-        from include.storage.paths import staging_dir
+        from include.steps.tokenize_to_parquet import tokenize_to_parquet
 
-        return tokenize_shard(
-            read_manifest(Path(self.manifest_path)), int(self.shard), staging_dir(context["run_id"]) / "tokens"
-        )
+        return tokenize_to_parquet(Path(self.manifest_path), int(self.shard), context["run_id"])
 
 
 class CommitTokensOperator(PipelineStepOperator):
-    """Move every partition of this run into ``tokens/<corpus_id>/`` (one rename each, replacing a
-    re-run interval's partition) and prune partitions past ``EMBEDDINGS_TOKEN_RETENTION_DAYS``."""
+    """Publish every staged partition of the run into ``tokens/<corpus_id>/`` and prune partitions
+    past ``EMBEDDINGS_TOKEN_RETENTION_DAYS`` (:func:`include.steps.commit_tokens.commit_tokens`).
+    The ``word2vec_tokens`` Asset event says where the tokens are and which partitions changed.
 
-    template_fields = ("manifest_path", "corpus_id")
+    :param manifest_path: the run's ingest manifest (templated)
+    :param corpus_id: the corpus's token folder name (templated)
+    """
+
+    template_fields: Sequence[str] = ("manifest_path", "corpus_id")
 
     def __init__(self, *, manifest_path: str, corpus_id: str, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -176,49 +178,42 @@ class CommitTokensOperator(PipelineStepOperator):
         self.corpus_id = corpus_id
 
     def run(self, context: Any) -> dict:
-        from include.settings import token_retention_days
-        from include.steps.commit_tokens import commit_partitions
-        from include.steps.ingest_text import read_manifest
-        from include.storage.locks import exclusive_lock
-        from include.storage.partitions import prune_partitions
-        from include.storage.paths import lock_file, staging_dir, tokens_dir
+        from include.steps.commit_tokens import commit_tokens
 
-        corpus_tokens = tokens_dir() / self.corpus_id
-        lock = lock_file(f"tokens-{self.corpus_id}")
-        committed = commit_partitions(
-            read_manifest(Path(self.manifest_path)), staging_dir(context["run_id"]) / "tokens", corpus_tokens, lock
-        )
         today = window_end(context) or run_time(context).date()
-        with exclusive_lock(lock):  # never while a training run reads the partitions
-            pruned = prune_partitions(corpus_tokens, today, token_retention_days())
-        if pruned:
-            log.info("pruned %d token partitions older than %d days: %s", len(pruned), token_retention_days(), pruned)
+        committed = commit_tokens(Path(self.manifest_path), self.corpus_id, context["run_id"], today)
         for asset in self.outlets:
             context["outlet_events"][asset].extra = {
-                "corpus_tokens": str(corpus_tokens),
-                "partitions": sorted(committed["partitions"]),
+                "corpus_tokens": committed["corpus_tokens"],
+                "partitions": committed["committed"],
             }
-        return {
-            "corpus_tokens": str(corpus_tokens),
-            "committed": sorted(committed["partitions"]),
-            "reused": sorted(committed["reused"]),
-            "tokens": committed["tokens"],
-            "rows": committed["rows"],
-            "pruned": pruned,
-        }
+        return committed
 
 
 class TrainWord2VecOperator(PipelineStepOperator):
-    """Train gensim Word2Vec on the token partitions in the run's window, into its staging version.
+    """Train gensim Word2Vec on the token partitions in the run's window, into its staging version
+    (:func:`include.steps.train_word2vec.train_version`); skips the rest of the run, saying so, when
+    a published version was built from the same inputs, params and code.
 
-    Skips the rest of the run (and says so) when a published version was built from the same
-    inputs, params and code.
+    :param corpus_tokens: ``tokens/<corpus_id>/`` under the data root (templated)
+    :param corpus_id: the corpus's token folder name (templated)
+    :param dated: whether the corpus has day folders (templated)
+    :param history_days: days of partitions up to the interval's end; 0 = all (templated)
+    :param hyperparameters: the fields of :class:`include.steps.train_word2vec.Word2VecParams`
+        (templated, each value usually ``{{ params.<name> }}``)
     """
 
-    template_fields = ("corpus_tokens", "corpus_id", "dated", "history_days", "hyperparameters")
+    template_fields: Sequence[str] = ("corpus_tokens", "corpus_id", "dated", "history_days", "hyperparameters")
 
     def __init__(
-        self, *, corpus_tokens: str, corpus_id: str, dated: bool, history_days: int, hyperparameters: dict, **kwargs
+        self,
+        *,
+        corpus_tokens: str,
+        corpus_id: str,
+        dated: bool,
+        history_days: int,
+        hyperparameters: dict,
+        **kwargs,
     ) -> None:
         kwargs.setdefault("pool", TRAINING_POOL)
         super().__init__(**kwargs)
@@ -229,63 +224,32 @@ class TrainWord2VecOperator(PipelineStepOperator):
         self.hyperparameters = hyperparameters
 
     def run(self, context: Any) -> dict:
-        import time
+        from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
 
-        from include.steps.train_word2vec import (
-            Word2VecParams,
-            line_sentence_path,
-            train_word2vec_on_file,
-            write_line_sentence_file,
+        result = train_version(
+            corpus_tokens=Path(self.corpus_tokens),
+            corpus_id=self.corpus_id,
+            dated=bool(self.dated),
+            window_end=window_end(context),
+            history_days=int(self.history_days),
+            params=Word2VecParams(**self.hyperparameters),
+            run_id=context["run_id"],
+            data_time=run_time(context),
         )
-        from include.storage.locks import shared_lock
-        from include.storage.partitions import training_partitions
-        from include.storage.paths import PROJECT_ROOT, lock_file, models_dir, staging_dir
-        from include.storage.publish import code_version, content_hash, version_id
-        from include.storage.run_records import update_run_record
-        from include.storage.versions import find_by_content_hash
-        from include.text.tokens import read_partition_summary
-
-        started = time.perf_counter()
-        params = Word2VecParams(**self.hyperparameters)
-        model_path = staging_dir(context["run_id"]) / "version" / "word2vec.model"
-        # A shared lock on the corpus's tokens: a commit (or prune) of a partition waits until the
-        # partitions' checksums and rows are read, so the content hash describes exactly what is trained on.
-        with shared_lock(lock_file(f"tokens-{self.corpus_id}")):
-            partitions = training_partitions(
-                Path(self.corpus_tokens), bool(self.dated), window_end(context), int(self.history_days)
-            )
-            checksums = [f"{path.name}:{sha}" for path in partitions for sha in read_partition_summary(path)["sources"]]
-            digest = content_hash(
-                checksums, {**params.as_dict(), "history_days": int(self.history_days)}, code_version(PROJECT_ROOT)
-            )
-            existing = find_by_content_hash(models_dir(), digest)
-            if existing:
-                message = (
-                    f"nothing new to publish: version {existing['version']} was built from the same inputs, "
-                    "params and code"
-                )
-                update_run_record(context["run_id"], outcome="unchanged", version=existing["version"], reason=message)
-                raise AirflowSkipException(message)
-            log.info("training on %d partitions: %s", len(partitions), [p.name for p in partitions])
-            model_path.parent.mkdir(parents=True, exist_ok=True)
-            sentences = write_line_sentence_file(partitions, line_sentence_path(model_path))
-        stats = train_word2vec_on_file(line_sentence_path(model_path), sentences, params, model_path, started)
-        moment = run_time(context)
-        return {
-            "version": version_id(moment, digest),
-            "content_hash": digest,
-            "data_time": moment.isoformat(),
-            "version_dir": str(model_path.parent),
-            "model_path": str(model_path),
-            "partitions": [p.name for p in partitions],
-            **stats,
-        }
+        if isinstance(result, Unchanged):
+            raise AirflowSkipException(result.reason)
+        return result
 
 
 class ExportEmbeddingsOperator(PipelineStepOperator):
-    """Write ``embeddings.npy`` and ``vocab.json`` beside the trained model."""
+    """Write ``embeddings.npy``, ``vocab.json`` and ``exports/`` into the staged version
+    (:func:`include.steps.export_embeddings.export_embeddings`).
 
-    template_fields = ("model_path", "version_dir")
+    :param model_path: the trained gensim model (templated)
+    :param version_dir: the staged version folder (templated)
+    """
+
+    template_fields: Sequence[str] = ("model_path", "version_dir")
 
     def __init__(self, *, model_path: str, version_dir: str, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -293,42 +257,49 @@ class ExportEmbeddingsOperator(PipelineStepOperator):
         self.version_dir = version_dir
 
     def run(self, context: Any) -> dict:
-        from include.artifacts.embeddings import export_embeddings, load_embeddings
-        from include.artifacts.formats import write_projector_files, write_word2vec_formats
+        from include.steps.export_embeddings import export_embeddings
 
-        version_dir = Path(self.version_dir)
-        exported = export_embeddings(Path(self.model_path), version_dir)
-        embeddings = load_embeddings(version_dir)
-        formats = {
-            **write_word2vec_formats(embeddings, version_dir / "exports"),
-            **write_projector_files(embeddings, version_dir / "exports" / "projector"),
-        }
-        return {**exported, **formats}
+        return export_embeddings(Path(self.model_path), Path(self.version_dir))
 
 
 class BuildKerasModelOperator(PipelineStepOperator):
-    """Build the Keras models on the exported embeddings into ``<version>/keras/``."""
+    """Build the Keras models on the exported embeddings into ``<version>/keras/``
+    (:func:`include.steps.build_keras_model.build_keras_model`).
 
-    template_fields = ("version_dir",)
+    :param version_dir: the staged version folder (templated)
+    """
+
+    template_fields: Sequence[str] = ("version_dir",)
 
     def __init__(self, *, version_dir: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.version_dir = version_dir
 
     def run(self, context: Any) -> dict:
-        from include.artifacts.embeddings import load_embeddings
-        from include.artifacts.keras_models import write_keras_models
+        from include.steps.build_keras_model import build_keras_model
 
-        embeddings = load_embeddings(Path(self.version_dir))
-        return write_keras_models(embeddings.vectors, embeddings.index_to_word, Path(self.version_dir) / "keras")
+        return build_keras_model(Path(self.version_dir))
 
 
 class WriteSimilarityReportOperator(PipelineStepOperator):
-    """Evaluate (parity, benchmarks), decide (the quality gate against the last promoted version of
-    the corpus), and write ``report/report.json`` and ``report/report.html`` stating the decision.
-    A parity mismatch fails the run."""
+    """Evaluate (parity, benchmarks, drift), decide (the quality gate against the last promoted
+    version of the corpus) and write the report stating the decision
+    (:func:`include.steps.write_similarity_report.write_similarity_report`). A parity mismatch fails the run.
 
-    template_fields = (
+    :param version_dir: the staged version folder (templated)
+    :param version: the version's name (templated)
+    :param corpus_path: the resolved corpus path, recorded in the report's params (templated)
+    :param corpus_id: the corpus's token folder name: the gate compares within it (templated)
+    :param corpus_stats: ``files``, ``lines`` (from ingest), ``tokens``, ``partitions``,
+        ``train_seconds``, ``data_time`` (from training) for the report (templated)
+    :param probe_words: words whose neighbours the report lists; empty = the most frequent (templated)
+    :param top_k: neighbours per probe word and in the neighbour table (templated)
+    :param gate_tolerance: how much worse than the reference a score may be (templated)
+    :param parity_pairs: random word pairs the parity check compares (templated)
+    :param seed: seed of the parity sample (templated)
+    """
+
+    template_fields: Sequence[str] = (
         "version_dir",
         "version",
         "corpus_path",
@@ -369,58 +340,46 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         self.gate_tolerance = gate_tolerance
 
     def run(self, context: Any) -> dict:
-        from include.artifacts.embeddings import load_embeddings
-        from include.quality.gate import decide
-        from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
-        from include.steps.write_similarity_report import build_report, write_report
-        from include.storage.paths import models_dir
-        from include.storage.versions import last_promoted, list_versions
+        from include.steps.write_similarity_report import write_similarity_report
 
-        version_dir = Path(self.version_dir)
-        embeddings = load_embeddings(version_dir)
-        params = {**dict(context["params"]), "corpus_path": self.corpus_path}
-        reference = last_promoted(models_dir(), self.corpus_id)
-        previous = (load_embeddings(Path(reference["path"]), mmap=True), reference["version"]) if reference else None
-        history = sorted(
-            (v for v in list_versions(models_dir()) if v.get("corpus_id") == self.corpus_id),
-            key=lambda v: (v.get("data_time", ""), v["version"]),
-        )
-        report = build_report(
-            embeddings,
-            version_dir / "keras",
+        return write_similarity_report(
+            Path(self.version_dir),
             version=self.version,
-            params=params,
-            corpus=self.corpus_stats,
+            params={**dict(context["params"]), "corpus_path": self.corpus_path},
+            corpus_id=self.corpus_id,
+            corpus_stats=self.corpus_stats,
             probe_words=self.probe_words,
             top_k=int(self.top_k),
+            gate_tolerance=float(self.gate_tolerance),
             parity_pairs=int(self.parity_pairs),
             seed=int(self.seed),
-            previous=previous,
-            history=history,
         )
-        report["neighbour_table"] = write_neighbour_table(embeddings, int(self.top_k), version_dir / NEIGHBOURS_FILE)
-        gate = decide(report["evaluation"], reference, float(self.gate_tolerance))
-        report["gate"] = gate
-        (log.warning if gate["decision"] != "promoted" else log.info)(
-            "quality gate: %s (%s)", gate["decision"], gate["reason"]
-        )
-        paths = write_report(report, embeddings, version_dir / "report")
-        return {
-            **paths,
-            "decision": gate["decision"],
-            "reason": gate["reason"],
-            "max_abs_diff": report["parity"]["max_abs_diff"],
-        }
 
 
 class PublishVersionOperator(PipelineStepOperator):
-    """Write the version manifest and move the staged version into ``models/`` by one rename
-    (rejected versions too, marked so in the manifest)."""
+    """Write the version manifest and move the staged version into ``models/`` by one rename,
+    rejected versions too (:func:`include.steps.publish.publish`). Ends the run ``unchanged``
+    (skipped) when another run published the identical version meanwhile.
 
-    template_fields = ("version_dir", "version", "manifest_path", "corpus_tokens", "facts")
+    :param version_dir: the staged version folder (templated)
+    :param version: the version's name (templated)
+    :param manifest_path: the run's ingest manifest (templated)
+    :param corpus_tokens: ``tokens/<corpus_id>/`` under the data root (templated)
+    :param facts: ``corpus_id``, ``content_hash``, ``data_time``, ``partitions`` and ``training``
+        (vocab_size, corpus_words, sentences, train_seconds) for the manifest (templated)
+    """
+
+    template_fields: Sequence[str] = ("version_dir", "version", "manifest_path", "corpus_tokens", "facts")
 
     def __init__(
-        self, *, version_dir: str, version: str, manifest_path: str, corpus_tokens: str, facts: dict, **kwargs
+        self,
+        *,
+        version_dir: str,
+        version: str,
+        manifest_path: str,
+        corpus_tokens: str,
+        facts: dict,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.version_dir = version_dir
@@ -430,79 +389,33 @@ class PublishVersionOperator(PipelineStepOperator):
         self.facts = facts
 
     def run(self, context: Any) -> dict:
-        import json
+        from include.steps.publish import publish
+        from include.steps.train_word2vec import Unchanged
 
-        from include.steps.ingest_text import read_manifest
-        from include.storage.paths import models_dir
-        from include.storage.publish import library_versions, publish_version, write_version_manifest
-        from include.text.tokens import read_partition_summary
-
-        version_dir = Path(self.version_dir)
-        report = json.loads((version_dir / "report" / "report.json").read_text(encoding="utf-8"))
-        inputs = read_manifest(Path(self.manifest_path))
-        partitions = {
-            name: read_partition_summary(Path(self.corpus_tokens) / name) for name in self.facts.get("partitions", [])
-        }
-        write_version_manifest(
-            version_dir,
-            {
-                "version": self.version,
-                "run_id": context["run_id"],
-                "params": report["params"],
-                "inputs": inputs["files"],
-                "evaluation": report["evaluation"],
-                "parity": report["parity"],
-                "gate": report["gate"],
-                "libraries": library_versions(),
-                **self.facts,
-                "partitions": partitions,
-            },
+        result = publish(
+            Path(self.version_dir),
+            version=self.version,
+            run_id=context["run_id"],
+            manifest_path=Path(self.manifest_path),
+            corpus_tokens=Path(self.corpus_tokens),
+            facts=self.facts,
         )
-        try:
-            final = publish_version(version_dir, models_dir(), self.version)
-        except FileExistsError as error:
-            self.published_meanwhile(context, error)
-        log.info(
-            "published model version %s (%s); report: %s",
-            final,
-            report["gate"]["decision"],
-            final / "report" / "report.html",
-        )
-        return {
-            "version": self.version,
-            "version_path": str(final),
-            "decision": report["gate"]["decision"],
-            "report_html": str(final / "report" / "report.html"),
-        }
-
-    def published_meanwhile(self, context: Any, error: FileExistsError) -> None:
-        """Another run of the same inputs, params and code (the same interval run twice at once)
-        published this version between this run's ``train_word2vec`` check and now: end the run
-        ``unchanged``, as that check would have, and drop the duplicate. A different version of the
-        same name is a permanent error: fail without retries."""
-        import shutil
-
-        from include.storage.paths import models_dir, staging_dir
-        from include.storage.run_records import update_run_record
-        from include.storage.versions import list_versions
-
-        existing = next((v for v in list_versions(models_dir()) if v.get("version") == self.version), None)
-        if not existing or existing.get("content_hash") != self.facts.get("content_hash"):
-            raise AirflowFailException(str(error)) from error
-        message = (
-            f"nothing new to publish: version {self.version} was published meanwhile by run "
-            f"{existing.get('run_id')} from the same inputs, params and code"
-        )
-        shutil.rmtree(staging_dir(context["run_id"]), ignore_errors=True)
-        update_run_record(context["run_id"], outcome="unchanged", version=self.version, reason=message)
-        raise AirflowSkipException(message)
+        if isinstance(result, Unchanged):
+            raise AirflowSkipException(result.reason)
+        return result
 
 
 class PromoteVersionOperator(PipelineStepOperator):
     """Point ``models/LATEST`` at the published version when the gate promoted it and its data is
-    not older than LATEST's; prune old versions. Skipped (so the model Asset is not updated) otherwise."""
+    not older than LATEST's, and prune old versions (:func:`include.steps.promote.promote`);
+    skipped otherwise, so the ``word2vec_model`` Asset is updated only when LATEST moves.
 
-    template_fields = ("version", "decision", "reason")
+    :param version: the published version's name (templated)
+    :param decision: the gate's decision, ``promoted`` or ``rejected`` (templated)
+    :param reason: the gate's reason (templated)
+    """
+
+    template_fields: Sequence[str] = ("version", "decision", "reason")
 
     def __init__(self, *, version: str, decision: str, reason: str, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -511,45 +424,15 @@ class PromoteVersionOperator(PipelineStepOperator):
         self.reason = reason
 
     def run(self, context: Any) -> dict:
-        import shutil
+        from include.steps.promote import NotPromoted, promote
 
-        from include.settings import keep_versions
-        from include.storage.locks import exclusive_lock
-        from include.storage.paths import lock_file, models_dir, staging_dir
-        from include.storage.publish import point_latest
-        from include.storage.run_records import update_run_record
-        from include.storage.versions import latest_manifest, list_versions, prune_versions
-
-        models = models_dir()
-        shutil.rmtree(staging_dir(context["run_id"]), ignore_errors=True)
-        report_html = str(models / self.version / "report" / "report.html")
-        if self.decision != "promoted":
-            update_run_record(
-                context["run_id"], outcome="rejected", version=self.version, reason=self.reason, report_html=report_html
-            )
-            raise AirflowSkipException(f"version {self.version} rejected by the quality gate: {self.reason}")
-        mine = next(v for v in list_versions(models) if v.get("version") == self.version)
-        with exclusive_lock(lock_file("models-latest")):  # compare and move LATEST as one step
-            current = latest_manifest(models)
-            if current and current.get("data_time", "") > mine.get("data_time", ""):
-                reason = (
-                    f"kept LATEST at {current['version']}: its data ({current['data_time']}) is newer than "
-                    f"this version's ({mine['data_time']})"
-                )
-                update_run_record(
-                    context["run_id"], outcome="published", version=self.version, reason=reason, report_html=report_html
-                )
-                raise AirflowSkipException(reason)
-            point_latest(models, self.version)
+        result = promote(self.version, decision=self.decision, reason=self.reason, run_id=context["run_id"])
+        if isinstance(result, NotPromoted):
+            raise AirflowSkipException(result.reason)
         for asset in self.outlets:
             context["outlet_events"][asset].extra = {
-                "version": self.version,
-                "path": str(models / self.version),
-                "corpus_id": mine.get("corpus_id"),
+                "version": result["latest"],
+                "path": result["path"],
+                "corpus_id": result["corpus_id"],
             }
-        pruned = prune_versions(models, keep_versions())
-        update_run_record(
-            context["run_id"], outcome="promoted", version=self.version, reason=self.reason, report_html=report_html
-        )
-        log.info("LATEST -> %s; pruned %d old versions", self.version, len(pruned))
-        return {"latest": self.version, "pruned": pruned}
+        return {"latest": result["latest"], "pruned": result["pruned"]}

@@ -127,3 +127,31 @@ def trained_version(tmp_path_factory):
         "manifest_path": manifest_path,
         "corpus": corpus,
     }
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """A ``moto_server`` process on 127.0.0.1 for the whole session; its endpoint URL."""
+    from tests.s3server import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch, request) -> str:
+    """A fresh bucket on the session's moto server, with the standard AWS_* environment pointing at
+    it (fake keys); returns ``s3://<bucket>``."""
+    import re
+    import uuid
+
+    from include.storage import store as store_module
+    from tests.s3server import create_bucket, s3_env
+
+    for name, value in s3_env(s3_endpoint).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("EMBEDDINGS_STORAGE_OPTIONS", raising=False)
+    store_module.configure(None)
+    bucket = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + "-" + uuid.uuid4().hex[:8]
+    create_bucket(s3_endpoint, bucket)
+    return f"s3://{bucket}"

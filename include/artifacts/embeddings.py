@@ -1,4 +1,4 @@
-"""Step 4, ``export_embeddings``: the embedding matrix and its vocabulary, and their loader.
+"""The embedding matrix and its vocabulary (written by ``export_embeddings``), and their loader.
 
 ``embeddings.npy`` is float32 ``[n_words, vector_size]`` (gensim's ``wv.vectors``, once
 ``syn0``); row ``i`` is the word whose index in ``vocab.json`` (``{"word": i}``) is ``i``, in

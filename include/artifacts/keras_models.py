@@ -1,4 +1,4 @@
-"""Step 5, ``build_keras_model``: Keras 3 models whose ``Embedding`` weights are the exported matrix.
+"""Keras 3 models whose ``Embedding`` weights are the exported matrix (built by ``build_keras_model``).
 
 Keras row layout: 0 = padding (``mask_zero``), 1 = unknown word, ``i + 2`` = the word whose
 vocab index is ``i``. The weights are set after the layer is built (a ``Constant`` initializer

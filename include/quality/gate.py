@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
-from include.storage.versions import PROMOTED, REJECTED
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TypedDict
+
+
+class GateDecision(StrEnum):
+    """What the gate decided for a version (stored as its string value in reports and manifests)."""
+
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+
+
+PROMOTED, REJECTED = GateDecision.PROMOTED, GateDecision.REJECTED
+
+
+class GateResult(TypedDict):
+    """The gate's verdict, as ``report.json`` and ``manifest.json`` hold it under ``"gate"``."""
+
+    decision: GateDecision
+    reason: str
+    compared_with: str | None  #: the reference version's name, ``None`` for the first of a corpus
+    tolerance: float
+    deltas: dict[str, float]  #: metric -> this version's score minus the reference's
+
 
 #: (report key, score key) of every metric the gate compares; higher is better for each.
 GATE_METRICS = (("wordsim353", "spearman"), ("simlex999", "spearman"), ("analogies", "accuracy"))
 
 
-def decide(evaluation: dict, previous: dict | None, tolerance: float) -> dict:
+def reference_version(versions: Iterable[dict], corpus_id: str, exclude: str | None = None) -> dict | None:
+    """The gate's reference among published version manifests: the promoted version of
+    ``corpus_id`` (other than ``exclude``) with the latest data time, or ``None``."""
+    promoted = [
+        v
+        for v in versions
+        if v.get("corpus_id") == corpus_id
+        and v.get("gate", {}).get("decision") == PROMOTED
+        and v.get("version") != exclude
+    ]
+    return max(promoted, key=lambda v: (v.get("data_time", ""), v.get("version", "")), default=None)
+
+
+def decide(evaluation: dict, previous: dict | None, tolerance: float) -> GateResult:
     """Gate decision for a version with ``evaluation`` against the ``previous`` promoted version's manifest.
 
     A metric computable in both versions that dropped by more than ``tolerance`` (absolute) rejects

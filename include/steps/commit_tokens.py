@@ -7,13 +7,54 @@ Once every shard is tokenized, :func:`commit_partitions` moves each staged parti
 from __future__ import annotations
 
 import json
+import logging
 import time
+from datetime import date
 from pathlib import Path
+from typing import TypedDict
 
 from include.errors import PipelineInputError
+from include.settings import token_retention_days
 from include.storage.atomic_io import replace_dir
 from include.storage.locks import exclusive_lock
+from include.storage.partitions import prune_partitions
+from include.storage.paths import lock_file, staging_dir, tokens_dir
 from include.text.tokens import part_file_name, read_partition_summary, write_partition_summary
+
+log = logging.getLogger(__name__)
+
+
+class CommittedTokens(TypedDict):
+    """What ``commit_tokens`` tells the tasks after it."""
+
+    corpus_tokens: str  #: ``tokens/<corpus_id>/`` under the data root
+    committed: list[str]  #: partitions written by this run
+    reused: list[str]  #: partitions kept as they were (same files, same tokenizer)
+    tokens: int  #: over committed and reused partitions
+    rows: int
+    pruned: list[str]  #: partitions deleted as older than the retention
+
+
+def commit_tokens(manifest_path: Path, corpus_id: str, run_id: str, today: date) -> CommittedTokens:
+    """The whole ``commit_tokens`` task: publish the run's staged partitions of ``corpus_id`` (see
+    :func:`commit_partitions`), then prune partitions older than ``EMBEDDINGS_TOKEN_RETENTION_DAYS``
+    before ``today`` (under the corpus's exclusive lock, never while a training run reads them)."""
+    corpus_tokens = tokens_dir() / corpus_id
+    lock = lock_file(f"tokens-{corpus_id}")
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    committed = commit_partitions(manifest, staging_dir(run_id) / "tokens", corpus_tokens, lock)
+    with exclusive_lock(lock):
+        pruned = prune_partitions(corpus_tokens, today, token_retention_days())
+    if pruned:
+        log.info("pruned %d token partitions older than %d days: %s", len(pruned), token_retention_days(), pruned)
+    return CommittedTokens(
+        corpus_tokens=str(corpus_tokens),
+        committed=sorted(committed["partitions"]),
+        reused=sorted(committed["reused"]),
+        tokens=committed["tokens"],
+        rows=committed["rows"],
+        pruned=pruned,
+    )
 
 
 def commit_partitions(manifest: dict, staging_tokens: Path, corpus_tokens: Path, lock_path: Path | None = None) -> dict:

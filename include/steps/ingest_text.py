@@ -1,19 +1,75 @@
-"""Step 1, ``ingest_text``: list the corpus files and describe each one in a manifest."""
+"""The ``ingest_text`` step: resolve and confine the corpus, plan its partitions, and describe
+every file in a manifest (path, partition, size, sha256, lines, bad bytes) with the shard plan."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
+from typing import TypedDict
 
 from include.errors import PipelineInputError
+from include.steps.run_conf import check_conf_keys
 from include.storage.atomic_io import write_json_atomic
-from include.storage.partitions import SNAPSHOT, PartitionPlan
+from include.storage.partitions import SNAPSHOT, PartitionPlan, plan_partitions
+from include.storage.paths import corpus_id, resolve_corpus_path, staging_dir, tokens_dir
 from include.text.files import TextFileReader, discover_files
 
 log = logging.getLogger(__name__)
 MANIFEST_SCHEMA_VERSION = 1
+
+
+class IngestFacts(TypedDict):
+    """What ``ingest_text`` tells the tasks after it (each key an XCom of its own)."""
+
+    manifest_path: str  #: the run's ingest manifest (JSON), read by tokenize, commit and publish
+    corpus_path: str  #: the resolved corpus path
+    corpus_id: str  #: the folder name of the corpus's tokens (``tokens/<corpus_id>/``)
+    dated: bool  #: whether the corpus has ``YYYY-MM-DD/`` day folders
+    partitions: list[str]  #: this run's partitions (``dt=YYYY-MM-DD`` or ``snapshot``)
+    files: int
+    skipped_files: int
+    lines: int
+    bytes: int
+    bad_bytes: int
+    shards: int  #: how many ``tokenize_to_parquet`` tasks to map
+    reused_partitions: list[str]  #: partitions committed from the same files earlier: not tokenized again
+
+
+def ingest_text(
+    corpus_path: object,
+    *,
+    run_id: str,
+    conf: dict,
+    declared_params: Iterable[str],
+    interval_start: datetime | None = None,
+    interval_end: datetime | None = None,
+    max_shards: int = 4,
+) -> IngestFacts:
+    """The whole ``ingest_text`` task: refuse ``conf`` keys that are not among ``declared_params``,
+    resolve and confine ``corpus_path``, choose this run's partitions (day folders inside the data
+    interval, or a snapshot without one), and write the run's manifest and shard plan under the
+    run's staging folder. Raises :class:`PipelineInputError` naming the key, path or file at fault.
+    """
+    check_conf_keys(conf, declared_params)
+    corpus = resolve_corpus_path(corpus_path)
+    plan = plan_partitions(corpus, interval_start, interval_end)
+    log.info("corpus %s: %s partitions %s", corpus, "dated" if plan.dated else "flat", [n for n, _ in plan.sources])
+    manifest_path = staging_dir(run_id) / "ingest_manifest.json"
+    totals = ingest_corpus(
+        corpus, manifest_path, plan, max_shards=int(max_shards), committed_tokens=tokens_dir() / corpus_id(corpus)
+    )
+    return IngestFacts(
+        manifest_path=str(manifest_path),
+        corpus_path=str(corpus),
+        corpus_id=corpus_id(corpus),
+        dated=plan.dated,
+        partitions=[name for name, _ in plan.sources],
+        **totals,
+    )
 
 
 def ingest_corpus(

@@ -7,9 +7,11 @@ into ``<staging>/<partition>/part-<shard>.parquet`` with a ``.json`` sidecar of 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from include.storage.atomic_io import write_json_atomic
+from include.storage.paths import staging_dir
 from include.text.tokens import corpus_root, part_file_name, write_token_file
 
 
@@ -30,3 +32,10 @@ def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> d
         "path": str(out_path),
         **{key: totals[key] for key in ("rows", "tokens", "files")},
     }
+
+
+def tokenize_to_parquet(manifest_path: Path, shard_number: int, run_id: str) -> dict:
+    """The whole ``tokenize_to_parquet`` task: shard ``shard_number`` of the manifest at
+    ``manifest_path`` into the run's staging tokens. Returns :func:`tokenize_shard`'s totals."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    return tokenize_shard(manifest, int(shard_number), staging_dir(run_id) / "tokens")

@@ -1,4 +1,11 @@
-"""Step 3, ``train_word2vec``: gensim Word2Vec over the Parquet tokens."""
+"""The ``train_word2vec`` step: gensim Word2Vec over the Parquet tokens, unless an identical version exists.
+
+Example (what the task does, without Airflow)::
+
+    from include.steps.train_word2vec import Word2VecParams, train_word2vec
+    stats = train_word2vec(Path("data/tokens/<corpus_id>/snapshot"), Word2VecParams(epochs=10), Path("w2v.model"))
+    # {"vocab_size": 1772, "corpus_words": 58338, "sentences": 300, "train_seconds": 1.9}
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,18 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from pathlib import Path
+from typing import TypedDict
 
 from include.errors import PipelineInputError
+from include.storage.locks import shared_lock
+from include.storage.partitions import training_partitions
+from include.storage.paths import PROJECT_ROOT, lock_file, models_dir, staging_dir
+from include.storage.publish import code_version, content_hash, version_id
+from include.storage.run_records import RunOutcome, update_run_record
+from include.storage.versions import find_by_content_hash
+from include.text.tokens import read_partition_summary
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +50,84 @@ class Word2VecParams:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+class TrainingStats(TypedDict):
+    """What training learned about the corpus, and how long it took."""
+
+    vocab_size: int  #: words kept by ``min_count``
+    corpus_words: int  #: tokens read per epoch
+    sentences: int  #: token rows (lines) per epoch
+    train_seconds: float  #: writing the LineSentence file, the vocabulary, every epoch and saving
+
+
+class TrainedVersion(TrainingStats):
+    """A new version, trained and staged: what ``train_word2vec`` tells the tasks after it."""
+
+    version: str  #: ``YYYYMMDDTHHMMSSZ-<8 hex>``, from the data time and the content hash
+    content_hash: str  #: sha256 of the inputs' checksums, the params and the code version
+    data_time: str  #: ISO time of the data the version describes
+    version_dir: str  #: the staging folder the later steps write the version's files into
+    model_path: str  #: the gensim model in it
+    partitions: list[str]  #: the token partitions trained on, oldest first
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """Nothing new to train or publish: ``version`` was built from the same inputs, params and code."""
+
+    version: str
+    reason: str
+
+
+def train_version(
+    *,
+    corpus_tokens: Path,
+    corpus_id: str,
+    dated: bool,
+    window_end: date | None,
+    history_days: int,
+    params: Word2VecParams,
+    run_id: str,
+    data_time: datetime,
+) -> TrainedVersion | Unchanged:
+    """The whole ``train_word2vec`` task.
+
+    Chooses the partitions of ``corpus_tokens`` in the training window (see
+    :func:`include.storage.partitions.training_partitions`), hashes their checksums with the params
+    and the code, and returns :class:`Unchanged` (recorded as the run's outcome) when a published
+    version has that content hash. Otherwise trains into the run's staging version folder and
+    returns a :class:`TrainedVersion`. The partitions are read under the corpus's shared lock, so a
+    concurrent commit never swaps one between hashing and reading.
+    """
+    started = time.perf_counter()
+    model_path = staging_dir(run_id) / "version" / "word2vec.model"
+    with shared_lock(lock_file(f"tokens-{corpus_id}")):
+        partitions = training_partitions(Path(corpus_tokens), dated, window_end, int(history_days))
+        checksums = [f"{path.name}:{sha}" for path in partitions for sha in read_partition_summary(path)["sources"]]
+        digest = content_hash(
+            checksums, {**params.as_dict(), "history_days": int(history_days)}, code_version(PROJECT_ROOT)
+        )
+        existing = find_by_content_hash(models_dir(), digest)
+        if existing:
+            reason = (
+                f"nothing new to publish: version {existing['version']} was built from the same inputs, params and code"
+            )
+            update_run_record(run_id, outcome=RunOutcome.UNCHANGED, version=existing["version"], reason=reason)
+            return Unchanged(existing["version"], reason)
+        log.info("training on %d partitions: %s", len(partitions), [p.name for p in partitions])
+        model_path.parent.mkdir(parents=True, exist_ok=True)
+        sentences = write_line_sentence_file(partitions, line_sentence_path(model_path))
+    stats = train_word2vec_on_file(line_sentence_path(model_path), sentences, params, model_path, started)
+    return TrainedVersion(
+        version=version_id(data_time, digest),
+        content_hash=digest,
+        data_time=data_time.isoformat(),
+        version_dir=str(model_path.parent),
+        model_path=str(model_path),
+        partitions=[p.name for p in partitions],
+        **stats,
+    )
 
 
 def _epoch_logger():
@@ -114,7 +208,7 @@ def write_line_sentence_file(tokens_dirs: Path | list[Path], out_path: Path, bat
     return lines
 
 
-def train_word2vec(tokens_dir: Path | list[Path], params: Word2VecParams, model_path: Path) -> dict:
+def train_word2vec(tokens_dir: Path | list[Path], params: Word2VecParams, model_path: Path) -> TrainingStats:
     """Train Word2Vec on the token lists of ``tokens_dir`` (a partition folder or a list of them,
     read in order) and save it at ``model_path``. ``params.workers`` 0 means one thread per CPU.
 
@@ -143,7 +237,7 @@ def line_sentence_path(model_path: Path) -> Path:
 
 def train_word2vec_on_file(
     corpus_file: Path, sentences: int, params: Word2VecParams, model_path: Path, started: float | None = None
-) -> dict:
+) -> TrainingStats:
     """Train on a ``LineSentence`` file of ``sentences`` lines (see :func:`write_line_sentence_file`)
     and save the model at ``model_path``; the file is removed afterwards. Returns and raises as
     :func:`train_word2vec` does (``started``: when the work began, for ``train_seconds``)."""
@@ -198,9 +292,9 @@ def train_word2vec_on_file(
         corpus_file.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     log.info("trained %d epochs in %.2fs", params.epochs, seconds)
-    return {
-        "vocab_size": len(model.wv),
-        "corpus_words": int(model.corpus_total_words),
-        "sentences": int(sentences),
-        "train_seconds": round(seconds, 3),
-    }
+    return TrainingStats(
+        vocab_size=len(model.wv),
+        corpus_words=int(model.corpus_total_words),
+        sentences=int(sentences),
+        train_seconds=round(seconds, 3),
+    )

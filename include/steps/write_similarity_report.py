@@ -1,4 +1,5 @@
-"""Step 6, ``write_similarity_report``: ``report.json`` for scripts and ``report.html`` for people."""
+"""The ``write_similarity_report`` step: evaluate, decide (the quality gate) and write ``report.json``
+for scripts and ``report.html`` for people."""
 
 from __future__ import annotations
 
@@ -6,15 +7,20 @@ import base64
 import io
 import logging
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
-from include.artifacts.embeddings import Embeddings
+from include.artifacts.embeddings import Embeddings, load_embeddings
 from include.quality.drift import MOVED_CANDIDATES, compare_versions
 from include.quality.evaluation import RESTRICT_VOCAB, evaluate_keyed_vectors
+from include.quality.gate import GateDecision, decide, reference_version
+from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
 from include.quality.parity import check_parity
 from include.quality.similarity import default_probe_words, nearest_neighbours, split_probe_words, unit_rows
 from include.storage.atomic_io import write_json_atomic, write_text_atomic
+from include.storage.paths import models_dir
+from include.storage.versions import list_versions
 
 log = logging.getLogger(__name__)
 REPORT_SCHEMA_VERSION = 1
@@ -174,3 +180,68 @@ def write_report(report: dict, embeddings: Embeddings, out_dir: Path) -> dict:
     write_json_atomic(json_path, report)
     write_text_atomic(html_path, render_html(report, pca_map_png(embeddings), history_png(report.get("history", []))))
     return {"report_json": str(json_path), "report_html": str(html_path)}
+
+
+class ReportFacts(TypedDict):
+    """What ``write_similarity_report`` tells ``publish`` and ``promote``."""
+
+    report_json: str
+    report_html: str
+    decision: GateDecision
+    reason: str
+    max_abs_diff: float  #: the parity check's largest |Keras - gensim| cosine difference
+
+
+def write_similarity_report(
+    version_dir: Path,
+    *,
+    version: str,
+    params: dict,
+    corpus_id: str,
+    corpus_stats: dict,
+    probe_words: list | None,
+    top_k: int,
+    gate_tolerance: float,
+    parity_pairs: int = 200,
+    seed: int = 0,
+) -> ReportFacts:
+    """The whole ``write_similarity_report`` task for the staged version in ``version_dir``.
+
+    Builds the report (see :func:`build_report`) against the gate's reference, the last promoted
+    version of ``corpus_id`` (its drift, and the evaluation history of the corpus's versions),
+    writes ``neighbours.parquet``, decides with the quality gate (``gate_tolerance``) and writes
+    ``report/report.json`` and ``report/report.html`` stating the decision.
+    Raises :class:`include.errors.ParityError` when Keras and gensim disagree.
+    """
+    version_dir = Path(version_dir)
+    embeddings = load_embeddings(version_dir)
+    published = [v for v in list_versions(models_dir()) if v.get("corpus_id") == corpus_id]
+    reference = reference_version(published, corpus_id)
+    previous = (load_embeddings(Path(reference["path"]), mmap=True), reference["version"]) if reference else None
+    history = sorted(published, key=lambda v: (v.get("data_time", ""), v["version"]))
+    report = build_report(
+        embeddings,
+        version_dir / "keras",
+        version=version,
+        params=params,
+        corpus=corpus_stats,
+        probe_words=probe_words,
+        top_k=int(top_k),
+        parity_pairs=int(parity_pairs),
+        seed=int(seed),
+        previous=previous,
+        history=history,
+    )
+    report["neighbour_table"] = write_neighbour_table(embeddings, int(top_k), version_dir / NEIGHBOURS_FILE)
+    gate = decide(report["evaluation"], reference, float(gate_tolerance))
+    report["gate"] = gate
+    (log.info if gate["decision"] == GateDecision.PROMOTED else log.warning)(
+        "quality gate: %s (%s)", gate["decision"], gate["reason"]
+    )
+    paths = write_report(report, embeddings, version_dir / "report")
+    return ReportFacts(
+        **paths,
+        decision=gate["decision"],
+        reason=gate["reason"],
+        max_abs_diff=report["parity"]["max_abs_diff"],
+    )

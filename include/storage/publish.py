@@ -1,4 +1,4 @@
-"""Step 7, ``publish``: version ids, the version manifest, one-rename publishing and ``LATEST``."""
+"""Version ids, the version manifest, one-rename publishing and ``LATEST``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import platform
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any, TypedDict
 
 from include.storage.atomic_io import write_json_atomic, write_text_atomic
 
@@ -17,6 +18,34 @@ LATEST_FILE = "LATEST"
 MANIFEST_FILE = "manifest.json"
 CODE_DIRS = ("include", "plugins", "dags")
 LIBRARIES = ("apache-airflow", "gensim", "tensorflow", "keras", "numpy", "pyarrow")
+
+
+class FileEntry(TypedDict):
+    sha256: str
+    bytes: int
+
+
+class VersionManifest(TypedDict, total=False):
+    """``models/<version>/manifest.json``: what a published version is and how it was made.
+
+    ``files`` (every other file of the version with its sha256 and size) is added by
+    :func:`write_version_manifest`; the rest comes from the run that built it.
+    """
+
+    version: str
+    run_id: str
+    corpus_id: str
+    content_hash: str
+    data_time: str
+    params: dict[str, Any]  #: the run's Params as the report states them
+    inputs: list[dict[str, Any]]  #: the ingest manifest's files (path, partition, size, sha256, ...)
+    partitions: dict[str, dict[str, Any]]  #: each trained partition's ``_SUCCESS.json`` summary
+    training: dict[str, Any]  #: vocab_size, corpus_words, sentences, train_seconds
+    evaluation: dict[str, Any]
+    parity: dict[str, Any]
+    gate: dict[str, Any]  #: the gate's result (decision, reason, compared_with, tolerance, deltas)
+    libraries: dict[str, str | None]
+    files: dict[str, FileEntry]
 
 
 def file_sha256(path: Path) -> str:
@@ -62,7 +91,7 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_version_manifest(version_dir: Path, facts: dict) -> Path:
+def write_version_manifest(version_dir: Path, facts: VersionManifest) -> Path:
     """Write ``manifest.json`` into ``version_dir``: ``facts`` plus the sha256 of every file in it."""
     files = {
         str(path.relative_to(version_dir)): {"sha256": file_sha256(path), "bytes": path.stat().st_size}

@@ -13,8 +13,6 @@ from pathlib import Path
 from include.storage.publish import LATEST_FILE, MANIFEST_FILE, read_latest
 
 log = logging.getLogger(__name__)
-PROMOTED = "promoted"
-REJECTED = "rejected"
 
 
 def list_versions(models: Path) -> list[dict]:
@@ -44,18 +42,6 @@ def find_by_content_hash(models: Path, content_hash: str) -> dict | None:
     return next((v for v in list_versions(models) if v.get("content_hash") == content_hash), None)
 
 
-def last_promoted(models: Path, corpus_id: str, exclude: str | None = None) -> dict | None:
-    """The promoted version of ``corpus_id`` with the latest data time (the gate's reference)."""
-    promoted = [
-        v
-        for v in list_versions(models)
-        if v.get("corpus_id") == corpus_id
-        and v.get("gate", {}).get("decision") == PROMOTED
-        and v.get("version") != exclude
-    ]
-    return max(promoted, key=lambda v: (v.get("data_time", ""), v.get("version", "")), default=None)
-
-
 def latest_manifest(models: Path) -> dict | None:
     """Manifest of the version ``LATEST`` names, or ``None``."""
     name = read_latest(models)
@@ -83,13 +69,4 @@ def prune_versions(models: Path, keep: int) -> list[str]:
     return removed
 
 
-__all__ = [
-    "LATEST_FILE",
-    "PROMOTED",
-    "REJECTED",
-    "find_by_content_hash",
-    "last_promoted",
-    "latest_manifest",
-    "list_versions",
-    "prune_versions",
-]
+__all__ = ["LATEST_FILE", "find_by_content_hash", "latest_manifest", "list_versions", "prune_versions"]

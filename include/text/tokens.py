@@ -1,4 +1,4 @@
-"""Step 2, ``tokenize_to_parquet``: corpus text to Parquet rows of tokens.
+"""Corpus text to Parquet rows of tokens (what ``tokenize_to_parquet`` writes).
 
 Tokens are exactly those of :func:`gensim.utils.simple_preprocess` (lowercased runs of word
 characters without digits, 2 to 15 characters, none starting with ``_``): gensim's own function

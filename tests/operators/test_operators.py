@@ -117,41 +117,30 @@ def test_disk_full_fails_without_retry_naming_the_file(trained_version, tmp_path
     assert not (data_root / "models").exists()
 
 
-def test_publish_of_a_version_another_run_published_meanwhile_ends_unchanged(data_root):
-    import json
-
+def test_publish_operator_translates_unchanged_and_conflict(data_root, monkeypatch):
+    """The decision is include.steps.publish's (tests/unit/test_step_decisions.py); the operator
+    turns ``Unchanged`` into a skip and a version conflict into a failure without retry."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from include.storage.paths import staging_dir
-    from include.storage.run_records import read_run_record
+    import include.steps.publish as publish_step
+    from include.errors import VersionConflictError
+    from include.steps.train_word2vec import Unchanged
 
-    version = "20261102T000000Z-abcdef01"
-    (data_root / "models" / version).mkdir(parents=True)
-    (data_root / "models" / version / "manifest.json").write_text(
-        json.dumps({"version": version, "run_id": "the_other_run", "content_hash": "abcdef01" * 8})
-    )
-    context = _context(run_id="this_run")
-    staging_dir("this_run").mkdir(parents=True)
     publish = ops.PublishVersionOperator(
         task_id="publish",
         version_dir="unused",
-        version=version,
+        version="v",
         manifest_path="unused",
         corpus_tokens="unused",
-        facts={"content_hash": "abcdef01" * 8},
+        facts={},
     )
-    with pytest.raises(AirflowSkipException, match="published meanwhile by run the_other_run"):
-        publish.published_meanwhile(context, FileExistsError("exists"))
-    assert read_run_record("this_run")["outcome"] == "unchanged"
-    assert not staging_dir("this_run").exists(), "the duplicate is dropped"
+    monkeypatch.setattr(publish_step, "publish", lambda *a, **k: Unchanged("v", "published meanwhile by run x"))
+    with pytest.raises(AirflowSkipException, match="published meanwhile by run x"):
+        ops.PipelineStepOperator.execute(publish, _context())
 
-    other = ops.PublishVersionOperator(
-        task_id="publish",
-        version_dir="unused",
-        version=version,
-        manifest_path="unused",
-        corpus_tokens="unused",
-        facts={"content_hash": "0" * 64},
-    )
-    with pytest.raises(AirflowFailException, match="exists"):  # another version of the same name: no retry
-        other.published_meanwhile(context, FileExistsError("exists"))
+    def conflict(*args, **kwargs):
+        raise VersionConflictError("model version 'v' already exists; versions are immutable")
+
+    monkeypatch.setattr(publish_step, "publish", conflict)
+    with pytest.raises(AirflowFailException, match="already exists"):  # another version of the same name: no retry
+        ops.PipelineStepOperator.execute(publish, _context())

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from include.quality.gate import decide
+from include.quality.gate import decide, reference_version
 from include.storage.publish import point_latest
-from include.storage.versions import find_by_content_hash, last_promoted, latest_manifest, list_versions, prune_versions
+from include.storage.versions import find_by_content_hash, latest_manifest, list_versions, prune_versions
 
 
 def _version(
@@ -38,9 +38,10 @@ def test_listing_finding_and_last_promoted(tmp_path):
     assert len(list_versions(models)) == 4
     assert find_by_content_hash(models, "h1")["version"] == "20261101T000000Z-aaaaaaaa"
     assert find_by_content_hash(models, "nope") is None
-    assert last_promoted(models, "c")["version"] == "20261102T000000Z-cccccccc"
-    assert last_promoted(models, "c", exclude="20261102T000000Z-cccccccc")["version"] == "20261101T000000Z-aaaaaaaa"
-    assert last_promoted(models, "missing") is None
+    assert reference_version(list_versions(models), "c")["version"] == "20261102T000000Z-cccccccc"
+    newest_excluded = reference_version(list_versions(models), "c", exclude="20261102T000000Z-cccccccc")
+    assert newest_excluded["version"] == "20261101T000000Z-aaaaaaaa"
+    assert reference_version(list_versions(models), "missing") is None
     assert latest_manifest(models) is None
     point_latest(models, "20261101T000000Z-aaaaaaaa")
     assert latest_manifest(models)["version"] == "20261101T000000Z-aaaaaaaa"
