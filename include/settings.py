@@ -43,19 +43,14 @@ def exact_neighbours_max() -> int:
     return _non_negative_int("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", DEFAULT_EXACT_NEIGHBOURS_MAX)
 
 
-def hnsw_params():
+def hnsw_params() -> dict[str, int]:
     """The HNSW index's parameters for the approximate neighbour table, from
     ``EMBEDDINGS_HNSW_M`` (links per word, default 32), ``EMBEDDINGS_HNSW_EF_CONSTRUCTION``
-    (default 64) and ``EMBEDDINGS_HNSW_EF_SEARCH`` (default 64): an
-    :class:`include.quality.neighbour_table.HnswParams`. Raise them when the run fails on recall."""
-    from include.quality.neighbour_table import HnswParams
-
-    default = HnswParams()
-    try:
-        return HnswParams(
-            m=_non_negative_int("EMBEDDINGS_HNSW_M", default.m),
-            ef_construction=_non_negative_int("EMBEDDINGS_HNSW_EF_CONSTRUCTION", default.ef_construction),
-            ef_search=_non_negative_int("EMBEDDINGS_HNSW_EF_SEARCH", default.ef_search),
-        )
-    except ValueError as error:
-        raise PipelineInputError(f"EMBEDDINGS_HNSW_*: {error}") from error
+    (default 64) and ``EMBEDDINGS_HNSW_EF_SEARCH`` (default 64), as ``{"m", "ef_construction",
+    "ef_search"}`` (see :class:`include.quality.neighbour_table.HnswParams`). Raise them when a run
+    fails on recall."""
+    return {
+        "m": _non_negative_int("EMBEDDINGS_HNSW_M", 32),
+        "ef_construction": _non_negative_int("EMBEDDINGS_HNSW_EF_CONSTRUCTION", 64),
+        "ef_search": _non_negative_int("EMBEDDINGS_HNSW_EF_SEARCH", 64),
+    }

@@ -105,6 +105,16 @@ def hnsw_search(unit: np.ndarray, k: int, params: HnswParams, batch_rows: int = 
     return indices, cosines
 
 
+def _hnsw_from_settings(settings: dict[str, int]) -> HnswParams:
+    """:class:`HnswParams` from :func:`include.settings.hnsw_params`; a bad value names its variable."""
+    from include.errors import PipelineInputError
+
+    try:
+        return HnswParams(**settings)
+    except ValueError as error:
+        raise PipelineInputError(f"EMBEDDINGS_HNSW_*: {error}") from error
+
+
 def recall_at_k(approximate: np.ndarray, exact: np.ndarray) -> float:
     """Mean over rows of ``|approximate ∩ exact| / k`` (row-aligned ``[rows, k]`` index arrays;
     ``-1`` in ``approximate`` counts as a miss)."""
@@ -145,7 +155,7 @@ def neighbour_table(
         indices, cosines = exact_search(unit, np.arange(n), k)
         facts |= {"method": "exact", "recall_at_k": 1.0, "recall_sample": 0}
     else:
-        params = hnsw or hnsw_params()
+        params = hnsw or _hnsw_from_settings(hnsw_params())
         indices, cosines = hnsw_search(unit, k, params)
         sample = np.sort(np.random.default_rng(RECALL_SEED).choice(n, size=min(recall_sample, n), replace=False))
         checked = time.perf_counter()
