@@ -100,3 +100,21 @@ def test_drift_and_history_sections(trained_version, tmp_path):
     html = render_html(result, pca_map_png(emb), history_png(result["history"]))
     assert 'id="drift-probes"' in html and 'id="history-plot"' in html
     assert history_png(result["history"][:1]) is None
+
+
+def test_report_html_shows_the_neighbour_table_method_and_what_each_part_covers(report, trained_version):
+    assert report["bounds"]["parity"] == "30 random word pairs"
+    with_table = {
+        **report,
+        "neighbour_table": {
+            "words": 1_000_000,
+            "k": 10,
+            "method": "hnsw",
+            "recall_at_k": 0.97,
+            "recall_sample": 1000,
+            "exact_max": 100_000,
+        },
+    }
+    html = render_html(with_table, pca_map_png(load_embeddings(trained_version["version_dir"])))
+    assert "<b>hnsw</b>, recall@10 0.97" in html and "on 1000 random words" in html
+    assert "30 random word pairs" in html and "most frequent words (gensim&#39;s restrict_vocab)" in html
