@@ -203,7 +203,7 @@ def read_task_durations(airflow_home: Path, run: int = -1) -> list[dict]:
     import sqlite3
     from datetime import datetime
 
-    with sqlite3.connect(airflow_home / "airflow.db") as db:
+    with sqlite3.connect(f"file:{airflow_home / 'airflow.db'}?mode=ro", uri=True) as db:
         runs = [row[0] for row in db.execute("SELECT run_id FROM dag_run ORDER BY id")]
         if not runs:
             return []
@@ -305,6 +305,8 @@ def make_run(work: Path, workers: int, attempt: str, env_extra: dict | None = No
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(work / "airflow"),
+        # its own metadata database, whatever the caller's environment says (the tests set theirs)
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{work / 'airflow' / 'airflow.db'}",
         "EMBEDDINGS_DATA_DIR": str(work / "data"),
         "EMBEDDINGS_CORPUS_ROOTS": str(work / "corpus"),
         **(env_extra or {}),
