@@ -168,7 +168,7 @@ def compare(args: argparse.Namespace, work: Path) -> None:
         f"tokenized LineSentence file, {args.workers} workers, peak RSS {floor['peak_rss_mib']:.0f} MiB"
     )
     if args.dag:
-        first, again = time_make_run(work, args.workers)
+        first, again, tasks = time_make_run(work, args.workers)
         print(
             f"{'whole DAG: recipe script / make run':40} {recipe_wall:7.2f} {first:8.2f} {recipe_wall / first:6.2f}"
             f"   make run = {first / recipe_wall:.2f}x the recipe's wall time"
@@ -177,7 +177,7 @@ def compare(args: argparse.Namespace, work: Path) -> None:
             f"{'make run / gensim training alone':40} {first:7.2f} {floor['seconds']:8.2f} "
             f"{first / floor['seconds']:6.2f}   make run = {first / floor['seconds']:.2f}x gensim's training alone"
         )
-        print_task_durations(read_task_durations(work / "airflow", run=0))
+        print_task_durations(tasks)
         print(
             f"{'re-run, same inputs: make run again':40} {first:7.2f} {again:8.2f} {first / again:6.2f}"
             f"   the re-run takes {again / first:.0%} of the first"
@@ -197,7 +197,7 @@ def run_step(step: str, work: Path, workers: int, env: dict | None = None) -> di
 
 
 def read_task_durations(airflow_home: Path, run: int = -1) -> list[dict]:
-    """Each task's duration in one ``make run`` (``run``: 0 the first run of the database, -1 the
+    """Each task's duration in one ``make run`` (``run``: index of the run in the database, -1 the
     last), from the metadata database of ``airflow_home`` (SQLite): ``[{"task_id", "tries",
     "seconds", "start"}]`` in start order; a mapped task's seconds span its first start to its last end."""
     import sqlite3
@@ -289,12 +289,14 @@ def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
     return rows
 
 
-def time_make_run(work: Path, workers: int) -> tuple[float, float]:
+def time_make_run(work: Path, workers: int) -> tuple[float, float, list[dict]]:
     """Wall seconds of ``make run`` on the bench corpus with the recipe's params, then of the same
-    run again (nothing changed: it reuses the tokens and skips training)."""
+    run again (nothing changed: it reuses the tokens and skips training), and the first run's task
+    durations (read before the second run, which may replace the first's task instances)."""
     first, _ = make_run(work, workers, "first")
+    tasks = read_task_durations(work / "airflow")
     again, _ = make_run(work, workers, "again")
-    return first, again
+    return first, again, tasks
 
 
 def make_run(work: Path, workers: int, attempt: str, env_extra: dict | None = None) -> tuple[float, float]:
