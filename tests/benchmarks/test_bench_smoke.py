@@ -42,7 +42,7 @@ def test_bench_runs_and_prints_the_table(tmp_path):
         r"^make run / gensim training alone .* make run = [\d.]+x gensim's training alone", result.stdout, re.M
     )
     tasks = dict(re.findall(r"^  (\w+) +(\d+\.\d+)", result.stdout, re.M))
-    for task_id in ("ingest_text", "train_word2vec", "write_similarity_report", "publish"):
+    for task_id in ("ingest_text", "tokenize_to_parquet", "train_word2vec", "write_similarity_report", "publish"):
         assert float(tasks[task_id]) > 0, result.stdout
     again = (tmp_path / "make-run-again.log").read_text()
     assert "succeeded: unchanged" in again, again[-2000:]
