@@ -24,7 +24,8 @@ help:
 	@echo "make test                          install test dependencies, run the whole suite"
 	@echo "make unit                          fast unit tests of include/ while you work"
 	@echo "make lint | format                 ruff: check the style (part of make test) | fix it"
-	@echo "make bench [BENCH_TOKENS=10000000]  each step against the plain recipe, same corpus, same run"
+	@echo "make bench [BENCH_TOKENS=10000000]  each step against the plain recipe, same corpus, same run;"
+	@echo "           [BENCH_SWEEP=10000,100000,1000000]  then the vocabulary sweep (BENCH_SWEEP= skips it)"
 	@echo "make airflow | airflow-stop | airflow-status   local Airflow with the UI on :8080 (AIRFLOW_PORT)"
 
 $(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt
@@ -88,5 +89,9 @@ airflow-status:
 BENCH_TOKENS ?= 10000000
 BENCH_VOCAB ?= 100000
 BENCH_MEMORY_MB ?= 1000
+# the vocabulary sweep (empty: none); each size gets a corpus of BENCH_SWEEP_TOKENS tokens
+BENCH_SWEEP ?= 10000,100000,1000000
+BENCH_SWEEP_TOKENS ?= 10000000
 bench: venv
-	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB) --memory-mb $(BENCH_MEMORY_MB)
+	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB) --memory-mb $(BENCH_MEMORY_MB) \
+	  --sweep '$(BENCH_SWEEP)' --sweep-tokens $(BENCH_SWEEP_TOKENS)

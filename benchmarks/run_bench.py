@@ -2,9 +2,17 @@
 on the same generated corpus and params, in the same run, on this machine.
 
 Usage: run_bench.py [--tokens N] [--vocab V] [--workers W] [--workdir DIR] [--no-dag] [--memory-mb MB]
-Prints a table: step, recipe seconds, ours, ratio (recipe / ours), tokens/s, peak RSS; then the
-whole DAG (`make run`) against the recipe script, a re-run against the first run, and optionally the
-peak RSS of tokenizing a corpus of MB megabytes.
+                    [--sweep V1,V2,...] [--sweep-tokens N] [--sweep-exact-max N] [--no-compare]
+Prints a table: step, recipe seconds, ours, ratio (recipe / ours), tokens/s, peak RSS; gensim's
+training alone (the floor); then the whole DAG (`make run`) against the recipe script and as a
+multiple of the floor, each task's duration in that run (from Airflow's metadata database), a re-run
+against the first run, and optionally the peak RSS of tokenizing a corpus of MB megabytes.
+
+``--sweep`` adds a vocabulary sweep: for each vocabulary size, a corpus of ``--sweep-tokens`` tokens
+in which every word occurs at least ``min_count`` times (benchmarks/corpus.py ``floor``), each step's
+seconds and peak RSS, the neighbour table's method and recall, gensim's training alone and
+``make run`` (with ``--dag``) as a multiple of it, with its peak RSS and task durations.
+``--no-compare`` skips the recipe comparison (the sweep alone).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.recipe import RECIPE_PARAMS  # noqa: E402  (the recipe's params, given to the DAG as conf)
 
 
-def run_child(args: list[str]) -> tuple[str, float, float]:
+def run_child(args: list[str], env: dict | None = None) -> tuple[str, float, float]:
     """Run a child process; return (stdout, wall seconds, the peak RSS in MiB of it and its own children).
 
     The peak comes from ``wait4`` for this child alone. Linux keeps a process's peak RSS across
@@ -36,7 +44,9 @@ def run_child(args: list[str]) -> tuple[str, float, float]:
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        child = subprocess.Popen(args, stdout=out, stderr=err, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})
+        child = subprocess.Popen(
+            args, stdout=out, stderr=err, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
+        )
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -48,9 +58,11 @@ def run_child(args: list[str]) -> tuple[str, float, float]:
     return stdout, wall, usage.ru_maxrss / 1024
 
 
-def write_corpus_in_child(folder: Path, tokens: int, vocab: int, files: int = 8) -> dict:
+def write_corpus_in_child(folder: Path, tokens: int, vocab: int, files: int = 8, floor: int = 0) -> dict:
     """Generate a corpus (benchmarks/corpus.py) in a child process; returns its facts."""
-    out, _, _ = run_child([sys.executable, str(HERE / "corpus.py"), str(folder), str(tokens), str(vocab), str(files)])
+    out, _, _ = run_child(
+        [sys.executable, str(HERE / "corpus.py"), str(folder), str(tokens), str(vocab), str(files), str(floor)]
+    )
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -84,8 +96,31 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also tokenize a generated corpus of this many MB and report the peak RSS",
     )
+    parser.add_argument("--sweep", default="", help="vocabulary sizes for the sweep, e.g. 10000,100000,1000000")
+    parser.add_argument("--sweep-tokens", type=int, default=10_000_000)
+    parser.add_argument(
+        "--sweep-exact-max",
+        type=int,
+        default=None,
+        help="EMBEDDINGS_EXACT_NEIGHBOURS_MAX for the sweep (default: the setting's own default)",
+    )
+    parser.add_argument(
+        "--compare",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the recipe against each step on --tokens/--vocab (--no-compare: the sweep alone)",
+    )
     args = parser.parse_args(argv)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-bench-"))
+    if args.compare:
+        compare(args, work)
+    if args.sweep:
+        sweep(args, work / "sweep")
+    return 0
+
+
+def compare(args: argparse.Namespace, work: Path) -> None:
+    """The recipe against each of our steps on one corpus, the floor, and ``make run``."""
     facts = write_corpus_in_child(work / "corpus", args.tokens, args.vocab)
     print(
         f"corpus: {facts['tokens']:,} tokens, Zipf vocabulary of {facts['vocab']:,}, {facts['files']} files, "
@@ -99,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     recipe = recipe_stages(out_recipe)
     ours = {}
     for step in ("tokenize", "train", "neighbours"):
-        out, wall, peak = run_child([sys.executable, str(HERE / "steps.py"), step, str(work), str(args.workers)])
-        ours[step] = {**json.loads(out.strip().splitlines()[-1]), "wall": wall, "child_peak": peak}
+        ours[step] = run_step(step, work, args.workers)
+    floor = run_step("floor", work, args.workers)
 
     recipe_tokens = int(re.search(r"tokenize_pass_tokens=(\d+)", out_recipe).group(1))
     if recipe_tokens != ours["tokenize"]["tokens"]:
@@ -128,12 +163,21 @@ def main(argv: list[str] | None = None) -> int:
         f"{'recipe script (wall) / our steps (wall)':40} {recipe_wall:7.2f} {total_ours:8.2f} "
         f"{recipe_wall / total_ours:6.2f}   recipe peak RSS {recipe_rss:.0f} MiB"
     )
+    print(
+        f"{'gensim training alone (the floor)':40} {floor['seconds']:7.2f} s   Word2Vec(corpus_file=...) on the "
+        f"tokenized LineSentence file, {args.workers} workers, peak RSS {floor['peak_rss_mib']:.0f} MiB"
+    )
     if args.dag:
-        first, again = time_make_run(work, args.workers)
+        first, again, tasks = time_make_run(work, args.workers)
         print(
             f"{'whole DAG: recipe script / make run':40} {recipe_wall:7.2f} {first:8.2f} {recipe_wall / first:6.2f}"
             f"   make run = {first / recipe_wall:.2f}x the recipe's wall time"
         )
+        print(
+            f"{'make run / gensim training alone':40} {first:7.2f} {floor['seconds']:8.2f} "
+            f"{first / floor['seconds']:6.2f}   make run = {first / floor['seconds']:.2f}x gensim's training alone"
+        )
+        print_task_durations(tasks)
         print(
             f"{'re-run, same inputs: make run again':40} {first:7.2f} {again:8.2f} {first / again:6.2f}"
             f"   the re-run takes {again / first:.0%} of the first"
@@ -144,18 +188,130 @@ def main(argv: list[str] | None = None) -> int:
             f"tokenize a {size / 1e9:.2f} GB corpus: {seconds:.1f} s, peak RSS {peak:.0f} MiB "
             f"(largest of the step's processes)"
         )
-    return 0
 
 
-def time_make_run(work: Path, workers: int) -> tuple[float, float]:
+def run_step(step: str, work: Path, workers: int, env: dict | None = None) -> dict:
+    """Run ``steps.py STEP`` in a child; its JSON facts plus ``wall`` and ``child_peak`` (MiB)."""
+    out, wall, peak = run_child([sys.executable, str(HERE / "steps.py"), step, str(work), str(workers)], env)
+    return {**json.loads(out.strip().splitlines()[-1]), "wall": wall, "child_peak": peak}
+
+
+def read_task_durations(airflow_home: Path, run: int = -1) -> list[dict]:
+    """Each task's duration in one ``make run`` (``run``: index of the run in the database, -1 the
+    last), from the metadata database of ``airflow_home`` (SQLite): ``[{"task_id", "tries",
+    "seconds", "start"}]`` in start order; a mapped task's seconds span its first start to its last end."""
+    import sqlite3
+    from datetime import datetime
+
+    with sqlite3.connect(f"file:{airflow_home / 'airflow.db'}?mode=ro", uri=True) as db:
+        runs = [row[0] for row in db.execute("SELECT run_id FROM dag_run ORDER BY id")]
+        if not runs:
+            return []
+        rows = db.execute(
+            "SELECT task_id, start_date, end_date FROM task_instance WHERE run_id = ? AND start_date IS NOT NULL",
+            (runs[run],),
+        ).fetchall()
+    tasks: dict[str, dict] = {}
+    for task_id, start, end in rows:
+        start_at = datetime.fromisoformat(str(start))
+        end_at = datetime.fromisoformat(str(end)) if end else start_at
+        entry = tasks.setdefault(task_id, {"task_id": task_id, "tries": 0, "start": start_at, "end": end_at})
+        entry["tries"] += 1
+        entry["start"], entry["end"] = min(entry["start"], start_at), max(entry["end"], end_at)
+    ordered = sorted(tasks.values(), key=lambda t: t["start"])
+    return [
+        {
+            "task_id": t["task_id"],
+            "tries": t["tries"],
+            "seconds": round((t["end"] - t["start"]).total_seconds(), 2),
+            "start": t["start"].isoformat(),
+        }
+        for t in ordered
+    ]
+
+
+def print_task_durations(tasks: list[dict]) -> None:
+    """Print each task's seconds in the run, and the sum (dag.test() runs them one after another)."""
+    print("make run, seconds per task (Airflow's task_instance start/end dates):")
+    for task in tasks:
+        mapped = f" ({task['tries']} mapped)" if task["tries"] > 1 else ""
+        print(f"  {task['task_id']:32} {task['seconds']:8.2f}{mapped}")
+    print(f"  {'sum of tasks':32} {sum(t['seconds'] for t in tasks):8.2f}")
+
+
+def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
+    """The vocabulary sweep (see the module docstring); prints a row per size as it finishes and
+    appends it to ``work/sweep.jsonl``; returns the rows."""
+    from benchmarks.recipe import RECIPE_PARAMS
+
+    env = {}
+    if args.sweep_exact_max is not None:
+        env["EMBEDDINGS_EXACT_NEIGHBOURS_MAX"] = str(args.sweep_exact_max)
+    sizes = [int(size) for size in args.sweep.split(",") if size.strip()]
+    print(
+        f"\nvocabulary sweep: {args.sweep_tokens:,} tokens per corpus, every word >= min_count "
+        f"({RECIPE_PARAMS['min_count']}) times, {args.workers} workers"
+        + (f", EMBEDDINGS_EXACT_NEIGHBOURS_MAX={args.sweep_exact_max}" if env else ""),
+        flush=True,
+    )
+    header = (
+        f"{'vocab':>9} {'tokenize s':>10} {'MiB':>5} {'train s':>8} {'MiB':>5} {'floor s':>8} "
+        f"{'neighbours s':>12} {'MiB':>5} {'method':>6} {'recall':>7}"
+        + (f" {'make run s':>10} {'x floor':>7} {'MiB':>5}" if args.dag else "")
+    )
+    print(header, flush=True)
+    rows = []
+    for size in sizes:
+        point = work / f"v{size}"
+        facts = write_corpus_in_child(point / "corpus", args.sweep_tokens, size, floor=RECIPE_PARAMS["min_count"])
+        row: dict = {"vocab_generated": size, "tokens": facts["tokens"], "bytes": facts["bytes"]}
+        for step in ("tokenize", "train", "floor", "neighbours"):
+            row[step] = run_step(step, point, args.workers, env)
+        row["vocab"] = row["train"]["vocab_size"]
+        line = (
+            f"{row['vocab']:>9,} {row['tokenize']['seconds']:>10.2f} {row['tokenize']['peak_rss_mib']:>5.0f} "
+            f"{row['train']['seconds']:>8.2f} {row['train']['peak_rss_mib']:>5.0f} {row['floor']['seconds']:>8.2f} "
+            f"{row['neighbours']['seconds']:>12.2f} {row['neighbours']['peak_rss_mib']:>5.0f} "
+            f"{row['neighbours']['method']:>6} {row['neighbours']['recall_at_k']:>7.4f}"
+        )
+        if args.dag:
+            wall, peak = make_run(point, args.workers, "first", env)
+            row["make_run"] = {"seconds": wall, "peak_rss_mib": peak, "tasks": read_task_durations(point / "airflow")}
+            line += f" {wall:>10.2f} {wall / row['floor']['seconds']:>7.2f} {peak:>5.0f}"
+        print(line, flush=True)
+        with open(work / "sweep.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        rows.append(row)
+    if args.dag:
+        for row in rows:
+            print(f"\nvocabulary {row['vocab']:,}: ", end="")
+            print_task_durations(row["make_run"]["tasks"])
+    return rows
+
+
+def time_make_run(work: Path, workers: int) -> tuple[float, float, list[dict]]:
     """Wall seconds of ``make run`` on the bench corpus with the recipe's params, then of the same
-    run again (nothing changed: it reuses the tokens and skips training). Airflow's metadata
-    database is set up first, untimed, in its own AIRFLOW_HOME."""
+    run again (nothing changed: it reuses the tokens and skips training), and the first run's task
+    durations (read before the second run, which may replace the first's task instances)."""
+    first, _ = make_run(work, workers, "first")
+    tasks = read_task_durations(work / "airflow")
+    again, _ = make_run(work, workers, "again")
+    return first, again, tasks
+
+
+def make_run(work: Path, workers: int, attempt: str, env_extra: dict | None = None) -> tuple[float, float]:
+    """Run ``make run`` on ``work/corpus`` with the recipe's params and ``workers``, in its own
+    AIRFLOW_HOME and data root under ``work`` (the metadata database is set up first, untimed);
+    the log goes to ``work/make-run-<attempt>.log``. Returns (wall seconds, peak RSS MiB of its
+    largest process, from ``wait4``)."""
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(work / "airflow"),
+        # its own metadata database, whatever the caller's environment says (the tests set theirs)
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{work / 'airflow' / 'airflow.db'}",
         "EMBEDDINGS_DATA_DIR": str(work / "data"),
         "EMBEDDINGS_CORPUS_ROOTS": str(work / "corpus"),
+        **(env_extra or {}),
     }
     subprocess.run(["make", "-s", "airflow-db"], cwd=ROOT, env=env, check=True, capture_output=True)
     conf = json.dumps(
@@ -166,17 +322,17 @@ def time_make_run(work: Path, workers: int) -> tuple[float, float]:
             **dict(RECIPE_PARAMS.items()),
         }
     )
-    walls = []
-    for attempt in ("first", "again"):
+    log_path = work / f"make-run-{attempt}.log"
+    with open(log_path, "wb") as log_file:
         started = time.perf_counter()
-        result = subprocess.run(
-            ["make", "-s", "run", f"CONF={conf}"], cwd=ROOT, env=env, capture_output=True, text=True
+        child = subprocess.Popen(
+            ["make", "-s", "run", f"CONF={conf}"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
         )
-        walls.append(time.perf_counter() - started)
-        (work / f"make-run-{attempt}.log").write_text(result.stdout + result.stderr)
-        if result.returncode != 0:
-            raise SystemExit(f"make run ({attempt}) failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return walls[0], walls[1]
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"make run ({attempt}) failed ({status}):\n{log_path.read_text(errors='replace')[-3000:]}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def tokenize_memory(work: Path, megabytes: int, workers: int) -> tuple[float, int, float]:

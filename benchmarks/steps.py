@@ -1,5 +1,10 @@
-"""One step of the pipeline, timed, in its own process: ``steps.py STEP WORKDIR`` prints JSON with
-the step's seconds and this process's peak RSS. Run by benchmarks/run_bench.py."""
+"""One step of the pipeline, timed, in its own process: ``steps.py STEP WORKDIR [WORKERS]`` prints
+JSON with the step's seconds and this process's peak RSS. Run by benchmarks/run_bench.py.
+
+Steps: ``tokenize``, ``train`` (with the export of embeddings.npy), ``neighbours`` (the
+all-vocabulary table, exact or HNSW by ``EMBEDDINGS_EXACT_NEIGHBOURS_MAX``) and ``floor``
+(gensim's ``Word2Vec(corpus_file=...)`` alone on the LineSentence file of the same tokens,
+written before the clock starts)."""
 
 from __future__ import annotations
 
@@ -40,6 +45,28 @@ def snapshot_partition(work: Path) -> Path:
     return next((work / "tokens").glob(f"*/{SNAPSHOT}"))
 
 
+def write_floor_input(work: Path) -> Path:
+    """The LineSentence file of the bench's tokens, written once for the floor (untimed)."""
+    from include.steps.train_word2vec import write_line_sentence_file
+
+    corpus_file = work / "floor" / "corpus.txt"
+    if not corpus_file.exists():
+        corpus_file.parent.mkdir(parents=True, exist_ok=True)
+        write_line_sentence_file(work / "tokens" / SNAPSHOT, corpus_file.with_suffix(".partial"))
+        corpus_file.with_suffix(".partial").replace(corpus_file)
+    return corpus_file
+
+
+def gensim_floor(corpus_file: Path, workers: int) -> dict:
+    """gensim's training alone: the ``Word2Vec(corpus_file=...)`` constructor (vocabulary and
+    training) on an already tokenized LineSentence file, the recipe's params, ``workers`` threads.
+    The floor no pipeline around gensim can go under."""
+    from gensim.models import Word2Vec
+
+    model = Word2Vec(corpus_file=str(corpus_file), workers=workers, **PARAMS)
+    return {"vocab_size": len(model.wv), "corpus_words": int(model.corpus_total_words)}
+
+
 def main() -> None:
     step, work = sys.argv[1], Path(sys.argv[2])
     workers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
@@ -54,6 +81,7 @@ def main() -> None:
         import gensim.models  # noqa: F401
     if step == "neighbours":
         import faiss  # noqa: F401
+    floor_input = write_floor_input(work) if step == "floor" else None
     started = time.perf_counter()
     facts: dict = {}
     if step == "tokenize":
@@ -66,6 +94,8 @@ def main() -> None:
             snapshot_partition(work), Word2VecParams(workers=workers, **PARAMS), work / "model" / "w2v.model"
         )
         export_embeddings(work / "model" / "w2v.model", work / "model")
+    elif step == "floor":
+        facts = gensim_floor(floor_input, workers)
     elif step == "neighbours":
         from include.artifacts.embeddings import load_embeddings
         from include.quality.neighbour_table import write_neighbour_table

@@ -15,3 +15,9 @@ class VersionConflictError(RuntimeError):
 
 class ParityError(RuntimeError):
     """The Keras model and gensim disagree on cosine similarity: the version must not be published."""
+
+
+class NeighbourRecallError(ParityError):
+    """The approximate neighbour table disagrees with exact search beyond the allowed recall loss:
+    a parity failure between the index and brute force, so the version must not be published
+    (a subclass of :class:`ParityError`, so every caller that fails a run on parity fails on it)."""

@@ -30,3 +30,27 @@ def keep_versions() -> int:
     """``EMBEDDINGS_KEEP_VERSIONS`` (default 20): model versions kept; older ones are deleted,
     never the one ``LATEST`` names; 0 keeps them all."""
     return _non_negative_int("EMBEDDINGS_KEEP_VERSIONS", 20)
+
+
+#: Measured on 2 cores (README, Performance): exact search of all 100k words took 14 s, HNSW about 5 s.
+DEFAULT_EXACT_NEIGHBOURS_MAX = 100_000
+
+
+def exact_neighbours_max() -> int:
+    """``EMBEDDINGS_EXACT_NEIGHBOURS_MAX`` (default 100,000): up to this many vocabulary words the
+    all-vocabulary neighbour table is exact (cost grows with the square of the vocabulary); above
+    it, approximate (FAISS HNSW, recall measured on every run). 0 makes it always approximate."""
+    return _non_negative_int("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", DEFAULT_EXACT_NEIGHBOURS_MAX)
+
+
+def hnsw_params() -> dict[str, int]:
+    """The HNSW index's parameters for the approximate neighbour table, from
+    ``EMBEDDINGS_HNSW_M`` (links per word, default 32), ``EMBEDDINGS_HNSW_EF_CONSTRUCTION``
+    (default 64) and ``EMBEDDINGS_HNSW_EF_SEARCH`` (default 64), as ``{"m", "ef_construction",
+    "ef_search"}`` (see :class:`include.quality.neighbour_table.HnswParams`). Raise them when a run
+    fails on recall."""
+    return {
+        "m": _non_negative_int("EMBEDDINGS_HNSW_M", 32),
+        "ef_construction": _non_negative_int("EMBEDDINGS_HNSW_EF_CONSTRUCTION", 64),
+        "ef_search": _non_negative_int("EMBEDDINGS_HNSW_EF_SEARCH", 64),
+    }

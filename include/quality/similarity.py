@@ -20,9 +20,11 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 def default_probe_words(embeddings: Embeddings, count: int = DEFAULT_PROBE_COUNT) -> list[str]:
     """The ``count`` most frequent vocabulary words that are not English stop words (gensim's list)."""
+    from itertools import islice
+
     from gensim.parsing.preprocessing import STOPWORDS
 
-    return [word for word in embeddings.index_to_word if word not in STOPWORDS][:count]
+    return list(islice((word for word in embeddings.index_to_word if word not in STOPWORDS), count))
 
 
 def split_probe_words(embeddings: Embeddings, probe_words: list) -> tuple[list[str], list]:

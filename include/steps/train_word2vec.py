@@ -376,25 +376,54 @@ def _epoch_logger():
     return EpochProgress()
 
 
-def write_line_sentence_file(tokens_dirs: Path | list[Path], out_path: Path) -> int:
-    """Write the token rows of ``tokens_dirs`` (partition folders, every Parquet file in each, or
-    Parquet files) as gensim's ``LineSentence`` format (one row per
-    line, tokens separated by spaces) at ``out_path``; returns the number of lines.
+def write_line_sentence_file(tokens_dirs: Path | list[Path], out_path: Path, batch_bytes: int | None = None) -> int:
+    """Write the token rows of ``tokens_dirs`` as gensim's ``LineSentence`` format (one row per
+    line, tokens separated by spaces, each line ending in ``\\n``) at ``out_path``; returns the
+    number of lines.
 
-    Tokens never hold whitespace, so the file reads back into exactly the same token lists.
+    Tokens never hold whitespace, so the file reads back into exactly the same token lists; a row
+    holds at most ``MAX_SENTENCE_TOKENS`` tokens, so gensim splits no line. Rows are read in
+    batches of about ``batch_bytes`` bytes (default ``TOKEN_BATCH_BYTES``, 16 MiB) and each batch
+    is joined by Arrow kernels and written straight from the Arrow buffer (no Python string per
+    row): memory is a few batches, whatever the length of a line or the size of the corpus.
+    Raises :class:`PipelineInputError` on a null token list (not a file this pipeline wrote).
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    folders = [tokens_dirs] if isinstance(tokens_dirs, (str, Path)) else list(tokens_dirs)
-    parts = [p for f in map(Path, folders) for p in (sorted(f.glob("*.parquet")) if f.is_dir() else [f])]
+    from include.text.tokens import TOKEN_BATCH_BYTES, iter_token_arrays
+
     lines = 0
+    written = 0
+    started = time.perf_counter()
+    next_report = 1 << 30
     with open(out_path, "wb") as handle:
-        for part in parts:
-            for batch in pq.ParquetFile(part).iter_batches(batch_size=65_536, columns=["tokens"]):
-                joined = pc.binary_join(batch.column(0), " ")
-                handle.write(("\n".join(joined.to_pylist()) + "\n").encode("utf-8"))
-                lines += len(joined)
+        for tokens in iter_token_arrays(tokens_dirs, batch_bytes or TOKEN_BATCH_BYTES):
+            if tokens.null_count:
+                raise PipelineInputError(f"token rows under {tokens_dirs}: {tokens.null_count} null token lists")
+            # "tok tok tok" per row, then "\n" appended: the values buffer is the file's bytes
+            text = pc.binary_join_element_wise(pc.binary_join(tokens, " "), pa.scalar("", pa.string()), "\n")
+            for chunk in text.chunks if isinstance(text, pa.ChunkedArray) else [text]:
+                if len(chunk) == 0:
+                    continue
+                offsets = chunk.buffers()[1]
+                first, last = (
+                    int.from_bytes(offsets[4 * i : 4 * i + 4], "little", signed=True)
+                    for i in (chunk.offset, chunk.offset + len(chunk))
+                )
+                handle.write(memoryview(chunk.buffers()[2])[first:last])
+                written += last - first
+            lines += len(text)
+            del text
+            if written >= next_report:
+                log.info(
+                    "LineSentence file: %d lines, %.0f MiB in %.1fs",
+                    lines,
+                    written / 2**20,
+                    time.perf_counter() - started,
+                )
+                next_report += 1 << 30
+    log.info("LineSentence file: %d lines, %.1f MiB in %.2fs", lines, written / 2**20, time.perf_counter() - started)
     return lines
 
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
 from include.artifacts.phrases import PHRASES_FILE, phrase_report
-from include.quality.drift import compare_versions
-from include.quality.evaluation import evaluate_keyed_vectors
+from include.quality.drift import MOVED_CANDIDATES, compare_versions
+from include.quality.evaluation import RESTRICT_VOCAB, evaluate_keyed_vectors
 from include.quality.gate import GateDecision, decide, reference_version
 from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
 from include.quality.parity import check_parity
@@ -161,6 +161,20 @@ def build_report(
             {key: entry.get(key) for key in ("version", "data_time", "evaluation")} for entry in (history or [])
         ]
         + [{"version": version, "data_time": corpus.get("data_time"), "evaluation": evaluation}],
+        "bounds": report_bounds(len(embeddings), parity_pairs),
+    }
+
+
+def report_bounds(vocab_size: int, parity_pairs: int) -> dict:
+    """What each part of the report covers, so its cost stays linear in the vocabulary: plain
+    sentences for ``report.json["bounds"]``."""
+    return {
+        "neighbours": "the probe words only (exact search over the whole vocabulary)",
+        "evaluation": f"the {min(vocab_size, RESTRICT_VOCAB):,} most frequent words (gensim's restrict_vocab)",
+        "parity": f"{parity_pairs} random word pairs",
+        "drift": f"the probe words and the {MOVED_CANDIDATES:,} most frequent words both versions share",
+        "map": f"the {min(vocab_size, MAP_WORDS)} most frequent words",
+        "neighbour_table": "every word; recall checked on a fixed random sample when approximate",
     }
 
 

@@ -385,13 +385,52 @@ def read_partition_summary(partition_dir: Path) -> dict:
     return json.loads((Path(partition_dir) / "_SUCCESS.json").read_text(encoding="utf-8"))
 
 
-def iter_token_lists(tokens_dirs: Path | list[Path], batch_rows: int = 8192) -> Iterator[list[str]]:
-    """Yield the token lists of every Parquet file in ``tokens_dirs`` (partition folders, every
-    Parquet file in each, or Parquet files), in order, file and row order within a folder."""
+#: :func:`iter_token_arrays` reads token rows in batches of about this many bytes of Arrow memory.
+TOKEN_BATCH_BYTES = 16 * 2**20
+#: Arrow bytes per token assumed when sizing a batch: a 4-byte offset and the token's UTF-8 bytes
+#: (tokens are 2 to 15 characters; about 6 ASCII bytes on English text, so this over-estimates).
+_BYTES_PER_TOKEN = 24
+
+
+def _rows_per_batch(part: Path, parquet_file, batch_bytes: int) -> int:
+    """Rows of ``parquet_file`` that fit in about ``batch_bytes``, from its footer: the largest
+    mean token count per row over its row groups, at ``_BYTES_PER_TOKEN`` each."""
+    meta = parquet_file.metadata
+    column = next((j for j in range(meta.num_columns) if meta.schema.column(j).path.split(".")[0] == "tokens"), None)
+    if column is None:
+        raise PipelineInputError(f"token file '{part}' has no 'tokens' column: not a token partition file")
+    widest = 1.0
+    for number in range(meta.num_row_groups):
+        group = meta.row_group(number)
+        if group.num_rows:
+            widest = max(widest, group.column(column).num_values / group.num_rows)
+    return int(max(1, min(65_536, batch_bytes // (widest * _BYTES_PER_TOKEN))))
+
+
+def iter_token_arrays(tokens_dirs: Path | list[Path], batch_bytes: int = TOKEN_BATCH_BYTES):
+    """Yield the ``tokens`` column of every Parquet file in ``tokens_dirs`` (one partition folder or
+    a list of them), folder by folder, in file and row order, as Arrow ``list<string>`` arrays of
+    about ``batch_bytes`` bytes each (at least one row), however long the rows are.
+
+    Memory stays within a few batches plus one Parquet row group (the tokenizer writes row groups
+    of at most ``TOKENS_PER_ROW_GROUP`` tokens). ``tokens_dirs`` may also name Parquet files.
+    """
     import pyarrow.parquet as pq
 
+    if batch_bytes <= 0:
+        raise ValueError(f"batch_bytes={batch_bytes} must be > 0")
     folders = [tokens_dirs] if isinstance(tokens_dirs, (str, Path)) else list(tokens_dirs)
     parts = [p for f in map(Path, folders) for p in (sorted(f.glob("*.parquet")) if f.is_dir() else [f])]
     for part in parts:
-        for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows, columns=["tokens"]):
-            yield from batch.column(0).to_pylist()
+        parquet_file = pq.ParquetFile(part)
+        rows = _rows_per_batch(part, parquet_file, batch_bytes)
+        for batch in parquet_file.iter_batches(batch_size=rows, columns=["tokens"]):
+            yield batch.column(0)
+
+
+def iter_token_lists(tokens_dirs: Path | list[Path], batch_bytes: int = TOKEN_BATCH_BYTES) -> Iterator[list[str]]:
+    """Yield the token lists of every Parquet file in ``tokens_dirs`` (partition folders, or Parquet
+    files), folder by folder, in file and row order; reads batches of about ``batch_bytes``
+    (see :func:`iter_token_arrays`), so memory does not grow with the row length or the corpus."""
+    for tokens in iter_token_arrays(tokens_dirs, batch_bytes):
+        yield from tokens.to_pylist()

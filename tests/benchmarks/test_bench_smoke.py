@@ -1,6 +1,7 @@
 """`make bench` at 1M tokens: it runs the recipe and every step of ours and prints the table
 (timings are not asserted here: the README quotes a full-size run)."""
 
+import json
 import re
 import subprocess
 import sys
@@ -36,8 +37,48 @@ def test_bench_runs_and_prints_the_table(tmp_path):
         assert len(numbers) >= 3 and all(float(n) > 0 for n in numbers[:2]), line
     assert re.search(r"^whole DAG: recipe script / make run .* make run = [\d.]+x", result.stdout, re.M)
     assert re.search(r"^re-run, same inputs: make run again .* the re-run takes \d+%", result.stdout, re.M)
+    assert re.search(r"^gensim training alone \(the floor\) +\d+\.\d+ s", result.stdout, re.M)
+    assert re.search(
+        r"^make run / gensim training alone .* make run = [\d.]+x gensim's training alone", result.stdout, re.M
+    )
+    tasks = dict(re.findall(r"^  (\w+) +(\d+\.\d+)", result.stdout, re.M))
+    for task_id in ("ingest_text", "tokenize_to_parquet", "train_word2vec", "write_similarity_report", "publish"):
+        assert float(tasks[task_id]) > 0, result.stdout
     again = (tmp_path / "make-run-again.log").read_text()
     assert "succeeded: unchanged" in again, again[-2000:]
     assert list(tmp_path.glob("tokens/*/snapshot/part-bench-00000.parquet"))
     assert (tmp_path / "model" / "neighbours.parquet").is_file()
     assert (tmp_path / "recipe" / "embeddings.npy").is_file()
+
+
+def test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table(tmp_path):
+    """The sweep's CI point: 3,000 words (each >= min_count times) in 200k tokens, the exact
+    threshold lowered to 1,000 so the table is HNSW; its recall is measured and printed."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/run_bench.py",
+            "--no-compare",
+            "--no-dag",
+            "--sweep",
+            "3000",
+            "--sweep-tokens",
+            "200000",
+            "--sweep-exact-max",
+            "1000",
+            "--workdir",
+            str(tmp_path),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    row = json.loads((tmp_path / "sweep" / "sweep.jsonl").read_text().splitlines()[0])
+    assert row["vocab"] == 3000 and row["tokens"] == 200_000
+    assert row["neighbours"]["method"] == "hnsw" and row["neighbours"]["recall_sample"] == 1000
+    assert row["neighbours"]["recall_at_k"] >= 0.95
+    for step in ("tokenize", "train", "floor", "neighbours"):
+        assert row[step]["seconds"] > 0 and row[step]["peak_rss_mib"] > 0
+    assert re.search(r"^ +3,000 .* hnsw +0\.9\d+$", result.stdout, re.M), result.stdout

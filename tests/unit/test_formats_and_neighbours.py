@@ -5,8 +5,9 @@ from gensim.models import KeyedVectors
 
 from include.artifacts.embeddings import Embeddings, load_embeddings
 from include.artifacts.formats import write_projector_files, write_word2vec_formats
+from include.errors import NeighbourRecallError, ParityError
 from include.quality.drift import compare_versions, jaccard
-from include.quality.neighbour_table import neighbour_table, write_neighbour_table
+from include.quality.neighbour_table import HnswParams, neighbour_table, write_neighbour_table
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +53,66 @@ def test_neighbour_table_matches_most_similar(embeddings, tmp_path):
 
 def test_identical_vectors_never_list_the_word_itself():
     emb = Embeddings(np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32), {"a": 0, "b": 1, "c": 2}, ["a", "b", "c"])
-    indices, cosines = neighbour_table(emb, 2)
+    indices, cosines, facts = neighbour_table(emb, 2)
+    assert (facts["method"], facts["recall_at_k"]) == ("exact", 1.0)
     assert indices.shape == (3, 2)
     assert all(i not in row for i, row in enumerate(indices)), "a tie with an identical vector must not list the word"
     assert indices[0][0] == 1 and cosines[0][0] == pytest.approx(1.0)
+
+
+def _clustered_embeddings(words: int = 3000, dims: int = 16, seed: int = 0) -> Embeddings:
+    """Vectors in tight clusters of 11: each word's 10 nearest neighbours are its cluster (the
+    shape of real embeddings, where nearest neighbours stand out; on noise they are ties)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((-(-words // 11), dims))
+    vectors = np.repeat(centres, 11, axis=0)[:words] + 0.05 * rng.standard_normal((words, dims))
+    names = [f"w{i}" for i in range(words)]
+    return Embeddings(vectors.astype(np.float32), {w: i for i, w in enumerate(names)}, names)
+
+
+def test_above_the_threshold_the_table_is_approximate_and_its_recall_measured(tmp_path):
+    emb = _clustered_embeddings()
+    result = write_neighbour_table(emb, 10, tmp_path / "neighbours.parquet", exact_max=1000)
+    assert result["method"] == "hnsw" and result["recall_sample"] == 1000
+    assert 0.95 <= result["recall_at_k"] <= 1.0
+    exact_indices, _, exact = neighbour_table(emb, 10, exact_max=len(emb))
+    assert exact["method"] == "exact" and exact["recall_at_k"] == 1.0
+    table = pq.read_table(result["path"])
+    assert table.num_rows == len(emb) * 10 and table.column("neighbour").null_count == 0
+    # the table's own agreement with exact search, over every word, is what the sample estimates
+    got = np.array([emb.word_to_index[w] for w in table.column("neighbour").to_pylist()]).reshape(len(emb), 10)
+    overall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, exact_indices)])
+    assert abs(overall - result["recall_at_k"]) < 0.02
+
+
+def test_the_threshold_is_a_setting(monkeypatch):
+    emb = _clustered_embeddings(words=400)
+    monkeypatch.setenv("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", "399")
+    assert neighbour_table(emb, 5)[2]["method"] == "hnsw"
+    monkeypatch.setenv("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", "400")
+    assert neighbour_table(emb, 5)[2]["method"] == "exact"
+    monkeypatch.setenv("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", "0")
+    monkeypatch.setenv("EMBEDDINGS_HNSW_M", "2")
+    monkeypatch.setenv("EMBEDDINGS_HNSW_EF_CONSTRUCTION", "2")
+    assert neighbour_table(emb, 5)[2]["hnsw"] == {"m": 2, "ef_construction": 2, "ef_search": 64}
+    monkeypatch.setenv("EMBEDDINGS_HNSW_M", "1")
+    with pytest.raises(ValueError, match="EMBEDDINGS_HNSW_.*m=1 must be >= 2"):
+        neighbour_table(emb, 5)
+    monkeypatch.setenv("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", "many")
+    with pytest.raises(ValueError, match="EMBEDDINGS_EXACT_NEIGHBOURS_MAX='many'"):
+        neighbour_table(emb, 5)
+
+
+def test_a_table_below_the_recall_floor_is_refused_and_not_written(tmp_path):
+    """An HNSW graph too sparse to find the neighbours (two links per node, candidate lists of two
+    when building: the real index, badly tuned) measures its recall below 0.95: nothing is written, and the
+    error is a ParityError, which fails the run without retries and publishes nothing."""
+    emb = _clustered_embeddings(words=4000, dims=32)
+    out = tmp_path / "neighbours.parquet"
+    with pytest.raises(NeighbourRecallError, match=r"recall@10 0\.\d+ on 1000 sampled words, below 0.95") as error:
+        write_neighbour_table(emb, 10, out, exact_max=0, hnsw=HnswParams(m=2, ef_construction=2, ef_search=1))
+    assert isinstance(error.value, ParityError)
+    assert not out.exists()
 
 
 def test_drift_between_versions():

@@ -59,3 +59,61 @@ def test_one_huge_line_is_chunked_and_memory_does_not_grow_with_it(tmp_path):
     growth = [(facts["peak_kib"] - facts["before_kib"]) / 1024 for facts in (small, large)]
     assert growth[1] < growth[0] + 64, f"peak RSS growth {growth[0]:.0f} MiB for 10 MB, {growth[1]:.0f} MiB for 100 MB"
     assert growth[1] < 300, f"tokenizing one 100 MB line grew the process by {growth[1]:.0f} MiB"
+
+
+_TOKENIZE_ONE_LINE = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from include.steps.ingest_text import ingest_corpus, read_manifest
+    from include.text.tokens import tokenize_files
+    base = Path(sys.argv[1])
+    corpus = base / "corpus"
+    corpus.mkdir()
+    words = b"alpha beta gamma delta epsilon zeta eta theta iota kappa "
+    with open(corpus / "one-line.txt", "wb") as handle:   # one line, no newline at all
+        for _ in range({repeats}):
+            handle.write(words * 1000)
+    ingest_corpus(corpus, base / "manifest.json")
+    tokenize_files(read_manifest(base / "manifest.json"), base / "tokens")
+""")
+
+_TRAIN = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from include.steps.train_word2vec import Word2VecParams, train_word2vec
+    base = Path(sys.argv[1])
+    stats = train_word2vec(base / "tokens", Word2VecParams(vector_size=8, min_count=1, epochs=1, workers=1),
+                           base / "model" / "word2vec.model")
+    print(json.dumps(stats))
+""")
+
+
+def _train_on_one_line(tmp_path, repeats: int) -> tuple[dict, float]:
+    """Tokenize a one-line corpus of ``repeats`` x 57 kB in one child, train on it in another;
+    return the training's stats and the training child's peak RSS in MiB (from ``wait4``)."""
+    import os
+
+    base = tmp_path / f"train-{repeats}"
+    base.mkdir()
+    (base / "make_tokens.py").write_text(_TOKENIZE_ONE_LINE.format(root=str(PROJECT_ROOT), repeats=repeats))
+    subprocess.run([sys.executable, str(base / "make_tokens.py"), str(base)], check=True, timeout=600)
+    (base / "train.py").write_text(_TRAIN.format(root=str(PROJECT_ROOT)))
+    with open(base / "stats.json", "wb") as out:
+        child = subprocess.Popen([sys.executable, str(base / "train.py"), str(base)], stdout=out)
+        _, status, usage = os.wait4(child.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return json.loads((base / "stats.json").read_text().strip().splitlines()[-1]), usage.ru_maxrss / 1024
+
+
+def test_training_on_one_huge_line_does_not_grow_with_it(tmp_path):
+    """The training step (LineSentence file, vocabulary, training, save) on a one-line corpus of
+    10 MB and of 100 MB (1.75 and 17.5 million tokens, rows of 10,000): peak RSS of its process
+    within 100 MiB of each other (main's writer joined whole 65,536-row batches in Python strings
+    and peaked at 925 MiB on the 100 MB line)."""
+    small_stats, small_peak = _train_on_one_line(tmp_path, 175)
+    large_stats, large_peak = _train_on_one_line(tmp_path, 1750)
+    assert (small_stats["corpus_words"], large_stats["corpus_words"]) == (1_750_000, 17_500_000)
+    assert large_stats["sentences"] == 1750
+    assert large_peak < small_peak + 100, f"peak RSS {small_peak:.0f} MiB for 10 MB, {large_peak:.0f} MiB for 100 MB"

@@ -136,3 +136,21 @@ def test_the_report_warns_in_words_with_the_likely_cause_and_report_json_carries
     assert 'id="undertrained-warning"' not in render_html({**report, "training": fine}, pca_map_png(emb))
     chosen = {"epochs": 35, "requested": "auto", "corpus_words": 58152, "reason": "epochs auto: 35 passes over …"}
     assert "epochs auto: 35 passes over" in render_html({**report, "epochs_choice": chosen}, pca_map_png(emb))
+
+
+def test_report_html_shows_the_neighbour_table_method_and_what_each_part_covers(report, trained_version):
+    assert report["bounds"]["parity"] == "30 random word pairs"
+    with_table = {
+        **report,
+        "neighbour_table": {
+            "words": 1_000_000,
+            "k": 10,
+            "method": "hnsw",
+            "recall_at_k": 0.97,
+            "recall_sample": 1000,
+            "exact_max": 100_000,
+        },
+    }
+    html = render_html(with_table, pca_map_png(load_embeddings(trained_version["version_dir"])))
+    assert "<b>hnsw</b>, recall@10 0.97" in html and "on 1000 random words" in html
+    assert "30 random word pairs" in html and "most frequent words (gensim&#39;s restrict_vocab)" in html
