@@ -93,5 +93,5 @@ BENCH_MEMORY_MB ?= 1000
 BENCH_SWEEP ?= 10000,100000,1000000
 BENCH_SWEEP_TOKENS ?= 10000000
 bench: venv
-	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB) --memory-mb $(BENCH_MEMORY_MB) \
+	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB) --memory-mb $(BENCH_MEMORY_MB) --s3 \
 	  --sweep '$(BENCH_SWEEP)' --sweep-tokens $(BENCH_SWEEP_TOKENS)

@@ -105,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         help="EMBEDDINGS_EXACT_NEIGHBOURS_MAX for the sweep (default: the setting's own default)",
     )
     parser.add_argument(
+        "--s3",
+        action="store_true",
+        help="also time `make run` with the data root in an S3 server (moto_server on 127.0.0.1) against "
+        "the same run on a local data root",
+    )
+    parser.add_argument(
         "--compare",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -181,6 +187,13 @@ def compare(args: argparse.Namespace, work: Path) -> None:
         print(
             f"{'re-run, same inputs: make run again':40} {first:7.2f} {again:8.2f} {first / again:6.2f}"
             f"   the re-run takes {again / first:.0%} of the first"
+        )
+    if args.s3:
+        local, remote = time_s3_data_root(work, args.workers)
+        print(
+            f"{'make run, data root local / S3 (moto)':40} {local:7.2f} {remote:8.2f} {remote / local:6.2f}"
+            f"   the S3 data root costs {remote / local - 1:+.0%} (moto_server on 127.0.0.1: an in-memory "
+            "S3 server on this machine, not the network latency of a real store)"
         )
     if args.memory_mb:
         peak, size, seconds = tokenize_memory(work, args.memory_mb, args.workers)
@@ -297,6 +310,20 @@ def time_make_run(work: Path, workers: int) -> tuple[float, float, list[dict]]:
     tasks = read_task_durations(work / "airflow")
     again, _ = make_run(work, workers, "again")
     return first, again, tasks
+
+
+def time_s3_data_root(work: Path, workers: int) -> tuple[float, float]:
+    """Wall seconds of a first ``make run`` on a fresh local data root, then of the same run with the
+    data root in a fresh bucket of a moto_server process (scripts/s3_server.py), same corpus."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from s3_server import create_bucket, moto_server, s3_env
+
+    local, _ = make_run(work, workers, "local-root", {"EMBEDDINGS_DATA_DIR": str(work / "data-local")})
+    with moto_server(work) as endpoint:
+        create_bucket(endpoint, "bench")
+        env = {**s3_env(endpoint), "EMBEDDINGS_DATA_DIR": "s3://bench/data", "HOME": str(work / "home")}
+        remote, _ = make_run(work, workers, "s3-root", env)
+    return local, remote
 
 
 def make_run(work: Path, workers: int, attempt: str, env_extra: dict | None = None) -> tuple[float, float]:

@@ -52,7 +52,7 @@ def write_floor_input(work: Path) -> Path:
     corpus_file = work / "floor" / "corpus.txt"
     if not corpus_file.exists():
         corpus_file.parent.mkdir(parents=True, exist_ok=True)
-        write_line_sentence_file(work / "tokens" / SNAPSHOT, corpus_file.with_suffix(".partial"))
+        write_line_sentence_file(snapshot_partition(work), corpus_file.with_suffix(".partial"))
         corpus_file.with_suffix(".partial").replace(corpus_file)
     return corpus_file
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import platform
@@ -10,8 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypedDict
 
-from include.storage.layout import MANIFEST_FILE, version_key
-from include.storage.store import Store
+from include.storage.layout import CLAIM_FILE, MANIFEST_FILE, version_key
+from include.storage.store import AlreadyExists, Store
 
 CODE_DIRS = ("include", "plugins", "dags")
 LIBRARIES = ("apache-airflow", "gensim", "tensorflow", "keras", "numpy", "pyarrow")
@@ -93,13 +94,24 @@ def write_version_manifest(store: Store, version: str, facts: VersionManifest, f
     the version with its sha256 and size) create-only, last. Returns the manifest's location.
 
     Checks first that each listed file is in the store with its size, so a manifest never names a
-    file that is missing. Raises :class:`~include.storage.store.AlreadyExists` when the version was
+    file that is missing, and removes what is not listed (files of an attempt killed mid-way), so
+    the version holds exactly what its manifest lists; the claim goes once the manifest is there.
+    Raises :class:`~include.storage.store.AlreadyExists` when the version was
     published meanwhile (by this run's earlier attempt or another run).
     """
     prefix = version_key(version)
+    if store.exists(f"{prefix}/{MANIFEST_FILE}"):  # published already: touch nothing of it
+        where = store.key_url(f"{prefix}/{MANIFEST_FILE}")
+        raise AlreadyExists(errno.EEXIST, f"'{where}' exists already", where)
     present = store.files(prefix)
     missing = sorted(name for name, entry in files.items() if present.get(name) != entry["bytes"])
     if missing:
         raise FileNotFoundError(f"version '{store.key_url(prefix)}' lacks files it should hold: {missing}")
+    # what an attempt killed mid-way left behind is not part of the version: only listed files stay
+    store.discard_unfinished(prefix)
+    for name in present:
+        if name not in files and name not in (CLAIM_FILE, MANIFEST_FILE):
+            store.delete(f"{prefix}/{name}")
     store.put_json(f"{prefix}/{MANIFEST_FILE}", {**facts, "files": dict(sorted(files.items()))}, create_only=True)
+    store.delete(f"{prefix}/{CLAIM_FILE}")  # the manifest guards the version from now on
     return store.key_url(f"{prefix}/{MANIFEST_FILE}")

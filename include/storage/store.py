@@ -198,6 +198,10 @@ class Store:
         """Prove the root usable and its conditional writes real (once per process and root)."""
         raise NotImplementedError
 
+    def discard_unfinished(self, prefix: str) -> None:
+        """Remove what killed writers left under ``prefix`` that :meth:`files` does not list (a local
+        root's ``.incoming-*`` folders and temp files; an object store has none: its puts are whole)."""
+
     def abort_uploads(self, older_than: datetime) -> list[str]:
         """Abort incomplete multipart uploads under the root begun before ``older_than``; return their
         keys. A local root has none."""
@@ -320,6 +324,15 @@ class LocalStore(Store):
             shutil.rmtree(doomed)
         else:
             folder.unlink(missing_ok=True)
+
+    def discard_unfinished(self, prefix: str) -> None:
+        folder = self.path(prefix)
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.rglob(".incoming-*"), reverse=True):
+            shutil.rmtree(path, ignore_errors=True)
+        for path in folder.rglob(".*.tmp-*"):
+            path.unlink(missing_ok=True)
 
     def fetch(self, key: str, scratch: Path) -> Path:
         path = self.path(key)

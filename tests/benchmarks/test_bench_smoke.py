@@ -24,6 +24,7 @@ def test_bench_runs_and_prints_the_table(tmp_path):
             "5000",
             "--workdir",
             str(tmp_path),
+            "--s3",
         ],
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -37,6 +38,10 @@ def test_bench_runs_and_prints_the_table(tmp_path):
         assert len(numbers) >= 3 and all(float(n) > 0 for n in numbers[:2]), line
     assert re.search(r"^whole DAG: recipe script / make run .* make run = [\d.]+x", result.stdout, re.M)
     assert re.search(r"^re-run, same inputs: make run again .* the re-run takes \d+%", result.stdout, re.M)
+    assert re.search(
+        r"^make run, data root local / S3 \(moto\) .* the S3 data root costs [+-]\d+%", result.stdout, re.M
+    )
+    assert "succeeded: promoted" in (tmp_path / "make-run-s3-root.log").read_text()
     assert re.search(r"^gensim training alone \(the floor\) +\d+\.\d+ s", result.stdout, re.M)
     assert re.search(
         r"^make run / gensim training alone .* make run = [\d.]+x gensim's training alone", result.stdout, re.M

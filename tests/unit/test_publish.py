@@ -61,3 +61,16 @@ def test_a_manifest_never_names_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"lacks files it should hold: \['gone.npy'\]"):
         write_version_manifest(store, "v1", {"version": "v1"}, {"gone.npy": {"sha256": "0", "bytes": 3}})
     assert read_manifest(store, "v1") is None
+
+
+def test_publishing_keeps_exactly_the_listed_files(tmp_path):
+    """An attempt killed mid-way left a half-written folder and a stray file: they go, the claim too."""
+    store = open_store(tmp_path / "root")
+    store.put_json("models/v1/.claim", {"run_id": "r"})
+    store.put_bytes("models/v1/embeddings.npy", b"1234")
+    store.put_bytes("models/v1/stray.bin", b"from a killed attempt")
+    (tmp_path / "root/models/v1/.incoming-dead").mkdir()
+    (tmp_path / "root/models/v1/.incoming-dead/word2vec.model").write_bytes(b"half")
+    write_version_manifest(store, "v1", {"version": "v1"}, {"embeddings.npy": {"sha256": "0", "bytes": 4}})
+    on_disk = sorted(str(p.relative_to(tmp_path / "root/models/v1")) for p in (tmp_path / "root/models/v1").rglob("*"))
+    assert on_disk == ["embeddings.npy", "manifest.json"]
