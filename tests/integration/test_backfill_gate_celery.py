@@ -124,55 +124,5 @@ def test_gate_rejects_a_worse_run_triggered_through_the_api(tmp_path):
     assert manifest["gate"]["decision"] == "rejected" and manifest["run_id"] == second
 
 
-def test_celery_workers_share_the_mapped_tokenize_tasks(tmp_path):
-    data_root = tmp_path / "data"
-    corpus = data_root / "corpus"
-    corpus.mkdir(parents=True)
-    words = [
-        "market",
-        "city",
-        "river",
-        "people",
-        "school",
-        "report",
-        "weather",
-        "train",
-        "king",
-        "queen",
-        "royal",
-        "palace",
-        "crown",
-        "bridge",
-        "boat",
-        "water",
-        "computer",
-        "program",
-        "data",
-        "network",
-        "server",
-        "garden",
-        "flower",
-        "tree",
-    ]
-    for number in range(6):  # six files of similar size: six shards
-        lines = [" ".join(words[(number + i + j) % len(words)] for j in range(12)) for i in range(4000)]
-        (corpus / f"part-{number}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    conf = {"corpus_path": str(corpus), "tokenize_shards": 6, **TINY}
-    with AirflowCluster(
-        tmp_path, executor="CeleryExecutor", celery_workers=2, env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}
-    ) as cluster:
-        run_id = cluster.trigger(DAG_ID, conf)
-        outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
-        assert outcome.state == "success", outcome.report
-        mapped = [ti for ti in cluster.task_instances(DAG_ID, run_id) if ti["task_id"] == "tokenize_to_parquet"]
-        # both workers run on this one machine (same TI hostname), so each worker's own log says what it ran
-        worker_logs = {
-            name: cluster.service_log(name, lines=100_000)
-            for name in cluster.pids()
-            if name.startswith("celery-worker")
-        }
-    assert sorted(ti["map_index"] for ti in mapped) == list(range(6))
-    assert len(worker_logs) == 2
-    ran = {name: log.count("tokenize_to_parquet") for name, log in worker_logs.items()}
-    assert all(count > 0 for count in ran.values()), f"mapped tokenize tasks per worker log: {ran}"
-    assert (data_root / "models" / "LATEST").is_file()
+# Celery scale-out (mapped tokenize tasks shared by two workers) is tested with workers that share no
+# disk, on an S3 data root: tests/integration/test_celery_s3_no_shared_disk.py.
