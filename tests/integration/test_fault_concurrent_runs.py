@@ -162,15 +162,17 @@ def test_two_runs_of_the_same_interval_at_once_publish_one_whole_version(tmp_pat
 
     [partition] = list((data_root / "tokens").glob("*/dt=*"))
     assert partition.name == "dt=2026-11-01" and not list(partition.glob(".*"))
-    parts = sorted(partition.glob("*.parquet"))
-    assert len(parts) in (1, 3), parts
-    table = pq.read_table(parts)
+    summary = json.loads((partition / "_SUCCESS.json").read_text())
+    # each run wrote part files of its own; the summary names one run's whole set, which training read
+    named = summary["parts"]
+    assert len(named) in (1, 3) and len({name.rsplit("-", 1)[0] for name in named}) == 1, named
+    assert {p.name for p in partition.glob("*.parquet")} >= set(named)
+    table = pq.read_table([partition / name for name in named])
     committed = Counter(
         zip(table.column("source").to_pylist(), table.column("line").to_pylist(), table.column("chunk").to_pylist())
     )
     expected = Counter((str(path), line, chunk) for path in paths for line, chunk, _ in iter_token_rows(path))
     assert committed == expected, "rows missing or twice"
-    summary = json.loads((partition / "_SUCCESS.json").read_text())
     assert summary["rows"] == table.num_rows and summary["files"] == len(paths)
     assert sorted(summary["sources"]) == sorted(file_sha256(path) for path in paths)
     assert manifest["training"]["sentences"] == table.num_rows, "training read one whole partition"
