@@ -22,7 +22,7 @@ from typing import TypedDict
 
 from include.artifacts.phrases import PhraseParams
 from include.errors import PipelineInputError
-from include.storage.layout import data_store, partition_key, version_key
+from include.storage.layout import data_store, partition_key, staging_key, version_key
 from include.storage.partitions import partition_parts, read_partition_summary, training_partitions
 from include.storage.paths import PROJECT_ROOT
 from include.storage.publish import code_version, content_hash, version_id
@@ -264,6 +264,7 @@ def train_version(
             else f"nothing new to publish: run {holder} is building version {version} from the same inputs"
         )
         update_run_record(run_id, outcome=RunOutcome.UNCHANGED, version=name, reason=reason)
+        store.delete_tree(staging_key(run_id))  # the run ends here: nothing of it is needed any more
         return Unchanged(name, reason)
     log.info("training on %d partitions: %s", len(partitions), partitions)
     try:

@@ -67,9 +67,11 @@ def test_train_version_trains_then_finds_the_identical_version(small_corpus):
     assert isinstance(racing, Unchanged) and "run first is building version" in racing.reason
     # published from the same inputs, params and code: the next run has nothing new to do
     _version(trained["version"], trained["data_time"], content_hash=trained["content_hash"])
+    data_store().put_bytes(f"{staging_key('second')}/ingest_manifest.json", b"{}")
     again = _train("second", facts)
     assert again == Unchanged(trained["version"], again.reason) and "same inputs" in again.reason
     assert read_run_record("second")["outcome"] == RunOutcome.UNCHANGED == "unchanged"
+    assert not data_store().files(staging_key("second")), "a run that ends unchanged leaves no scratch"
 
 
 def test_publish_meanwhile_ends_unchanged_or_refuses_another_content(data_root):
