@@ -2,4 +2,17 @@
 
 from scripts.s3_server import FAKE_KEYS, create_bucket, free_port, moto_server, s3_env
 
-__all__ = ["FAKE_KEYS", "create_bucket", "free_port", "moto_server", "s3_env"]
+
+def bucket_objects(endpoint: str, bucket: str) -> dict[str, bytes]:
+    """Every object of ``bucket`` on the server at ``endpoint``: key -> bytes (what a test asserts on)."""
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
+    )
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    keys = [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
+
+
+__all__ = ["FAKE_KEYS", "bucket_objects", "create_bucket", "free_port", "moto_server", "s3_env"]

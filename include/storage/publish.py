@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from include.storage.layout import CLAIM_FILE, MANIFEST_FILE, version_key
-from include.storage.store import AlreadyExists, Store
+from include.storage.store import AlreadyExists, Store, sha256_file
 
 CODE_DIRS = ("include", "plugins", "dags")
 LIBRARIES = ("apache-airflow", "gensim", "tensorflow", "keras", "numpy", "pyarrow")
@@ -48,11 +48,7 @@ class VersionManifest(TypedDict, total=False):
 
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)[0]
 
 
 def code_version(project_root: Path) -> str:

@@ -39,7 +39,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,6 +92,15 @@ class Written:
 
     folder: Path
     files: dict[str, dict] = field(default_factory=dict)
+
+    def publish(self, put: Callable[[Path, str], None]) -> None:
+        """Checksum every file of :attr:`folder` (once, recorded in :attr:`files`) and hand it to
+        ``put(local path, path relative to the folder)``, the backend's way of publishing one file."""
+        for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
+            relative = path.relative_to(self.folder).as_posix()
+            sha256, size = sha256_file(path)
+            self.files[relative] = {"sha256": sha256, "bytes": size}
+            put(path, relative)
 
 
 def configure(options: dict | None) -> None:
@@ -352,12 +361,12 @@ class LocalStore(Store):
         written = Written(incoming)
         try:
             yield written
-            for path in sorted(p for p in incoming.rglob("*") if p.is_file()):
-                relative = path.relative_to(incoming).as_posix()
-                sha256, size = sha256_file(path)
-                written.files[relative] = {"sha256": sha256, "bytes": size}
+
+            def rename_into_place(path: Path, relative: str) -> None:
                 (target / relative).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(path, target / relative)
+
+            written.publish(rename_into_place)
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
 
@@ -569,12 +578,12 @@ class S3Store(Store):
         written = Written(folder)
         try:
             yield written
-            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                relative = path.relative_to(folder).as_posix()
-                sha256, size = sha256_file(path)
-                written.files[relative] = {"sha256": sha256, "bytes": size}
+
+            def upload(path: Path, relative: str) -> None:
                 key = f"{prefix}/{relative}"
-                self._guard(key, lambda p=path, k=key: self.fs.put_file(str(p), self._path(k), **self.put_arguments))
+                self._guard(key, lambda: self.fs.put_file(str(path), self._path(key), **self.put_arguments))
+
+            written.publish(upload)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.s3server import free_port
+from tests.s3server import bucket_objects, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -28,20 +28,6 @@ def _make_run(tmp_path, env_extra, conf):
     return result, time.monotonic() - started
 
 
-def _bucket_objects(endpoint, bucket) -> dict[str, bytes]:
-    import boto3
-
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
-    )
-    keys = [
-        o["Key"]
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        for o in page.get("Contents", [])
-    ]
-    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
-
-
 def _local_data_files() -> set[str]:
     local = PROJECT_ROOT / "data"
     return {str(p) for p in local.rglob("*")} if local.exists() else set()
@@ -54,7 +40,7 @@ def test_make_run_on_an_s3_data_root_publishes_a_whole_version_there(tmp_path, s
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "succeeded: promoted" in result.stdout
     bucket = s3_bucket.removeprefix("s3://")
-    objects = _bucket_objects(s3_endpoint, bucket)
+    objects = bucket_objects(s3_endpoint, bucket)
     latest = objects["embeddings/models/LATEST"].decode().strip()
     assert f"Model version: {s3_bucket}/embeddings/models/{latest}" in result.stdout
     manifest = json.loads(objects[f"embeddings/models/{latest}/manifest.json"])

@@ -12,25 +12,11 @@ import json
 import pytest
 
 from tests.integration.cluster import AirflowCluster
-from tests.s3server import s3_env
+from tests.s3server import bucket_objects, s3_env
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
 TINY = {"min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1, "window": 2}
-
-
-def _objects(endpoint: str, bucket: str) -> dict[str, bytes]:
-    import boto3
-
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
-    )
-    keys = [
-        o["Key"]
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        for o in page.get("Contents", [])
-    ]
-    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
 def _files(folder) -> list[str]:
@@ -70,7 +56,7 @@ def test_two_celery_workers_sharing_no_writable_folder_publish_to_s3(tmp_path, s
     ran = {name: log.count("tokenize_to_parquet") for name, log in worker_logs.items()}
     assert len(ran) == 2 and all(count > 0 for count in ran.values()), f"mapped tokenize tasks per worker: {ran}"
 
-    objects = _objects(s3_endpoint, s3_bucket.removeprefix("s3://"))
+    objects = bucket_objects(s3_endpoint, s3_bucket.removeprefix("s3://"))
     latest = objects["embeddings/models/LATEST"].decode().strip()
     manifest = json.loads(objects[f"embeddings/models/{latest}/manifest.json"])
     for name, entry in manifest["files"].items():
