@@ -13,8 +13,10 @@ from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, conf
 
 from word2vec_operators import (
     BuildKerasModelOperator,
+    BuildNeighbourTableOperator,
     CommitTokensOperator,
     DetectPhrasesOperator,
+    EvaluateEmbeddingsOperator,
     ExportEmbeddingsOperator,
     IngestTextOperator,
     PromoteVersionOperator,
@@ -344,13 +346,26 @@ with DAG(
         # detect_phrases is skipped when phrases are off
         trigger_rule="none_failed",
     )
-    export = ExportEmbeddingsOperator(
-        task_id="export_embeddings", model_path=train.output["model_path"], version_dir=train.output["version_dir"]
+    # After training, four independent steps on the version's embeddings: a real executor runs them
+    # side by side; the report joins them.
+    version_dir = train.output["version_dir"]
+    export = ExportEmbeddingsOperator(task_id="export_embeddings", version_dir=version_dir)
+    keras_models = BuildKerasModelOperator(
+        task_id="build_keras_model", version_dir=version_dir, seed="{{ params.seed }}"
     )
-    keras_models = BuildKerasModelOperator(task_id="build_keras_model", version_dir=train.output["version_dir"])
+    neighbour_table = BuildNeighbourTableOperator(
+        task_id="build_neighbour_table", version_dir=version_dir, top_k="{{ params.top_k }}"
+    )
+    evaluate = EvaluateEmbeddingsOperator(
+        task_id="evaluate_embeddings",
+        version_dir=version_dir,
+        corpus_id=ingest.output["corpus_id"],
+        probe_words="{{ params.probe_words }}",
+        top_k="{{ params.top_k }}",
+    )
     report = WriteSimilarityReportOperator(
         task_id="write_similarity_report",
-        version_dir=train.output["version_dir"],
+        version_dir=version_dir,
         version=train.output["version"],
         corpus_path=ingest.output["corpus_path"],
         corpus_id=ingest.output["corpus_id"],
@@ -365,8 +380,10 @@ with DAG(
         epochs_choice=train.output["epochs_choice"],
         probe_words="{{ params.probe_words }}",
         top_k="{{ params.top_k }}",
-        seed="{{ params.seed }}",
         gate_tolerance="{{ params.gate_tolerance }}",
+        parity=keras_models.output["parity"],
+        evaluation=evaluate.output,
+        neighbour_table=neighbour_table.output["neighbour_table"],
     )
     publish = PublishVersionOperator(
         task_id="publish",
@@ -393,4 +410,5 @@ with DAG(
         outlets=[MODEL_ASSET],
     )
     commit_tokens >> detect_phrases >> train
-    ingest >> tokenize >> commit_tokens >> train >> export >> keras_models >> report >> publish >> promote
+    ingest >> tokenize >> commit_tokens >> train >> [export, keras_models, neighbour_table, evaluate] >> report
+    report >> publish >> promote

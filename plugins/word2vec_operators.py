@@ -365,29 +365,8 @@ class TrainWord2VecOperator(PipelineStepOperator):
 
 
 class ExportEmbeddingsOperator(PipelineStepOperator):
-    """Write ``embeddings.npy``, ``vocab.json`` and ``exports/`` into the staged version
-    (:func:`include.steps.export_embeddings.export_embeddings`).
-
-    :param model_path: the trained gensim model (templated)
-    :param version_dir: the staged version folder (templated)
-    """
-
-    template_fields: Sequence[str] = ("model_path", "version_dir")
-
-    def __init__(self, *, model_path: str, version_dir: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.model_path = model_path
-        self.version_dir = version_dir
-
-    def run(self, context: Any) -> dict:
-        from include.steps.export_embeddings import export_embeddings
-
-        return export_embeddings(self.model_path, self.version_dir, context["run_id"])
-
-
-class BuildKerasModelOperator(PipelineStepOperator):
-    """Build the Keras models on the exported embeddings into ``<version>/keras/``
-    (:func:`include.steps.build_keras_model.build_keras_model`).
+    """Write the version's vectors in the exchange formats under ``exports/`` (word2vec text and
+    binary, projector TSVs; :func:`include.steps.export_embeddings.export_embeddings`).
 
     :param version_dir: the staged version folder (templated)
     """
@@ -399,15 +378,90 @@ class BuildKerasModelOperator(PipelineStepOperator):
         self.version_dir = version_dir
 
     def run(self, context: Any) -> dict:
+        from include.steps.export_embeddings import export_embeddings
+
+        return export_embeddings(self.version_dir, context["run_id"])
+
+
+class BuildKerasModelOperator(PipelineStepOperator):
+    """Build the Keras models on the version's embeddings into ``<version>/keras/`` and check them
+    against gensim (:func:`include.steps.build_keras_model.build_keras_model`). A parity mismatch
+    fails the run. The only task that imports TensorFlow.
+
+    :param version_dir: the staged version folder (templated)
+    :param parity_pairs: random word pairs the parity check compares (templated)
+    :param seed: seed of the parity sample (templated)
+    """
+
+    template_fields: Sequence[str] = ("version_dir", "parity_pairs", "seed")
+
+    def __init__(self, *, version_dir: str, parity_pairs: int = 200, seed: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.version_dir = version_dir
+        self.parity_pairs = parity_pairs
+        self.seed = seed
+
+    def run(self, context: Any) -> dict:
         from include.steps.build_keras_model import build_keras_model
 
-        return build_keras_model(self.version_dir, context["run_id"])
+        return build_keras_model(
+            self.version_dir, context["run_id"], parity_pairs=int(self.parity_pairs), seed=int(self.seed)
+        )
+
+
+class BuildNeighbourTableOperator(PipelineStepOperator):
+    """Write ``neighbours.parquet``, the nearest neighbours of every word, exact or approximate with
+    its recall measured (:func:`include.steps.build_neighbour_table.build_neighbour_table`). A recall
+    below the floor fails the run.
+
+    :param version_dir: the staged version folder (templated)
+    :param top_k: neighbours per word (templated)
+    """
+
+    template_fields: Sequence[str] = ("version_dir", "top_k")
+
+    def __init__(self, *, version_dir: str, top_k: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.version_dir = version_dir
+        self.top_k = top_k
+
+    def run(self, context: Any) -> dict:
+        from include.steps.build_neighbour_table import build_neighbour_table
+
+        return build_neighbour_table(self.version_dir, context["run_id"], int(self.top_k))
+
+
+class EvaluateEmbeddingsOperator(PipelineStepOperator):
+    """Score the version on the word-similarity and analogy sets and measure its drift against the
+    last promoted version of the corpus (:func:`include.steps.evaluate_embeddings.evaluate_embeddings`).
+
+    :param version_dir: the staged version folder (templated)
+    :param corpus_id: the corpus's token folder name: drift compares within it (templated)
+    :param probe_words: words whose neighbourhoods drift compares; empty = the most frequent (templated)
+    :param top_k: neighbours per word compared (templated)
+    """
+
+    template_fields: Sequence[str] = ("version_dir", "corpus_id", "probe_words", "top_k")
+
+    def __init__(self, *, version_dir: str, corpus_id: str, probe_words: list | None, top_k: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.version_dir = version_dir
+        self.corpus_id = corpus_id
+        self.probe_words = probe_words
+        self.top_k = top_k
+
+    def run(self, context: Any) -> dict:
+        from include.steps.evaluate_embeddings import evaluate_embeddings
+
+        return evaluate_embeddings(
+            self.version_dir, corpus_id=self.corpus_id, probe_words=self.probe_words, top_k=int(self.top_k)
+        )
 
 
 class WriteSimilarityReportOperator(PipelineStepOperator):
-    """Evaluate (parity, benchmarks, drift), decide (the quality gate against the last promoted
+    """Join what the parallel steps measured, decide (the quality gate against the last promoted
     version of the corpus) and write the report stating the decision
-    (:func:`include.steps.write_similarity_report.write_similarity_report`). A parity mismatch fails the run.
+    (:func:`include.steps.write_similarity_report.write_similarity_report`).
 
     :param version_dir: the staged version folder (templated)
     :param version: the version's name (templated)
@@ -416,10 +470,11 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
     :param corpus_stats: ``files``, ``lines`` (from ingest), ``tokens``, ``partitions``,
         ``train_seconds``, ``data_time`` (from training) for the report (templated)
     :param probe_words: words whose neighbours the report lists; empty = the most frequent (templated)
-    :param top_k: neighbours per probe word and in the neighbour table (templated)
+    :param top_k: neighbours per probe word (templated)
     :param gate_tolerance: how much worse than the reference a score may be (templated)
-    :param parity_pairs: random word pairs the parity check compares (templated)
-    :param seed: seed of the parity sample (templated)
+    :param parity: ``build_keras_model``'s parity check (templated)
+    :param evaluation: ``evaluate_embeddings``'s facts: ``evaluation``, ``drift``, ``reference`` (templated)
+    :param neighbour_table: ``build_neighbour_table``'s facts (templated)
     :param epochs_choice: the passes trained and why (``train_word2vec``'s ``epochs_choice``); the
         report states them as ``params.epochs`` and ``params.epochs_requested`` (templated)
     """
@@ -433,9 +488,10 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         "epochs_choice",
         "probe_words",
         "top_k",
-        "parity_pairs",
-        "seed",
         "gate_tolerance",
+        "parity",
+        "evaluation",
+        "neighbour_table",
     )
 
     def __init__(
@@ -449,8 +505,9 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         probe_words: list | None,
         top_k: int,
         gate_tolerance: float,
-        parity_pairs: int = 200,
-        seed: int = 0,
+        parity: dict,
+        evaluation: dict,
+        neighbour_table: dict,
         epochs_choice: dict | None = None,
         **kwargs,
     ) -> None:
@@ -463,9 +520,10 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         self.epochs_choice = epochs_choice
         self.probe_words = probe_words
         self.top_k = top_k
-        self.parity_pairs = parity_pairs
-        self.seed = seed
         self.gate_tolerance = gate_tolerance
+        self.parity = parity
+        self.evaluation = evaluation
+        self.neighbour_table = neighbour_table
 
     def run(self, context: Any) -> dict:
         from include.steps.write_similarity_report import write_similarity_report
@@ -480,8 +538,9 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
             probe_words=self.probe_words,
             top_k=int(self.top_k),
             gate_tolerance=float(self.gate_tolerance),
-            parity_pairs=int(self.parity_pairs),
-            seed=int(self.seed),
+            parity=self.parity,
+            evaluation=self.evaluation,
+            neighbour_table=self.neighbour_table,
             epochs_choice=self.epochs_choice,
         )
 

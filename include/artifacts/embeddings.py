@@ -45,26 +45,42 @@ class Embeddings:
 
 
 def export_embeddings(model_path: Path, out_dir: Path) -> dict:
-    """Write ``embeddings.npy`` and ``vocab.json`` of the gensim model at ``model_path`` into ``out_dir``.
-
-    ``model_path`` is a model this pipeline trained and saved in its own staging folder.
-    Returns ``{"embeddings_path", "vocab_path", "vocab_size", "vector_size"}``.
-    """
+    """Write ``embeddings.npy`` and ``vocab.json`` of the gensim model saved at ``model_path`` into
+    ``out_dir`` (see :func:`write_embeddings`). ``model_path`` is a model this pipeline trained
+    and saved in its own folder (loading a gensim model unpickles it)."""
     from gensim.models import Word2Vec
 
-    model = Word2Vec.load(str(model_path))
-    vectors = np.ascontiguousarray(model.wv.vectors, dtype=np.float32)
+    return write_embeddings(Word2Vec.load(str(model_path)).wv, out_dir)
+
+
+def write_embeddings(keyed_vectors, out_dir: Path) -> dict:
+    """Write ``embeddings.npy`` (float32 ``wv.vectors``) and ``vocab.json`` (``wv.key_to_index``)
+    of gensim ``keyed_vectors`` into ``out_dir``. Training calls it on the model still in memory,
+    so the matrix is written once and never read back from the pickled model.
+    Returns ``{"embeddings_path", "vocab_path", "vocab_size", "vector_size"}``.
+    """
+    vectors = np.ascontiguousarray(keyed_vectors.vectors, dtype=np.float32)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     embeddings_path = out_dir / EMBEDDINGS_FILE
     np.save(embeddings_path, vectors, allow_pickle=False)
     vocab_path = out_dir / VOCAB_FILE
-    write_json_atomic(vocab_path, dict(model.wv.key_to_index), indent=None)
+    write_json_atomic(vocab_path, dict(keyed_vectors.key_to_index), indent=None)
     return {
         "embeddings_path": str(embeddings_path),
         "vocab_path": str(vocab_path),
         "vocab_size": int(vectors.shape[0]),
         "vector_size": int(vectors.shape[1]),
     }
+
+
+def fetch_embeddings(store, version_prefix: str, scratch: Path, mmap: bool = True) -> Embeddings:
+    """The embeddings of the version at ``version_prefix`` in ``store`` (a
+    :class:`include.storage.store.Store`), loaded from a local folder: the data root itself when
+    it is local, else copies under ``scratch``. ``mmap`` maps the matrix instead of reading it."""
+    for name in (EMBEDDINGS_FILE, VOCAB_FILE):
+        local = store.fetch(f"{version_prefix}/{name}", Path(scratch))
+    return load_embeddings(local.parent, mmap=mmap)
 
 
 def load_embeddings(folder: Path, mmap: bool = False) -> Embeddings:

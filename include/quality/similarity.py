@@ -40,6 +40,12 @@ def split_probe_words(embeddings: Embeddings, probe_words: list) -> tuple[list[s
     return known, unknown
 
 
+def choose_probe_words(embeddings: Embeddings, requested: list | None) -> tuple[list[str], list]:
+    """``(known, unknown)`` (see :func:`split_probe_words`) of the probe words ``requested``, or of
+    :func:`default_probe_words` when none are."""
+    return split_probe_words(embeddings, list(requested) if requested else default_probe_words(embeddings))
+
+
 def nearest_neighbours(embeddings: Embeddings, words: list[str], top_k: int) -> dict[str, list[list]]:
     """``{word: [[neighbour, cosine], ...]}``, the ``top_k`` most similar words, the word itself excluded.
 

@@ -1,27 +1,42 @@
-"""The ``build_keras_model`` step: Keras 3 models on the exported embeddings, in ``<version>/keras/``."""
+"""The ``build_keras_model`` step: Keras 3 models on the version's embeddings, in ``<version>/keras/``,
+checked against gensim before they are kept (the parity check)."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
-from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, load_embeddings
+from include.artifacts.embeddings import fetch_embeddings
 from include.artifacts.keras_models import write_keras_models
+from include.quality.parity import check_parity
 from include.storage.layout import data_store
 from include.storage.version_files import record_written, relocated
 
+log = logging.getLogger(__name__)
 
-def build_keras_model(version_dir: str, run_id: str) -> dict:
+
+def build_keras_model(version_dir: str, run_id: str, parity_pairs: int = 200, seed: int = 0) -> dict:
     """The whole ``build_keras_model`` task: the models of :mod:`include.artifacts.keras_models`
     built on the version's ``embeddings.npy`` and ``vocab.json`` (at ``version_dir`` under the data
-    root) into its ``keras/``. Returns the models' locations."""
+    root) into its ``keras/``, after :func:`include.quality.parity.check_parity` found the saved
+    models' cosines equal to gensim's on ``parity_pairs`` random pairs (drawn with ``seed``).
+
+    Returns the models' locations and ``parity`` (the check's result, for the report). Raises
+    :class:`include.errors.ParityError`, publishing no model, when Keras and gensim disagree.
+    """
     store = data_store()
     prefix = store.key_of(version_dir)
     with tempfile.TemporaryDirectory(prefix="w2v-keras-") as scratch:
-        for name in (EMBEDDINGS_FILE, VOCAB_FILE):
-            local = store.fetch(f"{prefix}/{name}", Path(scratch))
-        embeddings = load_embeddings(local.parent, mmap=True)
+        embeddings = fetch_embeddings(store, prefix, Path(scratch))
         with store.writer(f"{prefix}/keras", Path(scratch)) as out:
             paths = write_keras_models(embeddings.vectors, embeddings.index_to_word, out.folder)
+            parity = check_parity(embeddings, out.folder, pairs=parity_pairs, seed=seed)
+            log.info(
+                "parity over %d pairs: max |keras - gensim| = %.3g (ids), %.3g (strings)",
+                parity["pairs"],
+                parity["max_abs_diff"],
+                parity["max_abs_diff_words"],
+            )
         record_written(store, run_id, "build_keras_model", out.files, under="keras")
-    return relocated(paths, out.folder, store, f"{prefix}/keras")
+    return {**relocated(paths, out.folder, store, f"{prefix}/keras"), "parity": parity}

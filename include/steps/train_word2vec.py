@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TypedDict
 
+from include.artifacts.embeddings import write_embeddings
 from include.artifacts.phrases import PhraseParams
 from include.errors import PipelineInputError
 from include.storage.layout import data_store, partition_key, staging_key, version_key
@@ -461,7 +462,8 @@ def train_word2vec_on_file(
     corpus_file: Path, sentences: int, params: Word2VecParams, model_path: Path, started: float | None = None
 ) -> TrainingStats:
     """Train on a ``LineSentence`` file of ``sentences`` lines (see :func:`write_line_sentence_file`)
-    and save the model at ``model_path``; the file is removed afterwards. Returns and raises as
+    and save the model at ``model_path``, its ``embeddings.npy`` and ``vocab.json`` beside it
+    (:func:`include.artifacts.embeddings.write_embeddings`); the file is removed afterwards. Returns and raises as
     :func:`train_word2vec` does (``started``: when the work began, for ``train_seconds``)."""
     from gensim.models import Word2Vec
 
@@ -510,6 +512,7 @@ def train_word2vec_on_file(
             callbacks=[_epoch_logger()],
         )
         model.save(str(model_path))
+        write_embeddings(model.wv, model_path.parent)  # from memory: the matrix is never read back
     finally:
         corpus_file.unlink(missing_ok=True)
     seconds = time.perf_counter() - started

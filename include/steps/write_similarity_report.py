@@ -12,20 +12,12 @@ from typing import TypedDict
 
 import numpy as np
 
-from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
+from include.artifacts.embeddings import Embeddings, fetch_embeddings
 from include.artifacts.phrases import PHRASES_FILE, phrase_report
-from include.quality.drift import MOVED_CANDIDATES, compare_versions
-from include.quality.evaluation import RESTRICT_VOCAB, evaluate_keyed_vectors
+from include.quality.drift import MOVED_CANDIDATES
+from include.quality.evaluation import RESTRICT_VOCAB
 from include.quality.gate import GateDecision, decide, reference_version
-from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
-from include.quality.parity import check_parity
-from include.quality.similarity import (
-    default_probe_words,
-    nearest_neighbours,
-    split_probe_words,
-    undertraining,
-    unit_rows,
-)
+from include.quality.similarity import choose_probe_words, nearest_neighbours, undertraining, unit_rows
 from include.storage.atomic_io import write_json_atomic, write_text_atomic
 from include.storage.layout import data_store
 from include.storage.version_files import record_written, relocated
@@ -104,40 +96,30 @@ def history_png(history: list[dict]) -> bytes | None:
 
 def build_report(
     embeddings: Embeddings,
-    keras_dir: Path,
     *,
     version: str,
     params: dict,
     corpus: dict,
     probe_words: list | None,
     top_k: int,
-    parity_pairs: int,
-    seed: int,
-    previous: tuple[Embeddings, str] | None = None,
+    parity: dict,
+    evaluation: dict,
+    drift: dict | None = None,
     history: list[dict] | None = None,
 ) -> dict:
-    """The report as a JSON-ready dict: neighbours of the probe words, parity, evaluation, statistics,
-    drift against ``previous`` (its embeddings and version name) and the evaluation ``history`` of
-    earlier versions (``[{"version", "data_time", "evaluation"}]``, oldest first) with this one appended.
+    """The report as a JSON-ready dict: neighbours of the probe words, statistics, and what the
+    steps before measured: ``parity`` (:func:`include.quality.parity.check_parity`, from
+    ``build_keras_model``), ``evaluation`` and ``drift`` (``evaluate_embeddings``), and the
+    evaluation ``history`` of earlier versions (``[{"version", "data_time", "evaluation"}]``,
+    oldest first) with this one appended.
 
     ``training`` is the undertraining check of the probe words' neighbours with a warning in words
     (:func:`training_warning`; ``params["epochs"]``/``["epochs_requested"]`` and ``corpus["tokens"]``
     name the likely cause).
     ``probe_words`` empty or ``None`` means the 20 most frequent non-stop words. Probe words not in
     the vocabulary (unknown, empty, markup, non-strings) are listed in ``oov_probe_words`` as given.
-    Raises :class:`include.errors.ParityError` when Keras and gensim disagree.
     """
-    requested = list(probe_words) if probe_words else default_probe_words(embeddings)
-    known, unknown = split_probe_words(embeddings, requested)
-    parity = check_parity(embeddings, keras_dir, pairs=parity_pairs, seed=seed)
-    log.info(
-        "parity over %d pairs: max |keras - gensim| = %.3g (ids), %.3g (strings)",
-        parity["pairs"],
-        parity["max_abs_diff"],
-        parity["max_abs_diff_words"],
-    )
-    evaluation = evaluate_keyed_vectors(embeddings.to_keyed_vectors())
-    drift = compare_versions(embeddings, previous[0], known, top_k, previous[1]) if previous else None
+    known, unknown = choose_probe_words(embeddings, probe_words)
     neighbours = nearest_neighbours(embeddings, known, top_k)
     training = training_warning(undertraining(neighbours), params, corpus)
     if training["warning"]:
@@ -161,7 +143,7 @@ def build_report(
             {key: entry.get(key) for key in ("version", "data_time", "evaluation")} for entry in (history or [])
         ]
         + [{"version": version, "data_time": corpus.get("data_time"), "evaluation": evaluation}],
-        "bounds": report_bounds(len(embeddings), parity_pairs),
+        "bounds": report_bounds(len(embeddings), parity["pairs"]),
     }
 
 
@@ -240,51 +222,47 @@ def write_similarity_report(
     probe_words: list | None,
     top_k: int,
     gate_tolerance: float,
-    parity_pairs: int = 200,
-    seed: int = 0,
+    parity: dict,
+    evaluation: dict,
+    neighbour_table: dict,
     epochs_choice: dict | None = None,
 ) -> ReportFacts:
-    """The whole ``write_similarity_report`` task for the version being built at ``version_dir``.
-
-    Builds the report (see :func:`build_report`) against the gate's reference, the last promoted
-    version of ``corpus_id`` (its drift, and the evaluation history of the corpus's versions),
-    writes ``neighbours.parquet``, decides with the quality gate (``gate_tolerance``) and writes
-    ``report/report.json`` and ``report/report.html`` stating the decision.
+    """The whole ``write_similarity_report`` task for the version being built at ``version_dir``:
+    it joins what the parallel steps measured (``parity`` from ``build_keras_model``,
+    ``evaluation`` from ``evaluate_embeddings``: its ``evaluation``, ``drift`` and ``reference``,
+    and ``neighbour_table`` from ``build_neighbour_table``), decides with the quality gate
+    (``gate_tolerance``) against the last promoted version of ``corpus_id``, and writes
+    ``report/report.json`` and ``report/report.html`` stating the decision, with the evaluation
+    history of the corpus's versions (see :func:`build_report`).
     ``epochs_choice`` (``train_word2vec``'s :class:`~include.steps.train_word2vec.EpochsChoice`)
     replaces ``params["epochs"]`` by the passes trained, adds ``params["epochs_requested"]`` (a
     number or ``"auto"``) and is kept as ``report["epochs_choice"]`` with its reason.
-    Raises :class:`include.errors.ParityError` when Keras and gensim disagree.
     """
     store = data_store()
     prefix = store.key_of(version_dir)
     published = [v for v in list_versions(store) if v.get("corpus_id") == corpus_id]
     reference = reference_version(published, corpus_id)
+    if (reference["version"] if reference else None) != evaluation.get("reference"):
+        log.warning(
+            "the gate's reference is now %s; drift was measured against %s",
+            reference["version"] if reference else None,
+            evaluation.get("reference"),
+        )
     history = sorted(published, key=lambda v: (v.get("data_time", ""), v["version"]))
+    if epochs_choice:
+        params = {**params, "epochs": epochs_choice["epochs"], "epochs_requested": epochs_choice["requested"]}
     with tempfile.TemporaryDirectory(prefix="w2v-report-") as scratch:
-        local = Path(scratch) / "version"
-        for name in (EMBEDDINGS_FILE, VOCAB_FILE):
-            store.fetch(f"{prefix}/{name}", local)
-        embeddings = load_embeddings(store.fetch(f"{prefix}/{VOCAB_FILE}", local).parent)
-        keras_dir = store.fetch_tree(f"{prefix}/keras", local)
-        previous = None
-        if reference:
-            before = store.key_of(reference["path"])
-            for name in (EMBEDDINGS_FILE, VOCAB_FILE):
-                folder = store.fetch(f"{before}/{name}", Path(scratch) / "previous").parent
-            previous = (load_embeddings(folder, mmap=True), reference["version"])
-        if epochs_choice:
-            params = {**params, "epochs": epochs_choice["epochs"], "epochs_requested": epochs_choice["requested"]}
+        embeddings = fetch_embeddings(store, prefix, Path(scratch))
         report = build_report(
             embeddings,
-            keras_dir,
             version=version,
             params=params,
             corpus=corpus_stats,
             probe_words=probe_words,
             top_k=int(top_k),
-            parity_pairs=int(parity_pairs),
-            seed=int(seed),
-            previous=previous,
+            parity=parity,
+            evaluation=evaluation["evaluation"],
+            drift=evaluation.get("drift"),
             history=history,
         )
         if epochs_choice:
@@ -294,18 +272,18 @@ def write_similarity_report(
         except FileNotFoundError:
             phrases = None
         report["phrases"] = phrase_report(phrases, embeddings.word_to_index)
-        with store.writer(prefix, Path(scratch)) as out:
-            report["neighbour_table"] = write_neighbour_table(embeddings, int(top_k), out.folder / NEIGHBOURS_FILE)
-            gate = decide(report["evaluation"], reference, float(gate_tolerance))
-            report["gate"] = gate
-            (log.info if gate["decision"] == GateDecision.PROMOTED else log.warning)(
-                "quality gate: %s (%s)", gate["decision"], gate["reason"]
-            )
-            paths = write_report(report, embeddings, out.folder / "report")
-        record_written(store, run_id, "write_similarity_report", out.files)
+        report["neighbour_table"] = neighbour_table
+        gate = decide(report["evaluation"], reference, float(gate_tolerance))
+        report["gate"] = gate
+        (log.info if gate["decision"] == GateDecision.PROMOTED else log.warning)(
+            "quality gate: %s (%s)", gate["decision"], gate["reason"]
+        )
+        with store.writer(f"{prefix}/report", Path(scratch)) as out:
+            paths = write_report(report, embeddings, out.folder)
+        record_written(store, run_id, "write_similarity_report", out.files, under="report")
     return ReportFacts(
-        **relocated(paths, out.folder, store, prefix),
+        **relocated(paths, out.folder, store, f"{prefix}/report"),
         decision=gate["decision"],
         reason=gate["reason"],
-        max_abs_diff=report["parity"]["max_abs_diff"],
+        max_abs_diff=parity["max_abs_diff"],
     )

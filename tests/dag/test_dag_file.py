@@ -12,17 +12,10 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 DAG_FILE = PROJECT_ROOT / "dags" / "word2vec_embeddings.py"
-STEPS = [
-    "ingest_text",
-    "tokenize_to_parquet",
-    "commit_tokens",
-    "train_word2vec",
-    "export_embeddings",
-    "build_keras_model",
-    "write_similarity_report",
-    "publish",
-    "promote",
-]
+BEFORE = ["ingest_text", "tokenize_to_parquet", "commit_tokens", "train_word2vec"]
+#: independent of each other: a real executor runs them side by side
+PARALLEL = ["export_embeddings", "build_keras_model", "build_neighbour_table", "evaluate_embeddings"]
+AFTER = ["write_similarity_report", "publish", "promote"]
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +37,16 @@ def test_every_dag_has_tags_and_retries(dag_bag):
             assert task.retries >= 2, task.task_id
 
 
-def test_steps_are_chained_in_order(dag_bag):
+def test_steps_are_chained_in_order_and_fan_out_after_training(dag_bag):
     dag = dag_bag.dags["word2vec_embeddings"]
-    assert sorted(dag.task_ids) == sorted([*STEPS, "detect_phrases"])
-    for upstream, downstream in itertools.pairwise(STEPS):
+    assert sorted(dag.task_ids) == sorted([*BEFORE, *PARALLEL, *AFTER, "detect_phrases"])
+    for upstream, downstream in [*itertools.pairwise(BEFORE), *itertools.pairwise(AFTER)]:
         assert downstream in dag.get_task(upstream).downstream_task_ids
+    for task_id in PARALLEL:
+        task = dag.get_task(task_id)
+        assert "train_word2vec" in task.upstream_task_ids, task_id
+        assert not task.upstream_task_ids & set(PARALLEL), f"{task_id} waits for a step it does not need"
+        assert task.downstream_task_ids == {"write_similarity_report"}, task_id
     assert type(dag.get_task("train_word2vec")).__module__ == "word2vec_operators"
 
 

@@ -9,7 +9,6 @@ import pytest
 from include.artifacts.embeddings import load_embeddings
 from include.quality.similarity import default_probe_words, nearest_neighbours, undertraining
 from include.steps.commit_tokens import commit_tokens
-from include.steps.export_embeddings import export_embeddings
 from include.steps.ingest_text import ingest_text
 from include.steps.tokenize_to_parquet import tokenize_to_parquet
 from include.steps.train_word2vec import Word2VecParams, train_version
@@ -77,7 +76,6 @@ def _train(lee_tokens, monkeypatch, run_id: str, **overrides) -> tuple[dict, dic
         run_id=run_id,
         data_time=datetime(2026, 11, 27, tzinfo=UTC),
     )
-    export_embeddings(trained["model_path"], trained["version_dir"], run_id)
     embeddings = load_embeddings(Path(trained["version_dir"]))
     probes = default_probe_words(embeddings)
     return trained, {

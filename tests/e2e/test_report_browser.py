@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 
 from include.artifacts.embeddings import load_embeddings
+from include.quality.drift import compare_versions
+from include.quality.evaluation import evaluate_keyed_vectors
+from include.quality.parity import check_parity
 from include.steps.write_similarity_report import build_report, write_report
 from tests.conftest import PROJECT_ROOT
 
@@ -29,15 +32,14 @@ def report_html(trained_version, tmp_path_factory):
     ]
     report = build_report(
         emb,
-        trained_version["version_dir"] / "keras",
         version="20261102T000000Z-11111111",
         params={"corpus_path": "/data/<script>alert('x')</script>", "epochs": 3},
         corpus={"files": 1, "lines": 400, "tokens": 4500, "data_time": "2026-11-02"},
         probe_words=["king", "river", "<img src=x onerror=alert(1)>"],
         top_k=5,
-        parity_pairs=20,
-        seed=0,
-        previous=(emb, "20261101T000000Z-00000000"),
+        parity=check_parity(emb, trained_version["version_dir"] / "keras", pairs=20, seed=0),
+        evaluation=evaluate_keyed_vectors(emb.to_keyed_vectors()),
+        drift=compare_versions(emb, emb, ["king", "river"], 5, "20261101T000000Z-00000000"),
         history=history,
     )
     report["gate"] = {"decision": "promoted", "reason": "first version of this corpus"}

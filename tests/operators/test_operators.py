@@ -74,28 +74,23 @@ def test_ingest_tokenize_and_commit_operators(small_corpus, data_root):
     assert len(list((data_root / "tokens" / facts["corpus_id"] / "snapshot").glob("part-*.parquet"))) == 4
 
 
-def test_report_operator_fails_without_retry_on_parity_mismatch(trained_version, data_root):
+def test_keras_operator_fails_without_retry_on_parity_mismatch(trained_version, data_root, monkeypatch):
+    import include.steps.build_keras_model as keras_step
+
     version_dir = data_root / "models" / "v"
     shutil.copytree(trained_version["version_dir"], version_dir)
-    embeddings = load_embeddings(version_dir)
     shutil.rmtree(version_dir / "keras")
-    write_keras_models(embeddings.vectors + np.float32(0.5), embeddings.index_to_word, version_dir / "keras")
-    operator = ops.WriteSimilarityReportOperator(
-        task_id="write_similarity_report",
-        version_dir=str(version_dir),
-        version="v",
-        corpus_path="c",
-        corpus_id="c",
-        corpus_stats={},
-        probe_words=[],
-        top_k=3,
-        parity_pairs=20,
-        seed=0,
-        gate_tolerance=0.05,
+
+    def shifted(vectors, words, out_dir):  # models whose cosines are not gensim's
+        return write_keras_models(vectors + np.float32(0.5), words, out_dir)
+
+    monkeypatch.setattr(keras_step, "write_keras_models", shifted)
+    operator = ops.BuildKerasModelOperator(
+        task_id="build_keras_model", version_dir=str(version_dir), parity_pairs=20, seed=0
     )
     with pytest.raises(AirflowFailException, match="Keras and gensim cosines differ"):
-        ops.PipelineStepOperator.execute(operator, _context(params={"epochs": 1}))
-    assert not (version_dir / "report" / "report.json").exists()
+        ops.PipelineStepOperator.execute(operator, _context())
+    assert not (version_dir / "keras").exists() or not list((version_dir / "keras").iterdir()), "no model is kept"
 
 
 def test_disk_full_fails_without_retry_naming_the_file(trained_version, data_root, monkeypatch):
@@ -103,19 +98,18 @@ def test_disk_full_fails_without_retry_naming_the_file(trained_version, data_roo
 
     version_dir = data_root / "models" / "v"
     shutil.copytree(trained_version["version_dir"], version_dir)
-    (version_dir / "embeddings.npy").unlink()
+    shutil.rmtree(version_dir / "exports", ignore_errors=True)
 
     def full(path, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(np, "save", full)
-    operator = ops.ExportEmbeddingsOperator(
-        task_id="export_embeddings", model_path=str(version_dir / "word2vec.model"), version_dir=str(version_dir)
-    )
-    with pytest.raises(AirflowFailException, match=r"disk full while writing '.*embeddings\.npy'"):
+    monkeypatch.setattr(np, "savetxt", full)
+    operator = ops.ExportEmbeddingsOperator(task_id="export_embeddings", version_dir=str(version_dir))
+    with pytest.raises(AirflowFailException, match=r"disk full while writing '.*vectors\.tsv'"):
         ops.PipelineStepOperator.execute(operator, _context())
-    assert not (version_dir / "embeddings.npy").exists() and not (version_dir / "manifest.json").exists()
-    assert not list(version_dir.glob(".incoming-*")), "the task's half-written files are dropped"
+    assert not (version_dir / "exports").exists() or not list((version_dir / "exports").rglob("*.*"))
+    assert not (version_dir / "manifest.json").exists()
+    assert not list(version_dir.rglob(".incoming-*")), "the task's half-written files are dropped"
 
 
 def test_publish_operator_translates_unchanged_and_conflict(data_root, monkeypatch):

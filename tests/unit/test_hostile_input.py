@@ -8,6 +8,8 @@ import pytest
 from include.artifacts.embeddings import export_embeddings, load_embeddings
 from include.artifacts.keras_models import write_keras_models
 from include.errors import PipelineInputError
+from include.quality.evaluation import evaluate_keyed_vectors
+from include.quality.parity import check_parity
 from include.steps.ingest_text import ingest_corpus, read_manifest
 from include.steps.train_word2vec import Word2VecParams, train_word2vec
 from include.steps.write_similarity_report import build_report
@@ -81,14 +83,13 @@ def test_a_one_word_vocabulary_trains_exports_and_reports(tmp_path):
     write_keras_models(emb.vectors, emb.index_to_word, version / "keras")
     report = build_report(
         emb,
-        version / "keras",
         version="v",
         params={},
         corpus={},
         probe_words=["hello", "<b>"],
         top_k=5,
-        parity_pairs=5,
-        seed=0,
+        parity=check_parity(emb, version / "keras", pairs=5, seed=0),
+        evaluation=evaluate_keyed_vectors(emb.to_keyed_vectors()),
     )
     assert report["neighbours"] == {"hello": []} and report["oov_probe_words"] == ["<b>"]
     assert report["parity"]["max_abs_diff"] < 1e-5

@@ -25,9 +25,8 @@ from include.artifacts.phrases import (
 from include.errors import PipelineInputError
 from include.serving.model_store import ModelStore
 from include.steps.detect_phrases import NothingToLearn, detect_phrases, staged_phrases_key
-from include.steps.export_embeddings import export_embeddings
 from include.steps.run_conf import check_params
-from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
+from include.steps.train_word2vec import Word2VecParams, train_version
 from include.steps.write_similarity_report import render_html
 from include.storage.layout import data_store
 from tests.conftest import PROJECT_ROOT, synthetic_sentences
@@ -101,8 +100,6 @@ def _run(corpus_tokens: Path, run_id: str, settings: PhraseParams, params: Word2
         data_time=datetime(2026, 11, 2, tzinfo=UTC),
         phrase_settings=settings,
     )
-    if not isinstance(trained, Unchanged):
-        export_embeddings(trained["model_path"], trained["version_dir"], run_id)
     return facts, trained
 
 

@@ -3,7 +3,18 @@ import json
 import pytest
 
 from include.artifacts.embeddings import load_embeddings
+from include.quality.drift import compare_versions
+from include.quality.evaluation import evaluate_keyed_vectors
+from include.quality.parity import check_parity
 from include.steps.write_similarity_report import build_report, history_png, pca_map_png, render_html, write_report
+
+
+def measured(emb, keras_dir, pairs):
+    """What the steps before the report measure: parity (build_keras_model), evaluation (evaluate_embeddings)."""
+    return {
+        "parity": check_parity(emb, keras_dir, pairs=pairs, seed=0),
+        "evaluation": evaluate_keyed_vectors(emb.to_keyed_vectors()),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -11,14 +22,12 @@ def report(trained_version):
     emb = load_embeddings(trained_version["version_dir"])
     return build_report(
         emb,
-        trained_version["version_dir"] / "keras",
         version="20260101T000000Z-abcdef12",
         params={"corpus_path": "/x/<i>corpus</i>", "epochs": 3},
         corpus={"files": 1, "lines": 2, "tokens": 3},
         probe_words=["king", "<script>alert(1)</script>", "", "nope"],
         top_k=4,
-        parity_pairs=30,
-        seed=0,
+        **measured(emb, trained_version["version_dir"] / "keras", 30),
     )
 
 
@@ -47,14 +56,12 @@ def test_default_probe_words_when_none_given(trained_version):
     emb = load_embeddings(trained_version["version_dir"])
     result = build_report(
         emb,
-        trained_version["version_dir"] / "keras",
         version="v",
         params={},
         corpus={},
         probe_words=[],
         top_k=2,
-        parity_pairs=5,
-        seed=0,
+        **measured(emb, trained_version["version_dir"] / "keras", 5),
     )
     assert 0 < len(result["neighbours"]) <= 20
     assert "the" not in result["neighbours"] and "and" not in result["neighbours"]
@@ -83,16 +90,14 @@ def test_drift_and_history_sections(trained_version, tmp_path):
     history = [{"version": "v0", "data_time": "2026-11-01", "evaluation": {"wordsim353": {"spearman": 0.1}}}]
     result = build_report(
         emb,
-        trained_version["version_dir"] / "keras",
         version="v1",
         params={},
         corpus={"data_time": "2026-11-02"},
         probe_words=["king"],
         top_k=3,
-        parity_pairs=5,
-        seed=0,
-        previous=(emb, "v0"),
+        drift=compare_versions(emb, emb, ["king"], 3, "v0"),
         history=history,
+        **measured(emb, trained_version["version_dir"] / "keras", 5),
     )
     assert result["drift"]["previous_version"] == "v0"
     assert result["drift"]["probe_jaccard"] == {"king": 1.0}, "identical embeddings do not drift"

@@ -1,0 +1,33 @@
+"""The ``build_neighbour_table`` step: ``neighbours.parquet``, the nearest neighbours of every word
+of the version (exact, or approximate with its recall measured; see
+:mod:`include.quality.neighbour_table`)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from include.artifacts.embeddings import fetch_embeddings
+from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
+from include.storage.layout import data_store
+from include.storage.version_files import record_written, relocated
+
+
+def build_neighbour_table(version_dir: str, run_id: str, top_k: int) -> dict:
+    """The whole ``build_neighbour_table`` task: the ``top_k`` neighbours of every word of the
+    version at ``version_dir`` (under the data root) written to its ``neighbours.parquet``.
+
+    Returns ``{"path", "neighbour_table"}``: the table's location and its facts (method,
+    ``recall_at_k``, seconds, ...), which the report carries. Raises
+    :class:`include.errors.NeighbourRecallError`, writing nothing, when an approximate table's
+    measured recall is too low.
+    """
+    store = data_store()
+    prefix = store.key_of(version_dir)
+    with tempfile.TemporaryDirectory(prefix="w2v-neighbours-") as scratch:
+        embeddings = fetch_embeddings(store, prefix, Path(scratch))
+        with store.writer(prefix, Path(scratch)) as out:
+            facts = write_neighbour_table(embeddings, int(top_k), out.folder / NEIGHBOURS_FILE)
+        record_written(store, run_id, "build_neighbour_table", out.files)
+    located = relocated(facts, out.folder, store, prefix)
+    return {"path": located["path"], "neighbour_table": located}
