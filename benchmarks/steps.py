@@ -87,13 +87,12 @@ def main() -> None:
     if step == "tokenize":
         facts = tokenize(work, workers)
     elif step == "train":
-        from include.artifacts.embeddings import export_embeddings
         from include.steps.train_word2vec import Word2VecParams, train_word2vec
 
+        # writes embeddings.npy and vocab.json beside the model, as the train_word2vec task does
         facts = train_word2vec(
             snapshot_partition(work), Word2VecParams(workers=workers, **PARAMS), work / "model" / "w2v.model"
         )
-        export_embeddings(work / "model" / "w2v.model", work / "model")
     elif step == "floor":
         facts = gensim_floor(floor_input, workers)
     elif step == "neighbours":

@@ -43,6 +43,22 @@ def exact_neighbours_max() -> int:
     return _non_negative_int("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", DEFAULT_EXACT_NEIGHBOURS_MAX)
 
 
+LARGE_VOCAB_METHODS = ("frequent", "hnsw")
+
+
+def large_vocab_neighbours() -> str:
+    """``EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS`` (default ``frequent``): the neighbour table above
+    ``EMBEDDINGS_EXACT_NEIGHBOURS_MAX`` words. ``frequent``: exact neighbours of the most frequent
+    words only, as many as an exact table of the threshold's size costs (other words are searched
+    on demand by the model store and the UI); ``hnsw``: every word, approximate, recall measured."""
+    value = os.environ.get("EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS", "frequent").strip().lower() or "frequent"
+    if value not in LARGE_VOCAB_METHODS:
+        raise PipelineInputError(
+            f"EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS={value!r} must be one of {', '.join(LARGE_VOCAB_METHODS)}"
+        )
+    return value
+
+
 def hnsw_params() -> dict[str, int]:
     """The HNSW index's parameters for the approximate neighbour table, from
     ``EMBEDDINGS_HNSW_M`` (links per word, default 32), ``EMBEDDINGS_HNSW_EF_CONSTRUCTION``

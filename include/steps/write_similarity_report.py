@@ -156,7 +156,8 @@ def report_bounds(vocab_size: int, parity_pairs: int) -> dict:
         "parity": f"{parity_pairs} random word pairs",
         "drift": f"the probe words and the {MOVED_CANDIDATES:,} most frequent words both versions share",
         "map": f"the {min(vocab_size, MAP_WORDS)} most frequent words",
-        "neighbour_table": "every word; recall checked on a fixed random sample when approximate",
+        "neighbour_table": "every word up to EMBEDDINGS_EXACT_NEIGHBOURS_MAX words; above it the most frequent "
+        "words (others searched on demand), or every word by HNSW with its recall checked on a fixed random sample",
     }
 
 

@@ -58,7 +58,8 @@ def test_bench_runs_and_prints_the_table(tmp_path):
 
 def test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table(tmp_path):
     """The sweep's CI point: 3,000 words (each >= min_count times) in 200k tokens, the exact
-    threshold lowered to 1,000 so the table is HNSW; its recall is measured and printed."""
+    threshold lowered to 1,000 so the table takes the large-vocabulary path (the most frequent
+    words, exact), and HNSW, the alternative, is measured beside it with its recall."""
     result = subprocess.run(
         [
             sys.executable,
@@ -82,8 +83,10 @@ def test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table(tmp
     assert result.returncode == 0, result.stderr[-3000:]
     row = json.loads((tmp_path / "sweep" / "sweep.jsonl").read_text().splitlines()[0])
     assert row["vocab"] == 3000 and row["tokens"] == 200_000
-    assert row["neighbours"]["method"] == "hnsw" and row["neighbours"]["recall_sample"] == 1000
-    assert row["neighbours"]["recall_at_k"] >= 0.95
-    for step in ("tokenize", "train", "floor", "neighbours"):
+    assert row["neighbours"]["method"] == "frequent" and row["neighbours"]["recall_at_k"] == 1.0
+    assert row["neighbours"]["words"] == 1000, "1,000**2 / 3,000 words, raised to the 1,000-word minimum"
+    assert row["neighbours_hnsw"]["method"] == "hnsw" and row["neighbours_hnsw"]["recall_sample"] == 1000
+    assert row["neighbours_hnsw"]["recall_at_k"] >= 0.95
+    for step in ("tokenize", "train", "floor", "neighbours", "neighbours_hnsw"):
         assert row[step]["seconds"] > 0 and row[step]["peak_rss_mib"] > 0
-    assert re.search(r"^ +3,000 .* hnsw +0\.9\d+$", result.stdout, re.M), result.stdout
+    assert re.search(r"^ +3,000 .* frequent +1\.0000 +[\d.]+ +\d+ +0\.9\d+$", result.stdout, re.M), result.stdout

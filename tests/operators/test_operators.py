@@ -10,7 +10,6 @@ from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowFailException
 
 import word2vec_operators as ops
-from include.artifacts.embeddings import load_embeddings
 from include.artifacts.keras_models import write_keras_models
 
 

@@ -7,7 +7,7 @@ from include.artifacts.embeddings import Embeddings, load_embeddings
 from include.artifacts.formats import write_projector_files, write_word2vec_formats
 from include.errors import NeighbourRecallError, ParityError
 from include.quality.drift import compare_versions, jaccard
-from include.quality.neighbour_table import HnswParams, neighbour_table, write_neighbour_table
+from include.quality.neighbour_table import HnswParams, frequent_words, neighbour_table, write_neighbour_table
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,8 @@ def _clustered_embeddings(words: int = 3000, dims: int = 16, seed: int = 0) -> E
     return Embeddings(vectors.astype(np.float32), {w: i for i, w in enumerate(names)}, names)
 
 
-def test_above_the_threshold_the_table_is_approximate_and_its_recall_measured(tmp_path):
+def test_above_the_threshold_the_hnsw_table_is_approximate_and_its_recall_measured(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS", "hnsw")
     emb = _clustered_embeddings()
     result = write_neighbour_table(emb, 10, tmp_path / "neighbours.parquet", exact_max=1000)
     assert result["method"] == "hnsw" and result["recall_sample"] == 1000
@@ -85,10 +86,40 @@ def test_above_the_threshold_the_table_is_approximate_and_its_recall_measured(tm
     assert abs(overall - result["recall_at_k"]) < 0.02
 
 
+def test_above_the_threshold_the_frequent_table_holds_the_most_frequent_words_exactly(tmp_path):
+    """The default above the threshold: exact neighbours of the exact_max**2 / n most frequent
+    words (the cost of a full exact table at the threshold), the rest searched on demand."""
+    from include.serving.model_store import PublishedModel
+
+    emb = _clustered_embeddings(words=3000)
+    folder = tmp_path / "v"
+    folder.mkdir()
+    result = write_neighbour_table(emb, 10, folder / "neighbours.parquet", exact_max=2000)
+    assert result["method"] == "frequent" and result["recall_at_k"] == 1.0
+    assert result["words"] == 2000 * 2000 // 3000 == 1333 and result["vocab_size"] == 3000
+    table = pq.read_table(result["path"])
+    assert table.num_rows == 1333 * 10
+    assert set(table.column("word").to_pylist()) == set(emb.index_to_word[:1333]), "the most frequent words"
+    exact_indices, _, _ = neighbour_table(emb, 10, exact_max=len(emb))
+    got = np.array([emb.word_to_index[w] for w in table.column("neighbour").to_pylist()]).reshape(1333, 10)
+    assert (np.sort(got, axis=1) == np.sort(exact_indices[:1333], axis=1)).all()
+    # a word the table does not hold is searched on demand, with the same answer as exact search
+    model = PublishedModel("v", folder, emb)
+    rare = emb.index_to_word[2999]
+    assert [w for w, _ in model.neighbours(rare, 10)] == [emb.index_to_word[i] for i in exact_indices[2999]]
+    assert frequent_words(10_000_000, 100_000) == 1000 and frequent_words(500, 100) == 500
+
+
 def test_the_threshold_is_a_setting(monkeypatch):
     emb = _clustered_embeddings(words=400)
     monkeypatch.setenv("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", "399")
+    assert neighbour_table(emb, 5)[2]["method"] == "frequent"
+    monkeypatch.setenv("EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS", "hnsw")
     assert neighbour_table(emb, 5)[2]["method"] == "hnsw"
+    monkeypatch.setenv("EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS", "annoy")
+    with pytest.raises(ValueError, match="EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS='annoy' must be one of frequent, hnsw"):
+        neighbour_table(emb, 5)
+    monkeypatch.setenv("EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS", "hnsw")
     monkeypatch.setenv("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", "400")
     assert neighbour_table(emb, 5)[2]["method"] == "exact"
     monkeypatch.setenv("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", "0")
