@@ -15,21 +15,37 @@ def embeddings(trained_version):
     return load_embeddings(trained_version["version_dir"])
 
 
-def test_word2vec_formats_load_back_in_gensim(embeddings, tmp_path):
+def test_word2vec_formats_load_back_in_gensim_exactly(embeddings, tmp_path, monkeypatch):
+    import include.artifacts.formats as formats
+
+    monkeypatch.setattr(formats, "BLOCK_ROWS", 7)  # several blocks, the last one short
     paths = write_word2vec_formats(embeddings, tmp_path)
     for path, binary in ((paths["word2vec_text"], False), (paths["word2vec_binary"], True)):
         loaded = KeyedVectors.load_word2vec_format(path, binary=binary)
         assert loaded.index_to_key == embeddings.index_to_word
-        assert np.allclose(loaded.vectors, embeddings.vectors, atol=1e-6 if not binary else 0)
+        assert np.array_equal(loaded.vectors, embeddings.vectors), "the shortest text that reads back the same float"
     header = open(paths["word2vec_text"], encoding="utf-8").readline().split()
     assert header == [str(len(embeddings)), str(embeddings.vector_size)]
+    gensims = tmp_path / "gensim.bin"
+    embeddings.to_keyed_vectors().save_word2vec_format(str(gensims), binary=True)
+    assert gensims.read_bytes() == open(paths["word2vec_binary"], "rb").read(), "byte for byte gensim's binary"
+
+
+def test_text_formats_hold_extreme_and_unicode_values_exactly(tmp_path):
+    words = ["zéro", "東京", "big", "tiny"]
+    vectors = np.array([[0.0, -0.0], [1e-5, -1.2487489e-9], [-1.0717874e06, 3.4e38], [1.4e-45, 1.0]], np.float32)
+    emb = Embeddings(vectors, {w: i for i, w in enumerate(words)}, words)
+    paths = {**write_word2vec_formats(emb, tmp_path), **write_projector_files(emb, tmp_path)}
+    loaded = KeyedVectors.load_word2vec_format(paths["word2vec_text"], binary=False)
+    assert loaded.index_to_key == words and np.array_equal(loaded.vectors, vectors)
+    assert np.array_equal(np.loadtxt(paths["projector_vectors"], delimiter="\t", dtype=np.float32), vectors)
 
 
 def test_projector_files_have_one_row_per_word(embeddings, tmp_path):
     paths = write_projector_files(embeddings, tmp_path)
     vectors = np.loadtxt(paths["projector_vectors"], delimiter="\t", dtype=np.float32)
     assert vectors.shape == embeddings.vectors.shape
-    assert np.allclose(vectors, embeddings.vectors, rtol=1e-5, atol=1e-6)
+    assert np.array_equal(vectors, embeddings.vectors)
     words = open(paths["projector_metadata"], encoding="utf-8").read().split("\n")
     assert words[:-1] == embeddings.index_to_word and words[-1] == ""
 
