@@ -36,7 +36,8 @@ def publish(version: str, *, run_id: str, manifest_path: str, facts: dict) -> Pu
     evaluation, parity and gate result, the ingested files, each partition's summary, and every
     file the run's tasks wrote with its sha256 and size. When the manifest exists already (another
     run of the same inputs, params and code published it meanwhile), the run ends :class:`Unchanged`;
-    a different version of the same name raises :class:`VersionConflictError`.
+    when this run's earlier attempt wrote it, the result is the same as that attempt's (see
+    :func:`published_meanwhile`); a different version of the same name raises :class:`VersionConflictError`.
     """
     store = data_store()
     prefix = version_key(version)
@@ -67,14 +68,27 @@ def publish(version: str, *, run_id: str, manifest_path: str, facts: dict) -> Pu
     )
 
 
-def published_meanwhile(version: str, content_hash: str | None, run_id: str, error: FileExistsError) -> Unchanged:
-    """``version`` has a manifest already: :class:`Unchanged` (the run's scratch dropped, recorded)
-    when it has the same ``content_hash`` (a retry of this run, or another run of the same
-    inputs); otherwise :class:`VersionConflictError`."""
+def published_meanwhile(
+    version: str, content_hash: str | None, run_id: str, error: FileExistsError
+) -> PublishedVersion | Unchanged:
+    """``version`` has a manifest already. When run ``run_id`` wrote it (an earlier attempt of this
+    task, whose worker died after the manifest and before the task's success was recorded): the
+    :class:`PublishedVersion` again, touching nothing, so the run goes on to ``promote``. When
+    another run wrote it with the same ``content_hash`` (another run of the same inputs):
+    :class:`Unchanged` (the run's scratch dropped, recorded). Otherwise :class:`VersionConflictError`."""
     store = data_store()
     existing = read_manifest(store, version)
     if not existing or existing.get("content_hash") != content_hash:
         raise VersionConflictError(f"model version '{store.key_url(version_key(version))}' exists: {error}") from error
+    if existing.get("run_id") == run_id:
+        log.info("version %s was published by an earlier attempt of this run: promoting it goes on", version)
+        prefix = version_key(version)
+        return PublishedVersion(
+            version=version,
+            version_path=store.key_url(prefix),
+            decision=GateDecision(existing["gate"]["decision"]),
+            report_html=store.key_url(f"{prefix}/report/report.html"),
+        )
     reason = (
         f"nothing new to publish: version {version} was published meanwhile by run "
         f"{existing.get('run_id')} from the same inputs, params and code"

@@ -86,6 +86,25 @@ def test_publish_meanwhile_ends_unchanged_or_refuses_another_content(data_root):
         published_meanwhile(version, "0" * 64, "this_run", FileExistsError("exists"))
 
 
+def test_publish_retried_after_its_own_manifest_goes_on_to_promote(data_root):
+    """The publish task's worker died after writing the manifest, before the task's success was
+    recorded, so Airflow runs publish again: that try must not end the run ``unchanged`` (which
+    skips promote and leaves LATEST behind for good, as later runs find the version by its hash)."""
+    version = "20261102T000000Z-abcdef01"
+    _version(version, "2026-11-02", content_hash="abcdef01" * 8, run_id="this_run")
+    manifest = data_store().read_bytes(f"models/{version}/manifest.json")
+    data_store().put_bytes(f"{staging_key('this_run')}/files/x.json", b"{}")
+    result = published_meanwhile(version, "abcdef01" * 8, "this_run", FileExistsError("exists"))
+    assert not isinstance(result, Unchanged)
+    assert result["version"] == version and result["decision"] == GateDecision.PROMOTED
+    assert result["version_path"] == data_store().key_url(f"models/{version}")
+    assert data_store().read_bytes(f"models/{version}/manifest.json") == manifest, "the manifest is untouched"
+    assert read_run_record("this_run") is None, "not recorded as unchanged"
+    promoted = promote(version, decision=result["decision"], reason="ok", run_id="this_run")
+    assert promoted["latest"] == version == read_latest(data_store())
+    assert read_run_record("this_run")["outcome"] == "promoted"
+
+
 def test_promote_moves_latest_forward_only_and_records_each_outcome(data_root):
     _version("20261103T000000Z-bbbbbbbb", "2026-11-03")
     _version("20261102T000000Z-aaaaaaaa", "2026-11-02")
