@@ -49,8 +49,8 @@ PARAMS = {
         minLength=1,
         title="Corpus path",
         description="A text file, or a folder read recursively for .txt/.gz/.bz2 files. Absolute, relative to "
-        "the data root, or bundled:lee (gensim's Lee background corpus). Must lie inside the data "
-        "root or a root listed in EMBEDDINGS_CORPUS_ROOTS.",
+        "the data root, an object-store URL (s3://bucket/prefix), or bundled:lee (gensim's Lee background "
+        "corpus). Must lie inside the data root or a root listed in EMBEDDINGS_CORPUS_ROOTS.",
     ),
     "vector_size": Param(
         100, type="integer", minimum=2, maximum=1000, title="Vector size", description="Dimensions of each word vector."

@@ -3,16 +3,37 @@
 from scripts.s3_server import FAKE_KEYS, create_bucket, free_port, moto_server, s3_env
 
 
-def bucket_objects(endpoint: str, bucket: str) -> dict[str, bytes]:
-    """Every object of ``bucket`` on the server at ``endpoint``: key -> bytes (what a test asserts on)."""
+def s3_client(endpoint: str):
+    """A boto3 S3 client of the server at ``endpoint`` (fake keys), for a test to set up and inspect a bucket."""
     import boto3
 
-    client = boto3.client(
+    return boto3.client(
         "s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
     )
+
+
+def bucket_objects(endpoint: str, bucket: str) -> dict[str, bytes]:
+    """Every object of ``bucket`` on the server at ``endpoint``: key -> bytes (what a test asserts on)."""
+    client = s3_client(endpoint)
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
     keys = [entry["Key"] for page in pages for entry in page.get("Contents", [])]
     return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
-__all__ = ["FAKE_KEYS", "bucket_objects", "create_bucket", "free_port", "moto_server", "s3_env"]
+def put_objects(endpoint: str, bucket: str, objects: dict[str, bytes]) -> None:
+    """Write each ``key -> bytes`` of ``objects`` into ``bucket`` (replacing what is there)."""
+    client = s3_client(endpoint)
+    for key, data in objects.items():
+        client.put_object(Bucket=bucket, Key=key, Body=data)
+
+
+__all__ = [
+    "FAKE_KEYS",
+    "bucket_objects",
+    "create_bucket",
+    "free_port",
+    "moto_server",
+    "put_objects",
+    "s3_client",
+    "s3_env",
+]

@@ -15,12 +15,13 @@ from typing import TypedDict
 from include.errors import PipelineInputError
 from include.steps.run_conf import check_conf_keys, check_params
 from include.storage.atomic_io import write_json_atomic
+from include.storage.corpus_location import CorpusLocation, resolve_corpus
 from include.storage.layout import data_store, staging_key
 from include.storage.partitions import SNAPSHOT, PartitionPlan, plan_partitions, read_partition_summary
-from include.storage.paths import corpus_id, resolve_corpus_path
+from include.storage.paths import corpus_id
 from include.storage.store import checked
 from include.storage.sweep import sweep
-from include.text.files import TextFileReader, discover_files
+from include.text.files import TextFileReader
 from include.text.tokens import tokenizer_version
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class IngestFacts(TypedDict):
     """What ``ingest_text`` tells the tasks after it (each key an XCom of its own)."""
 
     manifest_path: str  #: the run's ingest manifest (JSON), read by tokenize, commit and publish
-    corpus_path: str  #: the resolved corpus path
+    corpus_path: str  #: the resolved corpus location: a real local path or a normalised URL
     corpus_id: str  #: the folder name of the corpus's tokens (``tokens/<corpus_id>/``)
     dated: bool  #: whether the corpus has ``YYYY-MM-DD/`` day folders
     partitions: list[str]  #: this run's partitions (``dt=YYYY-MM-DD`` or ``snapshot``)
@@ -69,10 +70,12 @@ def ingest_text(
     check_conf_keys(conf, declared_params)
     if params is not None:
         check_params(params)
-    corpus = resolve_corpus_path(corpus_path)
+    corpus = resolve_corpus(corpus_path)
     plan = plan_partitions(corpus, interval_start, interval_end)
-    log.info("corpus %s: %s partitions %s", corpus, "dated" if plan.dated else "flat", [n for n, _ in plan.sources])
-    identity = corpus_id(corpus)
+    log.info(
+        "corpus %s: %s partitions %s", corpus.path, "dated" if plan.dated else "flat", [n for n, _ in plan.sources]
+    )
+    identity = corpus_id(corpus.path)
 
     def is_current(partition: str, inputs: dict[str, str]) -> bool:
         try:
@@ -93,7 +96,7 @@ def ingest_text(
         store.put_json(manifest_key, {**manifest, "corpus_id": identity, "run_id": run_id})
     return IngestFacts(
         manifest_path=store.key_url(manifest_key),
-        corpus_path=str(corpus),
+        corpus_path=corpus.path,
         corpus_id=identity,
         dated=plan.dated,
         partitions=[name for name, _ in plan.sources],
@@ -108,7 +111,7 @@ def read_ingest_manifest(location: str) -> dict:
 
 
 def ingest_corpus(
-    corpus: Path,
+    corpus: CorpusLocation | Path | str,
     manifest_path: Path,
     plan: PartitionPlan | None = None,
     max_shards: int = 1,
@@ -116,32 +119,33 @@ def ingest_corpus(
 ) -> dict:
     """Read every file of ``corpus`` once and write ``manifest_path`` (JSON).
 
-    ``corpus`` is a resolved, confined path (see :func:`include.storage.paths.resolve_corpus_path`);
-    ``plan`` says which of its parts go to which token partition (default: all of it, one
-    ``snapshot`` partition). The manifest lists, per file: ``path``, ``partition``, ``size`` (bytes
-    on disk), ``sha256`` (of the bytes on disk), ``lines`` and ``bad_bytes`` (undecodable bytes
-    replaced by U+FFFD); binary files (a NUL byte in the first 8 KiB) are listed with
+    ``corpus`` is a resolved, confined location, local or an object-store URL (see
+    :func:`include.storage.corpus_location.resolve_corpus`); ``plan`` says which of its parts go to
+    which token partition (default: all of it, one ``snapshot`` partition). The manifest lists, per
+    file: ``path`` (a local path or a URL), ``partition``, ``size`` (bytes stored), ``sha256`` (of the
+    bytes stored), ``etag`` (an object's, not on a local disk), ``lines`` and ``bad_bytes``
+    (undecodable bytes replaced by U+FFFD); binary files (a NUL byte in the first 8 KiB) are listed with
     ``skipped: "binary"`` and not read further. It also holds ``shards``: the readable files of each
     partition split into at most ``max_shards`` groups of similar size, tokenized in parallel.
     A partition for which ``is_current(partition, {path: sha256})`` says a committed partition was
     made from exactly these files by this tokenizer gets no shards and is listed in ``reused``.
     Returns the totals: ``files``, ``skipped_files``, ``lines``, ``bytes``, ``bad_bytes``, ``shards``,
     ``reused_partitions``.
-    Raises :class:`PipelineInputError` when no readable text file is found.
+    Raises :class:`PipelineInputError` naming the corpus when no readable text file is found.
     """
     started = time.perf_counter()
+    corpus = CorpusLocation.of(corpus)
     plan = plan or PartitionPlan([(SNAPSHOT, corpus)], dated=False)
-    located = [(partition, path) for partition, source in plan.sources for path in discover_files(source)]
+    located = [(partition, found) for partition, source in plan.sources for found in source.files()]
     if not located:
-        raise PipelineInputError(f"corpus_path '{corpus}' holds no .txt, .gz or .bz2 file")
+        raise PipelineInputError(f"corpus_path '{corpus.path}' holds no .txt, .gz or .bz2 file")
     entries = []
-    for number, (partition, path) in enumerate(located, start=1):
-        reader = TextFileReader(path, confine_to=corpus if corpus.is_dir() else None)
+    for number, (partition, found) in enumerate(located, start=1):
+        path = found.path
+        reader = TextFileReader(path, corpus=corpus)
         if reader.looks_binary():
             log.warning("skipping binary file %s (NUL bytes in its first 8 KiB)", path)
-            entries.append(
-                {"path": str(path), "partition": partition, "size": path.stat().st_size, "skipped": "binary"}
-            )
+            entries.append({"path": path, "partition": partition, "size": found.size, "skipped": "binary"})
             continue
         for _ in reader.blocks():
             pass
@@ -149,10 +153,11 @@ def ingest_corpus(
             log.warning("%s: %d undecodable bytes replaced by U+FFFD", path, reader.bad_bytes)
         entries.append(
             {
-                "path": str(path),
+                "path": path,
                 "partition": partition,
                 "size": reader.size,
                 "sha256": reader.sha256,
+                **({"etag": reader.etag} if reader.etag else {}),
                 "lines": reader.lines,
                 "bad_bytes": reader.bad_bytes,
             }
@@ -167,9 +172,9 @@ def ingest_corpus(
         "bad_bytes": sum(entry["bad_bytes"] for entry in read),
     }
     if not read:
-        raise PipelineInputError(f"corpus_path '{corpus}' holds no readable text file (all {len(entries)} binary)")
+        raise PipelineInputError(f"corpus_path '{corpus.path}' holds no readable text file (all {len(entries)} binary)")
     if totals["lines"] == 0:
-        raise PipelineInputError(f"corpus_path '{corpus}' holds only empty files")
+        raise PipelineInputError(f"corpus_path '{corpus.path}' holds only empty files")
     reused = current_partitions(entries, is_current) if is_current else []
     if reused:
         log.info("partitions already tokenized from the same files, reused: %s", reused)
@@ -178,7 +183,7 @@ def ingest_corpus(
     totals["reused_partitions"] = len(reused)
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
-        "corpus_path": str(corpus),
+        "corpus_path": corpus.path,
         "dated": plan.dated,
         "partitions": [partition for partition, _ in plan.sources],
         "totals": totals,

@@ -15,12 +15,15 @@ from pathlib import Path
 from include.storage.atomic_io import write_json_atomic
 from include.storage.layout import corpus_tokens_key, data_store, staging_key
 from include.storage.paths import safe_name
-from include.text.tokens import corpus_root, part_file_name, write_token_file
+from include.text.tokens import part_file_name, write_token_file
 
 
 def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> dict:
     """Tokenize shard ``shard_number`` (its index in ``manifest["shards"]``) into a local folder:
     ``<staging_tokens>/<partition>/part-<shard>.parquet`` and a ``.json`` sidecar of its totals.
+    The files are read where the manifest's ``corpus_path`` is (a local folder or an object-store
+    URL), and each must still be what ingest read (size, ETag, sha256), else
+    :class:`~include.storage.corpus_location.CorpusChanged` names it.
 
     Returns ``{"partition", "shard", "rows", "tokens", "files", "path"}``; rewriting a shard (a retry)
     replaces its file.
@@ -28,7 +31,7 @@ def tokenize_shard(manifest: dict, shard_number: int, staging_tokens: Path) -> d
     shard = manifest["shards"][shard_number]
     entries = [manifest["files"][index] for index in shard["files"]]
     out_path = Path(staging_tokens) / shard["partition"] / part_file_name(shard["shard"])
-    totals = write_token_file(entries, out_path, confine_to=corpus_root(manifest))
+    totals = write_token_file(entries, out_path, corpus=manifest["corpus_path"])
     write_json_atomic(out_path.with_suffix(".json"), totals, indent=None)
     return {
         "partition": shard["partition"],

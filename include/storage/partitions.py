@@ -1,10 +1,10 @@
 """Time partitions of a corpus and of its tokens.
 
-A corpus folder may hold one sub-folder per day, named ``YYYY-MM-DD``. A run with a data interval
-``[start, end)`` reads the day folders whose day falls inside it, each into its own token
-partition ``tokens/<corpus_id>/dt=YYYY-MM-DD/``. A run without a data interval reads the corpus as
-a snapshot: a dated folder as all its days (``dt=`` partitions again), a flat folder or a single
-file as the one partition ``tokens/<corpus_id>/snapshot/``, replaced by every snapshot run.
+A corpus folder (or key prefix) may hold one sub-folder per day, named ``YYYY-MM-DD``. A run with a
+data interval ``[start, end)`` reads the day folders whose day falls inside it, each into its own
+token partition ``tokens/<corpus_id>/dt=YYYY-MM-DD/``. A run without a data interval reads the
+corpus as a snapshot: a dated folder as all its days (``dt=`` partitions again), a flat folder or a
+single file as the one partition ``tokens/<corpus_id>/snapshot/``, replaced by every snapshot run.
 
 Training reads, for a dated corpus, the ``dt=`` partitions in the window ``(end - history_days,
 end)`` (all of them before ``end`` when ``history_days`` is 0); for a flat corpus, ``snapshot/``.
@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from include.errors import PipelineInputError
+from include.storage.corpus_location import CorpusLocation
 from include.storage.layout import SUCCESS_FILE, corpus_tokens_key, partition_key
 from include.storage.store import Store
 
@@ -40,36 +41,39 @@ def partition_day(name: str) -> date | None:
     return None
 
 
-def day_folders(corpus: Path) -> dict[date, Path]:
-    """The ``YYYY-MM-DD`` sub-folders of ``corpus`` (empty for a file or a flat folder)."""
-    if not corpus.is_dir():
-        return {}
+def day_folders(corpus: CorpusLocation | Path | str) -> dict[date, CorpusLocation]:
+    """The ``YYYY-MM-DD`` sub-folders (or key prefixes) of ``corpus`` (empty for a file or a flat folder)."""
     found = {}
-    for child in corpus.iterdir():
-        if child.is_dir() and DAY_FOLDER.match(child.name):
+    for child in CorpusLocation.of(corpus).folders():
+        if DAY_FOLDER.match(child.name):
             try:
                 found[date.fromisoformat(child.name)] = child
             except ValueError as error:
-                raise PipelineInputError(f"corpus folder '{child}' is named like a day but is not a date") from error
+                raise PipelineInputError(
+                    f"corpus folder '{child.path}' is named like a day but is not a date"
+                ) from error
     return dict(sorted(found.items()))
 
 
 @dataclass(frozen=True)
 class PartitionPlan:
-    """What one run reads: ``(partition name, source path)`` pairs, and whether the corpus is dated."""
+    """What one run reads: ``(partition name, source location)`` pairs, and whether the corpus is dated."""
 
-    sources: list[tuple[str, Path]]
+    sources: list[tuple[str, CorpusLocation]]
     dated: bool
 
 
-def plan_partitions(corpus: Path, interval_start: datetime | None, interval_end: datetime | None) -> PartitionPlan:
-    """Which parts of ``corpus`` this run ingests, each into which partition.
+def plan_partitions(
+    corpus: CorpusLocation | Path | str, interval_start: datetime | None, interval_end: datetime | None
+) -> PartitionPlan:
+    """Which parts of ``corpus`` (a local folder or file, or a URL) this run ingests, each into which partition.
 
     With an interval (``start < end``, UTC), a dated corpus yields its day folders with
     ``start.date() <= day < end.date()`` (the day itself when the interval is shorter than a day);
     without one, all its days. A flat folder or a file is always the ``snapshot`` partition.
     Raises :class:`PipelineInputError` when a dated corpus has no day folder in the interval.
     """
+    corpus = CorpusLocation.of(corpus)
     days = day_folders(corpus)
     if not days:
         return PartitionPlan([(SNAPSHOT, corpus)], dated=False)
@@ -79,8 +83,8 @@ def plan_partitions(corpus: Path, interval_start: datetime | None, interval_end:
         chosen = {day: path for day, path in days.items() if first <= day < last}
         if not chosen:
             raise PipelineInputError(
-                f"corpus_path '{corpus}' has no day folder in the data interval {first} .. {last - timedelta(days=1)} "
-                f"(it has {min(days)} .. {max(days)})"
+                f"corpus_path '{corpus.path}' has no day folder in the data interval "
+                f"{first} .. {last - timedelta(days=1)} (it has {min(days)} .. {max(days)})"
             )
         days = chosen
     return PartitionPlan([(partition_name(day), path) for day, path in days.items()], dated=True)

@@ -56,6 +56,7 @@ CLIENT_ATTEMPTS = 2
 _configured_options: dict = {}
 _checked: set[str] = set()
 _stores: dict[tuple, Store] = {}
+_filesystems: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
@@ -104,12 +105,14 @@ class Written:
 
 
 def configure(options: dict | None) -> None:
-    """Extra fsspec options for every object store opened from now on in this process (the Airflow
-    operators pass those of ``EMBEDDINGS_STORAGE_CONN_ID``'s connection); ``None`` clears them."""
+    """Extra fsspec options for every object store (the data root's, or a corpus's) opened from now on
+    in this process (the Airflow operators pass those of ``EMBEDDINGS_STORAGE_CONN_ID``'s
+    connection); ``None`` clears them."""
     global _configured_options
     with _lock:
         _configured_options = dict(options or {})
         _stores.clear()
+        _filesystems.clear()
 
 
 def is_url(text: str) -> bool:
@@ -387,23 +390,13 @@ class S3Store(Store):
     """
 
     def __init__(self, url: str, options: dict) -> None:
-        try:
-            import s3fs
-        except ImportError as error:
-            raise StorageConfigError(f"data root '{url}' needs the s3fs package (pip install s3fs)") from error
         self.url = url.rstrip("/")
         _, _, rest = self.url.partition("://")
         self.bucket, _, self.prefix = rest.partition("/")
         if not self.bucket:
             raise StorageConfigError(f"data root '{url}' names no bucket (expected s3://bucket/prefix)")
-        options = dict(options)
-        config = dict(options.pop("config_kwargs", {}) or {})
-        config.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-        config.setdefault("read_timeout", READ_TIMEOUT_SECONDS)
-        config.setdefault("retries", {"max_attempts": CLIENT_ATTEMPTS, "mode": "standard"})
         self.put_arguments = dict(options.get("s3_additional_kwargs", {}) or {})
-        self.fs = s3fs.S3FileSystem(config_kwargs=config, skip_instance_cache=True, **options)
-        self.fs.retries = CLIENT_ATTEMPTS  # s3fs's own retry loop, on top of botocore's
+        self.fs = s3_filesystem(options, f"data root '{url}'")
 
     def _path(self, key: str) -> str:
         return "/".join(part for part in (self.bucket, self.prefix, key.strip("/")) if part)
@@ -627,6 +620,54 @@ class S3Store(Store):
             f"data root '{self.url}': the store ignored a create-only write (If-None-Match), so two runs "
             "could overwrite each other's versions and LATEST; use a store with conditional writes"
         )
+
+
+def s3_filesystem(options: dict, what: str):
+    """An s3fs filesystem with ``options`` (fsspec's, e.g. ``client_kwargs``, ``s3_additional_kwargs``),
+    its client's timeouts and retries bounded (:data:`CONNECT_TIMEOUT_SECONDS`,
+    :data:`READ_TIMEOUT_SECONDS`, :data:`CLIENT_ATTEMPTS`) unless ``config_kwargs`` says otherwise,
+    so a dead endpoint fails within seconds. ``what`` names the location in the error raised when
+    s3fs is not installed (:class:`StorageConfigError`)."""
+    try:
+        import s3fs
+    except ImportError as error:
+        raise StorageConfigError(f"{what} needs the s3fs package (pip install s3fs)") from error
+    options = dict(options)
+    config = dict(options.pop("config_kwargs", {}) or {})
+    config.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    config.setdefault("read_timeout", READ_TIMEOUT_SECONDS)
+    config.setdefault("retries", {"max_attempts": CLIENT_ATTEMPTS, "mode": "standard"})
+    fs = s3fs.S3FileSystem(config_kwargs=config, skip_instance_cache=True, **options)
+    fs.retries = CLIENT_ATTEMPTS  # s3fs's own retry loop, on top of botocore's
+    return fs
+
+
+def reading_filesystem(url: str):
+    """The fsspec filesystem that reads under ``url`` (``s3://…``, or any protocol whose fsspec package
+    is installed), with the same options as the data root's store (:func:`storage_options_from_env`,
+    or :func:`configure`'s) and, for S3, the same bounded client (:func:`s3_filesystem`). Reading
+    needs no conditional writes, so any protocol serves. One instance per protocol and options.
+    Raises :class:`StorageConfigError` naming ``url`` when the protocol's package is missing."""
+    protocol = url.split("://", 1)[0].lower()
+    with _lock:
+        options = {**storage_options_from_env(), **_configured_options}
+        cache_key = (protocol, json.dumps(options, sort_keys=True, default=str))
+        if cache_key in _filesystems:
+            return _filesystems[cache_key]
+    if protocol in CONDITIONAL_PROTOCOLS:
+        fs = s3_filesystem(options, f"'{url}'")
+    else:
+        import fsspec
+
+        try:
+            fs = fsspec.filesystem(protocol, **options)
+        except (ImportError, ValueError) as error:
+            raise StorageConfigError(
+                f"'{url}': no fsspec filesystem for '{protocol}://' is installed ({error})"
+            ) from error
+    with _lock:
+        _filesystems[cache_key] = fs
+    return fs
 
 
 def open_store(location: str | Path) -> Store:

@@ -1,10 +1,10 @@
-"""Finding corpus files and reading them as text in bounded pieces.
+"""Reading corpus files as text in bounded pieces.
 
-A corpus is one file (any extension) or a folder read recursively for ``.txt``, ``.gz`` and
-``.bz2`` files (extension case ignored, hidden files and folders skipped). Text is decoded as
-UTF-8; undecodable bytes become U+FFFD and are counted. Lines are split the way Python's text
-mode splits them (``\\n``, ``\\r\\n``, ``\\r``) and long lines are delivered in pieces of at most
-``block_chars`` characters, so memory stays bounded whatever the file holds.
+Which files a corpus holds, and opening them (on a local disk or in an object store), is
+:class:`include.storage.corpus_location.CorpusLocation`'s. Text is decoded as UTF-8; undecodable
+bytes become U+FFFD and are counted. Lines are split the way Python's text mode splits them
+(``\\n``, ``\\r\\n``, ``\\r``) and long lines are delivered in pieces of at most ``block_chars``
+characters, so memory stays bounded whatever the file holds.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ import lzma
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from include.errors import PipelineInputError
-from include.storage.paths import is_within
+from include.storage.corpus_location import CorpusLocation, OpenedFile
 
-TEXT_SUFFIXES = (".txt", ".gz", ".bz2")
 BLOCK_CHARS = 1 << 16
 #: Characters decoded per read: the size of a block of whole lines, and the length past which a line
 #: still open is delivered in pieces.
@@ -36,75 +35,6 @@ _BINARY_SNIFF_BYTES = 8192
 # Undecodable bytes are decoded with "surrogateescape" (one lone surrogate per byte, which valid
 # UTF-8 never yields), then counted and replaced by U+FFFD: a count per reader, no global state.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-
-
-def discover_files(corpus: Path) -> list[Path]:
-    """Corpus files under ``corpus`` (a real path), sorted by path.
-
-    A file is returned as is, whatever its extension. In a folder, symlinks are followed only
-    when their target stays inside the folder; a link out of it is refused with
-    :class:`PipelineInputError` naming the link. Every real folder and file is visited once, so
-    link loops end and linked duplicates are read once.
-    """
-    if corpus.is_file():
-        return [corpus]
-    if not corpus.is_dir():
-        raise PipelineInputError(f"corpus_path '{corpus}' is neither a file nor a folder")
-    found: list[Path] = []
-    seen_dirs = {os.path.realpath(corpus)}
-    seen_files: set[Path] = set()
-
-    def unreadable(error: OSError) -> None:
-        raise PipelineInputError(f"corpus folder '{error.filename}' cannot be read: {error.strerror}") from error
-
-    for folder, dir_names, file_names in os.walk(corpus, onerror=unreadable, followlinks=True):
-        kept_dirs = []
-        for name in sorted(dir_names):
-            if name.startswith("."):
-                continue
-            sub = Path(folder) / name
-            real = _confined(sub, corpus)
-            if str(real) in seen_dirs:
-                continue
-            seen_dirs.add(str(real))
-            kept_dirs.append(name)
-        dir_names[:] = kept_dirs
-        for name in sorted(file_names):
-            if name.startswith(".") or not name.lower().endswith(TEXT_SUFFIXES):
-                continue
-            path = Path(folder) / name
-            real = _confined(path, corpus)
-            if real not in seen_files:  # a link to a file already in the corpus is not read twice
-                seen_files.add(real)
-                found.append(path)
-    return sorted(found)
-
-
-def open_confined(path: Path, root: Path | None):
-    """Open ``path`` for binary reading and check that what was opened lies inside ``root``.
-
-    The check is made on the open file itself (``/proc/self/fd``), so a file swapped for a link
-    between the corpus scan and the read cannot smuggle in a file from elsewhere.
-    Raises :class:`PipelineInputError` naming the path otherwise.
-    """
-    raw = open(path, "rb", buffering=0)  # noqa: SIM115 (returned to the caller, who closes it)
-    if root is None:
-        return raw
-    try:
-        opened = Path(os.readlink(f"/proc/self/fd/{raw.fileno()}"))
-    except OSError:  # no /proc (not Linux): check the path as it resolves now
-        opened = Path(os.path.realpath(path))
-    if not is_within(opened, root):
-        raw.close()
-        raise PipelineInputError(f"corpus file '{path}' now leads to '{opened}', outside '{root}'; refusing to read it")
-    return raw
-
-
-def _confined(path: Path, corpus: Path) -> Path:
-    real = Path(os.path.realpath(path))
-    if not is_within(real, corpus):
-        raise PipelineInputError(f"corpus file '{path}' is a link to '{real}', outside the corpus folder '{corpus}'")
-    return real
 
 
 class _HashingReader(io.RawIOBase):
@@ -134,19 +64,30 @@ class _HashingReader(io.RawIOBase):
 @dataclass
 class TextFileReader:
     """Reads one corpus file as text; after :meth:`blocks` (or :meth:`pieces`) is exhausted, ``sha256``, ``size``
-    (bytes on disk), ``lines`` and ``bad_bytes`` describe the whole file."""
+    (bytes stored), ``lines``, ``bad_bytes`` and ``etag`` (an object's; ``None`` on a local disk)
+    describe the whole file.
 
-    path: Path
+    ``path`` is a local path or a URL, opened through ``corpus`` (the corpus it belongs to, which it
+    must stay inside; by default the file alone). ``expected``, the file's ingest manifest entry when
+    it is read again, makes a file whose size or ETag changed since fail as it is opened.
+    """
+
+    path: Path | str
     block_chars: int = BLOCK_CHARS
     read_chars: int = READ_CHARS
-    confine_to: Path | None = None  # the corpus root the opened file must lie in
+    corpus: CorpusLocation | None = None
+    expected: Mapping | None = None
     sha256: str = ""
     size: int = 0
     lines: int = 0
     bad_bytes: int = 0
+    etag: str | None = None
+
+    def _open(self, expected: Mapping | None = None) -> OpenedFile:
+        return (self.corpus or CorpusLocation.of(self.path)).open(str(self.path), expected)
 
     def _decompressed(self, hashing: _HashingReader):
-        suffix = self.path.suffix.lower()
+        suffix = os.path.splitext(str(self.path))[1].lower()
         buffered = io.BufferedReader(hashing, buffer_size=_READ_BYTES)
         if suffix == ".gz":
             return io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), buffer_size=_READ_BYTES)
@@ -157,8 +98,8 @@ class TextFileReader:
     def looks_binary(self) -> bool:
         """True when the first 8 KiB of (decompressed) content hold a NUL byte."""
         try:
-            with open_confined(self.path, self.confine_to) as raw:
-                head = self._decompressed(_HashingReader(raw)).peek(_BINARY_SNIFF_BYTES)
+            with self._open() as opened:
+                head = self._decompressed(_HashingReader(opened.file)).peek(_BINARY_SNIFF_BYTES)
         except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as error:
             raise PipelineInputError(f"corpus file '{self.path}' cannot be read: {error}") from error
         return b"\x00" in head[:_BINARY_SNIFF_BYTES]
@@ -180,8 +121,8 @@ class TextFileReader:
         pending = ""  # the start of a line whose end has not been read yet
         long_line = False
         try:
-            with open_confined(self.path, self.confine_to) as raw:
-                hashing = _HashingReader(raw)
+            with self._open(self.expected) as opened:
+                hashing = _HashingReader(opened.file)
                 stream = io.TextIOWrapper(
                     self._decompressed(hashing), encoding="utf-8", errors="surrogateescape", newline=None
                 )
@@ -226,6 +167,7 @@ class TextFileReader:
             raise PipelineInputError(f"corpus file '{self.path}' is corrupt or unreadable: {error}") from error
         self.sha256 = hashing.sha256.hexdigest()
         self.size = hashing.size
+        self.etag = opened.etag
         self.lines = line_number
         self.bad_bytes = bad_bytes
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from include.errors import PipelineInputError
 from include.storage.atomic_io import replace_dir, write_json_atomic
+from include.storage.corpus_location import CorpusChanged, CorpusLocation
 from include.text.files import BLOCK_CHARS, LINES, TextFileReader
 
 log = logging.getLogger(__name__)
@@ -209,14 +210,20 @@ def iter_token_batches(path: Path, reader: TextFileReader | None = None):
 
 
 def write_token_file(
-    entries: list[dict], out_path: Path, progress_every: int = 100_000, confine_to: Path | None = None
+    entries: list[dict],
+    out_path: Path,
+    progress_every: int = 100_000,
+    corpus: CorpusLocation | Path | str | None = None,
 ) -> dict:
     """Tokenize the files of ingest manifest ``entries`` into one Parquet file at ``out_path``.
 
-    The file is written beside ``out_path`` and renamed into place when complete. Each file's
-    sha256 is checked against its entry while it is read. Returns
+    The files are read through ``corpus`` (the manifest's corpus: a local folder or file, or a URL;
+    every file must lie inside it), each by default on its own. The file is written beside
+    ``out_path`` and renamed into place when complete. Each file is checked against its entry: its
+    size and ETag when opened, its sha256 while it is read. Returns
     ``{"rows", "tokens", "files", "sources"}`` (``sources``: the files' sha256, in order).
-    Raises :class:`PipelineInputError` when a file changed since ingest.
+    Raises :class:`~include.storage.corpus_location.CorpusChanged` (a :class:`PipelineInputError`)
+    naming the file when it changed since ingest.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -232,6 +239,7 @@ def write_token_file(
     pending_rows = pending_tokens = 0
     next_report = progress_every
     files = [entry for entry in entries if "skipped" not in entry]
+    corpus = CorpusLocation.of(corpus) if corpus is not None else None
 
     with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
 
@@ -243,7 +251,7 @@ def write_token_file(
             pending_rows = pending_tokens = 0
 
         for number, entry in enumerate(files, start=1):
-            reader = TextFileReader(Path(entry["path"]), confine_to=confine_to)
+            reader = TextFileReader(entry["path"], corpus=corpus, expected=entry)
             source = pa.scalar(entry["path"], type=pa.string())
             for lines, chunks, tokens in iter_token_batches(reader.path, reader):
                 count = len(lines)
@@ -267,7 +275,7 @@ def write_token_file(
                     next_report = totals["tokens"] + progress_every
             if reader.sha256 != entry["sha256"]:
                 partial.unlink(missing_ok=True)
-                raise PipelineInputError(f"corpus file '{entry['path']}' changed between ingest and tokenize")
+                raise CorpusChanged(entry["path"], "sha256", entry["sha256"], reader.sha256)
             totals["files"] += 1
             totals["sources"].append(entry["sha256"])
             totals["inputs"][entry["path"]] = entry["sha256"]
@@ -300,7 +308,7 @@ def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000)
     started = time.perf_counter()
     try:
         totals = write_token_file(
-            manifest["files"], staged / part_file_name(0), progress_every, confine_to=corpus_root(manifest)
+            manifest["files"], staged / part_file_name(0), progress_every, corpus=manifest["corpus_path"]
         )
         if totals["tokens"] == 0:
             raise PipelineInputError(
@@ -312,12 +320,6 @@ def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000)
         raise
     replace_dir(staged, out_dir)
     return {**{key: summary[key] for key in ("rows", "tokens", "files")}, "path": str(out_dir)}
-
-
-def corpus_root(manifest: dict) -> Path | None:
-    """The folder an ingest manifest's files must stay in (``None`` for a single-file corpus)."""
-    corpus = Path(manifest["corpus_path"])
-    return corpus if corpus.is_dir() else None
 
 
 def part_file_name(shard: int) -> str:

@@ -1,9 +1,9 @@
 """Bad and hostile input at the library level: each refused with a message naming the file."""
 
-import builtins
 import os
 
 import pytest
+from fsspec.implementations.local import LocalFileSystem
 
 from include.artifacts.embeddings import export_embeddings, load_embeddings
 from include.artifacts.keras_models import write_keras_models
@@ -13,7 +13,8 @@ from include.quality.parity import check_parity
 from include.steps.ingest_text import ingest_corpus, read_manifest
 from include.steps.train_word2vec import Word2VecParams, train_word2vec
 from include.steps.write_similarity_report import build_report
-from include.text.files import TextFileReader, discover_files
+from include.storage.corpus_location import CorpusLocation
+from include.text.files import TextFileReader
 from include.text.tokens import tokenize_files, write_token_file
 
 
@@ -31,7 +32,7 @@ def test_file_swapped_for_an_outside_link_after_the_scan_is_refused(data_root, t
     with pytest.raises(PipelineInputError, match=r"a\.txt' now leads to .*secret\.txt', outside"):
         tokenize_files(read_manifest(manifest_path), tmp_path / "tokens")
     with pytest.raises(PipelineInputError, match="outside"):
-        write_token_file(read_manifest(manifest_path)["files"], tmp_path / "p.parquet", confine_to=corpus)
+        write_token_file(read_manifest(manifest_path)["files"], tmp_path / "p.parquet", corpus=corpus)
     assert not (tmp_path / "tokens").exists() and not (tmp_path / "p.parquet").exists()
 
 
@@ -39,14 +40,14 @@ def test_unreadable_file_is_named(data_root, tmp_path, monkeypatch):
     corpus = data_root / "corpus"
     corpus.mkdir()
     (corpus / "locked.txt").write_text("words\n")
-    real_open = builtins.open
+    real_open = LocalFileSystem.open
 
-    def deny(path, *args, **kwargs):
+    def deny(self, path, *args, **kwargs):
         if str(path).endswith("locked.txt"):
             raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
+        return real_open(self, path, *args, **kwargs)
 
-    monkeypatch.setattr("include.text.files.open", deny, raising=False)
+    monkeypatch.setattr(LocalFileSystem, "open", deny)
     with pytest.raises(PipelineInputError, match=r"locked\.txt' cannot be read: .*Permission denied"):
         ingest_corpus(corpus, tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
@@ -65,7 +66,7 @@ def test_unreadable_folder_is_named(data_root, monkeypatch):
 
     monkeypatch.setattr(os, "scandir", deny)
     with pytest.raises(PipelineInputError, match=r"private' cannot be read: Permission denied"):
-        discover_files(corpus)
+        CorpusLocation.of(corpus).files()
 
 
 def test_a_one_word_vocabulary_trains_exports_and_reports(tmp_path):

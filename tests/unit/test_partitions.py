@@ -3,6 +3,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from include.errors import PipelineInputError
+from include.storage.corpus_location import CorpusLocation
 from include.storage.partitions import (
     SNAPSHOT,
     day_folders,
@@ -32,12 +33,14 @@ def test_flat_folder_and_file_are_one_snapshot(tmp_path):
     (tmp_path / "a.txt").write_text("x\n")
     for corpus in (tmp_path, tmp_path / "a.txt"):
         plan = plan_partitions(corpus, utc(2026, 11, 2), utc(2026, 11, 3))
-        assert plan.sources == [(SNAPSHOT, corpus)] and plan.dated is False
+        assert plan.sources == [(SNAPSHOT, CorpusLocation.of(corpus))] and plan.dated is False
 
 
 def test_interval_selects_its_days(dated):
     plan = plan_partitions(dated, utc(2026, 11, 2), utc(2026, 11, 3))
-    assert plan.dated and plan.sources == [("dt=2026-11-02", dated / "2026-11-02")]
+    assert plan.dated and [(name, source.path) for name, source in plan.sources] == [
+        ("dt=2026-11-02", str(dated / "2026-11-02"))
+    ]
     two_days = plan_partitions(dated, utc(2026, 11, 1), utc(2026, 11, 3))
     assert [name for name, _ in two_days.sources] == ["dt=2026-11-01", "dt=2026-11-02"]
     hourly = plan_partitions(dated, utc(2026, 11, 3, 5), utc(2026, 11, 3, 6))

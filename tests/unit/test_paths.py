@@ -276,3 +276,115 @@ def test_safe_name_is_a_portable_folder_name(text):
     name = safe_name(text)
     assert re.fullmatch(r"[A-Za-z0-9._-]+", name)
     assert not name.startswith(".") and name not in {".", ".."}
+
+
+# --- EMBEDDINGS_CORPUS_ROOTS entries and corpus URLs (confined by key prefix, no store touched) ----
+
+
+@pytest.mark.parametrize(
+    ("setting", "entries"),
+    [
+        ("s3://corpora/texts,/srv/texts", ["s3://corpora/texts", "/srv/texts"]),
+        ("s3://a/b:/srv/x", ["s3://a/b", "/srv/x"]),
+        ("/srv/x:s3://a/b", ["/srv/x", "s3://a/b"]),
+        (" s3://a/b , gs://c/d::/srv/x,", ["s3://a/b", "gs://c/d", "/srv/x"]),
+        ("file:///srv/x:/srv/y", ["file:///srv/x", "/srv/y"]),
+        ("/one:/two", ["/one", "/two"]),
+        ("", []),
+    ],
+)
+def test_roots_split_on_commas_and_pathsep_keeping_a_scheme_whole(setting, entries):
+    assert paths.split_roots(setting) == entries
+
+
+@pytest.fixture
+def url_roots(data_root, monkeypatch, tmp_path):
+    """EMBEDDINGS_CORPUS_ROOTS with a URL root and a local one, in one setting."""
+    local = tmp_path / "texts"
+    local.mkdir()
+    monkeypatch.setenv("EMBEDDINGS_CORPUS_ROOTS", f"s3://corpora/texts,{local}")
+    return local
+
+
+@pytest.mark.parametrize(
+    ("corpus_path", "resolved"),
+    [
+        ("s3://corpora/texts", "s3://corpora/texts"),
+        ("s3://corpora/texts/news/", "s3://corpora/texts/news"),
+        ("S3://corpora//texts/./news/2026-11-01/a.txt", "s3://corpora/texts/news/2026-11-01/a.txt"),
+    ],
+)
+def test_url_under_a_url_root_resolves_normalised(url_roots, corpus_path, resolved):
+    assert resolve_corpus_path(corpus_path) == resolved
+
+
+def test_url_roots_and_local_roots_hold_together(url_roots):
+    (url_roots / "a.txt").write_text("words\n", encoding="utf-8")
+    assert resolve_corpus_path(str(url_roots / "a.txt")) == url_roots / "a.txt"
+    assert paths.allowed_url_roots() == ["s3://corpora/texts"]
+    assert url_roots in paths.allowed_roots()
+
+
+@pytest.mark.parametrize(
+    "corpus_path",
+    ["s3://corpora/texts2", "s3://corpora/texts2/news", "s3://corpora/text", "s3://corpora", "s3://other/texts"],
+)
+def test_url_outside_the_roots_is_refused_on_segment_boundaries(url_roots, data_root, corpus_path):
+    with pytest.raises(PipelineInputError, match="outside the allowed roots") as caught:
+        resolve_corpus_path(corpus_path)
+    message = str(caught.value)
+    assert f"corpus_path '{corpus_path}'" in message
+    assert "s3://corpora/texts" in message and str(url_roots) in message and str(data_root) in message
+    assert "EMBEDDINGS_CORPUS_ROOTS" in message
+
+
+@pytest.mark.parametrize(
+    "corpus_path", ["s3://corpora/texts/../secret", "s3://corpora/texts/news/../../x", "s3://corpora/texts/.."]
+)
+def test_url_with_a_dotdot_segment_is_refused_even_when_it_would_stay_inside(url_roots, corpus_path):
+    with pytest.raises(PipelineInputError, match=r"'\.\.' segment") as caught:
+        resolve_corpus_path(corpus_path)
+    assert corpus_path in str(caught.value)
+
+
+@pytest.mark.parametrize("corpus_path", ["s3://", "s3:///", "s3://./"])
+def test_url_without_a_bucket_is_refused(url_roots, corpus_path):
+    with pytest.raises(PipelineInputError, match="names no bucket"):
+        resolve_corpus_path(corpus_path)
+
+
+def test_url_is_refused_when_only_local_roots_are_allowed(data_root):
+    with pytest.raises(PipelineInputError, match="outside the allowed roots") as caught:
+        resolve_corpus_path("s3://corpora/texts")
+    assert str(data_root) in str(caught.value)
+
+
+def test_a_root_entry_with_dotdot_is_refused_naming_the_setting(data_root, monkeypatch):
+    monkeypatch.setenv("EMBEDDINGS_CORPUS_ROOTS", "s3://corpora/texts/../all")
+    with pytest.raises(PipelineInputError, match=r"EMBEDDINGS_CORPUS_ROOTS entry 's3://corpora/texts/\.\./all'"):
+        resolve_corpus_path("s3://corpora/all/x")
+
+
+def test_under_an_s3_data_root_relative_paths_and_urls_resolve_inside_it(monkeypatch):
+    monkeypatch.setenv("EMBEDDINGS_DATA_DIR", "s3://bucket/embeddings/")
+    monkeypatch.delenv("EMBEDDINGS_CORPUS_ROOTS", raising=False)
+    assert resolve_corpus_path("corpora/news") == "s3://bucket/embeddings/corpora/news"
+    assert resolve_corpus_path("s3://bucket/embeddings/corpora") == "s3://bucket/embeddings/corpora"
+    for outside in ("s3://bucket/embeddings2/x", "s3://bucket/other"):
+        with pytest.raises(PipelineInputError, match="outside the allowed roots"):
+            resolve_corpus_path(outside)
+    with pytest.raises(PipelineInputError, match=r"'\.\.' segment"):
+        resolve_corpus_path("corpora/../../secret")
+
+
+def test_file_url_is_a_local_path_confined_as_one(data_root, tmp_path):
+    (data_root / "a.txt").write_text("words\n", encoding="utf-8")
+    assert resolve_corpus_path(f"file://{data_root / 'a.txt'}") == data_root / "a.txt"
+    with pytest.raises(PipelineInputError, match="outside the allowed roots"):
+        resolve_corpus_path(f"file://{tmp_path}")
+
+
+def test_corpus_id_of_a_url_is_readable_and_distinguishes_prefixes():
+    news, other = corpus_id("s3://corpora/texts/news"), corpus_id("s3://corpora/other/news")
+    assert news.startswith("news-") and other.startswith("news-") and news != other
+    assert news == corpus_id("s3://corpora/texts/news")

@@ -1,4 +1,5 @@
-"""Unit tests of include/text/files.py: finding corpus files and reading them in bounded pieces."""
+"""Unit tests of finding a local corpus's files (include/storage/corpus_location.py) and of
+include/text/files.py: reading them in bounded pieces."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from include.errors import PipelineInputError
-from include.text.files import BLOCK_CHARS, TextFileReader, discover_files
+from include.storage.corpus_location import CorpusLocation
+from include.text.files import BLOCK_CHARS, TextFileReader
 
 
 @pytest.fixture
 def corpus(tmp_path) -> Path:
-    """An empty corpus folder, as a real path (discover_files expects one)."""
+    """An empty corpus folder, as a real path."""
     folder = tmp_path / "corpus"
     folder.mkdir()
     return Path(os.path.realpath(folder))
@@ -47,7 +49,12 @@ def read_lines(reader: TextFileReader) -> list[str]:
     return lines
 
 
-# --- discover_files ---------------------------------------------------------------------------
+# --- CorpusLocation.files on a local corpus ------------------------------------------------------
+
+
+def discover_files(corpus: Path) -> list[Path]:
+    """The files a local corpus lists, as paths."""
+    return [Path(found.path) for found in CorpusLocation.of(corpus).files()]
 
 
 @pytest.mark.parametrize("name", ["notes.md", "data.csv", "no_extension", "archive.tar.xz"])
