@@ -152,7 +152,8 @@ class IngestTextOperator(PipelineStepOperator):
     """Resolve and confine the corpus, refuse unknown conf keys, choose this run's partitions and
     write the ingest manifest and shard plan (:func:`include.steps.ingest_text.ingest_text`).
 
-    :param corpus_path: a file or folder, relative to the data root, or ``bundled:<name>`` (templated)
+    :param corpus_path: a file or folder (a local path, relative to the data root, or an object-store
+        URL such as ``s3://bucket/texts/``), or ``bundled:<name>`` (templated)
     :param max_shards: at most this many ``tokenize_to_parquet`` tasks per partition (templated)
 
     Every key of :class:`include.steps.ingest_text.IngestFacts` is pushed as an XCom of its own;

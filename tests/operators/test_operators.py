@@ -99,12 +99,16 @@ def test_disk_full_fails_without_retry_naming_the_file(trained_version, data_roo
     shutil.copytree(trained_version["version_dir"], version_dir)
     shutil.rmtree(version_dir / "exports", ignore_errors=True)
 
-    def full(path, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    import include.artifacts.formats as formats
 
-    monkeypatch.setattr(np, "savetxt", full)
+    def full(path, mode="r", *args, **kwargs):  # the exports' first file cannot be created: the disk is full
+        if "w" in mode:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(formats, "open", full, raising=False)
     operator = ops.ExportEmbeddingsOperator(task_id="export_embeddings", version_dir=str(version_dir))
-    with pytest.raises(AirflowFailException, match=r"disk full while writing '.*vectors\.tsv'"):
+    with pytest.raises(AirflowFailException, match=r"disk full while writing '.*word2vec\.txt'"):
         ops.PipelineStepOperator.execute(operator, _context())
     assert not (version_dir / "exports").exists() or not list((version_dir / "exports").rglob("*.*"))
     assert not (version_dir / "manifest.json").exists()
