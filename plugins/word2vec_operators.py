@@ -72,6 +72,26 @@ def record_failure(context: Any) -> None:
     )
 
 
+def failed_elsewhere(context: Any) -> str | None:
+    """When another task of this run failed for good and its failure callback removed what the run
+    had built (its record says so, and the run's staging prefix is gone), those tasks, as
+    ``"task_a, task_b"``; else ``None`` (also when the store cannot tell: the task's own error
+    then decides). A run cleared and started again writes its staging anew, so it retries as usual."""
+    from include.storage.layout import data_store, staging_key
+    from include.storage.run_records import RunOutcome, read_run_record
+
+    try:
+        record = read_run_record(context["run_id"]) or {}
+        if record.get("outcome") != RunOutcome.FAILED:
+            return None
+        others = [f["task_id"] for f in record.get("failures", []) if f.get("task_id") != context["ti"].task_id]
+        if not others or data_store().files(staging_key(context["run_id"])):
+            return None
+    except Exception:  # a hint only: the task's own error is what counts
+        return None
+    return ", ".join(dict.fromkeys(others))
+
+
 def storage_options_from_connection(connection: Any) -> dict:
     """fsspec/s3fs options from an Airflow connection (e.g. ``aws_default``): login and password as
     the access key and secret, the extra's ``endpoint_url``, ``region_name`` and
@@ -131,18 +151,27 @@ class PipelineStepOperator(BaseOperator):
             return self.run(context)
         except (PipelineInputError, ParityError, VersionConflictError) as error:
             raise AirflowFailException(str(error)) from error
-        except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                from include.storage.paths import data_root
-
-                # a full disk stays full over a retry delay: fail now, say where, publish nothing.
-                # A failed write() names no file (only open() does): then name the folder written to.
-                where = f"'{error.filename}'" if error.filename else f"under the data root '{data_root()}'"
-                raise AirflowFailException(
-                    f"disk full while writing {where} ({error.strerror}); free space under the data root, "
-                    "then clear the task to retry"
-                ) from error
+        except (AirflowSkipException, AirflowFailException):
             raise
+        except Exception as error:
+            failed = failed_elsewhere(context)
+            if failed:
+                # a sibling failed for good and the run's half-built version is gone: retrying waits for nothing
+                raise AirflowFailException(
+                    f"{type(error).__name__}: {error} (run {context['run_id']} had already failed in {failed}, which "
+                    "removed what the run had built: clear the run from train_word2vec to build it again)"
+                ) from error
+            if not isinstance(error, OSError) or error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            from include.storage.paths import data_root
+
+            # a full disk stays full over a retry delay: fail now, say where, publish nothing.
+            # A failed write() names no file (only open() does): then name the folder written to.
+            where = f"'{error.filename}'" if error.filename else f"under the data root '{data_root()}'"
+            raise AirflowFailException(
+                f"disk full while writing {where} ({error.strerror}); free space under the data root, "
+                "then clear the task to retry"
+            ) from error
 
     def run(self, context: Any) -> dict:  # pragma: no cover - every subclass overrides it
         raise NotImplementedError

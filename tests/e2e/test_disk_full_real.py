@@ -95,6 +95,8 @@ def test_disk_full_fails_naming_the_file_and_publishes_nothing(airflow_db, tmp_p
     failed = [line for line in second.stderr.splitlines() if line.startswith("FAILED ")]
     assert failed, second.stderr[-3000:]
     assert any("No space left on device" in line and f"'{data_root}" in line for line in failed), failed
+    # tasks beside the one that hit the full disk fail at once too (no retry delays waited out)
+    assert all("No space left on device" in line or "had already failed in" in line for line in failed), failed
 
     assert sorted(p.name for p in models.iterdir()) == versions, "no new version, no half-written folder"
     assert (models / "LATEST").read_text() == latest

@@ -165,3 +165,25 @@ def test_detect_phrases_operator_is_skipped_when_phrases_are_off(data_root):
     )
     with pytest.raises(AirflowFailException, match="phrases_threshold=10.0 is outside -1..1"):
         ops.PipelineStepOperator.execute(bad, _context())
+
+
+def test_a_sibling_of_a_task_that_failed_for_good_fails_at_once_instead_of_retrying(trained_version, data_root):
+    """build_keras_model failed for good: its failure callback removed the run's half-built version
+    and staging. build_neighbour_table, running beside it, then finds no embeddings: it fails
+    without retries, naming the task that failed first. While the run's staging exists (a run cleared
+    and started again), the same error is left to Airflow's retries."""
+    from include.storage.layout import data_store, staging_key
+    from include.storage.run_records import RunOutcome, update_run_record
+
+    context = {**_context(run_id="run-sibling"), "ti": SimpleNamespace(task_id="build_neighbour_table")}
+    missing = data_root / "models" / "20261101T000000Z-deadbeef"
+    update_run_record(
+        "run-sibling", outcome=RunOutcome.FAILED, failures=[{"task_id": "build_keras_model", "error": "disk full"}]
+    )
+    operator = ops.BuildNeighbourTableOperator(task_id="build_neighbour_table", version_dir=str(missing), top_k=3)
+    with pytest.raises(AirflowFailException, match=r"FileNotFoundError.*had already failed in build_keras_model"):
+        ops.PipelineStepOperator.execute(operator, context)
+
+    data_store().put_json(f"{staging_key('run-sibling')}/files/train_word2vec.json", {})  # started again
+    with pytest.raises(FileNotFoundError):
+        ops.PipelineStepOperator.execute(operator, context)
