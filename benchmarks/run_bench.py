@@ -105,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         help="EMBEDDINGS_EXACT_NEIGHBOURS_MAX for the sweep (default: the setting's own default)",
     )
     parser.add_argument(
+        "--sweep-hnsw",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="above the exact threshold, also time the HNSW table beside the default one (minutes at 1M words)",
+    )
+    parser.add_argument(
         "--s3",
         action="store_true",
         help="also time `make run` with the data root in an S3 server (moto_server on 127.0.0.1) against "
@@ -282,7 +288,7 @@ def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
             row[step] = run_step(step, point, args.workers, env)
         row["vocab"] = row["train"]["vocab_size"]
         hnsw = "       -     -       -"
-        if row["neighbours"]["method"] != "exact":  # measure the alternative the default was chosen over
+        if args.sweep_hnsw and row["neighbours"]["method"] != "exact":  # the alternative the default was chosen over
             row["neighbours_hnsw"] = run_step(
                 "neighbours", point, args.workers, {**env, "EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS": "hnsw"}
             )

@@ -26,7 +26,12 @@ def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path)
     (corpus / "big.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     conf = {"corpus_path": str(corpus), "epochs": 60, "workers": 1, "vector_size": 32, "min_count": 1}
 
-    with AirflowCluster(tmp_path, env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
+    env = {
+        "EMBEDDINGS_DATA_DIR": str(data_root),
+        # the DAG's retry delay (30 s, exponential with jitter) capped: the retry is what is tested, not its wait
+        "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "5",
+    }
+    with AirflowCluster(tmp_path, env_extra=env) as cluster:
         run_id = cluster.trigger(DAG_ID, conf)
         killed = None
         deadline = time.monotonic() + 600
