@@ -32,14 +32,15 @@ def keep_versions() -> int:
     return _non_negative_int("EMBEDDINGS_KEEP_VERSIONS", 20)
 
 
-#: Measured on 2 cores (README, Performance): exact search of all 100k words took 14 s, HNSW about 5 s.
-DEFAULT_EXACT_NEIGHBOURS_MAX = 100_000
+#: Measured on 2 cores (README, Performance): the exact table of 100k words took 28 s beside 68 s of
+#: training on 10M tokens (cost grows with the square of the vocabulary): at 50k it is about 7 s.
+DEFAULT_EXACT_NEIGHBOURS_MAX = 50_000
 
 
 def exact_neighbours_max() -> int:
-    """``EMBEDDINGS_EXACT_NEIGHBOURS_MAX`` (default 100,000): up to this many vocabulary words the
-    all-vocabulary neighbour table is exact (cost grows with the square of the vocabulary); above
-    it, approximate (FAISS HNSW, recall measured on every run). 0 makes it always approximate."""
+    """``EMBEDDINGS_EXACT_NEIGHBOURS_MAX`` (default 50,000): up to this many vocabulary words the
+    neighbour table holds every word, exact (cost grows with the square of the vocabulary); above
+    it, see :func:`large_vocab_neighbours`. 0 always takes the large-vocabulary path."""
     return _non_negative_int("EMBEDDINGS_EXACT_NEIGHBOURS_MAX", DEFAULT_EXACT_NEIGHBOURS_MAX)
 
 
