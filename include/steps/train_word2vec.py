@@ -249,7 +249,6 @@ def train_version(
     """
     phrase_settings = phrase_settings or PhraseParams()
     started = time.perf_counter()
-    phrase_settings = phrase_settings or PhraseParams()
     store = data_store()
     plan = training_plan(store, corpus_id, dated, window_end, int(history_days), params, phrase_settings)
     partitions, summaries, params, epochs_choice, digest = plan
