@@ -195,7 +195,7 @@ def compare(args: argparse.Namespace, work: Path) -> None:
             f"   the re-run takes {again / first:.0%} of the first"
         )
     if args.s3:
-        local, remote = time_s3_data_root(work, args.workers)
+        local, remote = time_s3_data_root(work, args.workers, first if args.dag else None)
         print(
             f"{'make run, data root local / S3 (moto)':40} {local:7.2f} {remote:8.2f} {remote / local:6.2f}"
             f"   the S3 data root costs {remote / local - 1:+.0%} (moto_server on 127.0.0.1: an in-memory "
@@ -325,13 +325,15 @@ def time_make_run(work: Path, workers: int) -> tuple[float, float, list[dict]]:
     return first, again, tasks
 
 
-def time_s3_data_root(work: Path, workers: int) -> tuple[float, float]:
-    """Wall seconds of a first ``make run`` on a fresh local data root, then of the same run with the
-    data root in a fresh bucket of a moto_server process (scripts/s3_server.py), same corpus."""
+def time_s3_data_root(work: Path, workers: int, local: float | None = None) -> tuple[float, float]:
+    """Wall seconds of a first ``make run`` on a fresh local data root (``local``: the bench's own
+    first ``make run``, which is one; ``None`` = run one), then of the same run with the data root
+    in a fresh bucket of a moto_server process (scripts/s3_server.py), same corpus."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from s3_server import create_bucket, moto_server, s3_env
 
-    local, _ = make_run(work, workers, "local-root", {"EMBEDDINGS_DATA_DIR": str(work / "data-local")})
+    if local is None:
+        local, _ = make_run(work, workers, "local-root", {"EMBEDDINGS_DATA_DIR": str(work / "data-local")})
     with moto_server(work) as endpoint:
         create_bucket(endpoint, "bench")
         env = {**s3_env(endpoint), "EMBEDDINGS_DATA_DIR": "s3://bench/data", "HOME": str(work / "home")}

@@ -47,13 +47,24 @@ def keras_weight_matrix(vectors: np.ndarray) -> np.ndarray:
     return weights
 
 
+#: Rows copied into the Keras variable at a time (25 MiB at 100 dimensions): no full-size copy.
+ASSIGN_BLOCK_ROWS = 65_536
+
+
 def _frozen_embedding(vectors: np.ndarray):
+    """A frozen ``Embedding`` whose rows are :func:`keras_weight_matrix` of ``vectors``. It starts
+    at zeros (a random initial matrix would cost one more full copy) and ``vectors`` (an array or a
+    memory map) is copied in blocks of rows, so the variable is the only full-size copy made."""
     keras = _keras()
+    rows, dimensions = vectors.shape[0] + RESERVED_ROWS, vectors.shape[1]
     layer = keras.layers.Embedding(
-        vectors.shape[0] + RESERVED_ROWS, vectors.shape[1], mask_zero=True, trainable=False, name=EMBEDDING_LAYER
+        rows, dimensions, embeddings_initializer="zeros", mask_zero=True, trainable=False, name=EMBEDDING_LAYER
     )
     layer.build((None, 1))
-    layer.set_weights([keras_weight_matrix(vectors)])
+    variable = layer.embeddings.value  # the backend's variable (tensorflow: slices assign in place)
+    for start in range(0, vectors.shape[0], ASSIGN_BLOCK_ROWS):
+        block = np.asarray(vectors[start : start + ASSIGN_BLOCK_ROWS], dtype=np.float32)
+        variable[RESERVED_ROWS + start : RESERVED_ROWS + start + len(block)].assign(block)
     return layer
 
 
@@ -62,10 +73,11 @@ def _cosine(keras, embedded_a, embedded_b):
     return keras.layers.Reshape((1,), name="similarity")(cosine)
 
 
-def build_id_models(vectors: np.ndarray):
-    """``(embedding_model, similarity_model)`` taking Keras word ids (vocab index + 2)."""
+def build_id_models(vectors: np.ndarray, embedding=None):
+    """``(embedding_model, similarity_model)`` taking Keras word ids (vocab index + 2), on
+    ``embedding`` (a layer from :func:`_frozen_embedding`; one is made from ``vectors`` if ``None``)."""
     keras = _keras()
-    embedding = _frozen_embedding(vectors)
+    embedding = embedding or _frozen_embedding(vectors)
     ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
     embedding_model = keras.Model(ids, embedding(ids), name="word_embedding_model")
     word_a = keras.Input(shape=(1,), dtype="int32", name="word_a")
@@ -76,12 +88,13 @@ def build_id_models(vectors: np.ndarray):
     return embedding_model, similarity_model
 
 
-def build_word_models(vectors: np.ndarray, index_to_word: list[str]):
-    """``(embedding_model, similarity_model)`` taking strings; the lookup maps word ``i`` to ``i + 2``."""
+def build_word_models(vectors: np.ndarray, index_to_word: list[str], embedding=None):
+    """``(embedding_model, similarity_model, lookup)`` taking strings; the lookup maps word ``i``
+    to ``i + 2``. ``embedding`` as for :func:`build_id_models`."""
     keras = _keras()
     lookup = keras.layers.StringLookup(mask_token="", num_oov_indices=1, name=LOOKUP_LAYER)
     lookup.set_vocabulary(list(index_to_word))  # stored as an asset, not in config.json
-    embedding = _frozen_embedding(vectors)
+    embedding = embedding or _frozen_embedding(vectors)
     words = keras.Input(shape=(None,), dtype="string", name="words")
     embedding_model = keras.Model(words, embedding(lookup(words)), name="word_embedding_strings_model")
     word_a = keras.Input(shape=(1,), dtype="string", name="word_a")
@@ -94,18 +107,28 @@ def build_word_models(vectors: np.ndarray, index_to_word: list[str]):
     return embedding_model, similarity_model, lookup
 
 
+def release_keras_memory() -> None:
+    """Drop Keras's global state and collect: call it once the last reference to a large model is
+    gone, before the next is loaded, so one copy of the matrix lives in Keras at a time."""
+    _keras().backend.clear_session(free_memory=True)
+
+
 def write_keras_models(vectors: np.ndarray, index_to_word: list[str], out_dir: Path) -> dict:
-    """Build and save the four models and ``keras_vocab.json`` into ``out_dir``.
+    """Build and save the four models and ``keras_vocab.json`` into ``out_dir``. The four share one
+    ``Embedding`` layer, so the matrix is held once in memory (each saved file has its own copy).
 
     Returns ``{"keras_dir", "files", "rows"}``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    embedding_ids, similarity_ids = build_id_models(vectors)
-    embedding_words, similarity_words, lookup = build_word_models(vectors, index_to_word)
-    for name, model in zip(FILES, (embedding_ids, similarity_ids, embedding_words, similarity_words)):
+    embedding = _frozen_embedding(vectors)
+    *word_models, lookup = build_word_models(vectors, index_to_word, embedding)
+    models = (*build_id_models(vectors, embedding), *word_models)
+    for name, model in zip(FILES, models):
         model.save(out_dir / name)
     lookup_vocabulary = lookup.get_vocabulary()
+    del embedding, word_models, models, model, lookup
+    release_keras_memory()
     keras_vocab = {str(word): index for index, word in enumerate(lookup_vocabulary) if index >= RESERVED_ROWS}
     write_json_atomic(out_dir / "keras_vocab.json", keras_vocab, indent=None)
     return {

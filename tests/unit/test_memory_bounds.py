@@ -117,3 +117,43 @@ def test_training_on_one_huge_line_does_not_grow_with_it(tmp_path):
     assert (small_stats["corpus_words"], large_stats["corpus_words"]) == (1_750_000, 17_500_000)
     assert large_stats["sentences"] == 1750
     assert large_peak < small_peak + 100, f"peak RSS {small_peak:.0f} MiB for 10 MB, {large_peak:.0f} MiB for 100 MB"
+
+
+_KERAS_PROBE = textwrap.dedent("""
+    import json, resource, sys
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    import numpy as np
+    from include.artifacts.embeddings import Embeddings
+    from include.artifacts.keras_models import _keras, write_keras_models
+    from include.quality.parity import check_parity
+    _keras(); import tensorflow, gensim.models  # imported before the baseline: their footprint is not the step's
+    base = Path(sys.argv[1])
+    rows, dimensions = {rows}, 100
+    np.save(base / "embeddings.npy", np.random.default_rng(0).standard_normal((rows, dimensions), dtype=np.float32))
+    words = [f"w{{i}}" for i in range(rows)]
+    embeddings = Embeddings(np.load(base / "embeddings.npy", mmap_mode="r"), dict(zip(words, range(rows))), words)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    write_keras_models(embeddings.vectors, embeddings.index_to_word, base / "keras")
+    written = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    parity = check_parity(embeddings, base / "keras")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({{"before_kib": before, "written_kib": written, "peak_kib": peak,
+                      "matrix_kib": rows * dimensions * 4 / 1024, "parity": parity["max_abs_diff_words"]}}))
+""")
+
+
+def test_keras_models_and_parity_hold_few_copies_of_the_matrix(tmp_path):
+    """The Keras step on a 250,000 x 100 matrix (95 MiB): the four models share one layer and the
+    parity check loads one model at a time, so its peak stays within a few copies of the matrix
+    (at 1M words that is what keeps ``make run`` under 4 GiB). Four models each holding their own
+    copy, or both parity models loaded at once, pass 8 copies."""
+    script = tmp_path / "probe.py"
+    script.write_text(_KERAS_PROBE.format(root=str(PROJECT_ROOT), rows=250_000))
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=600, check=True
+    )
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert facts["parity"] < 1e-5
+    copies = (facts["peak_kib"] - facts["before_kib"]) / facts["matrix_kib"]
+    assert copies < 8, f"the Keras step grew by {copies:.1f} copies of the matrix: {facts}"
