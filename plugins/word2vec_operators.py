@@ -137,12 +137,12 @@ def configure_storage_from_connection() -> None:
 def release_memory(task_id: str) -> None:
     """Hand what the finished task freed back to the system, and log the process's peak and current
     RSS. A task has a process of its own on a real executor; ``dag.test()`` (``make run``) runs every
-    task in one, where glibc would otherwise keep the freed heap of one task under the next."""
+    task in one, where glibc would otherwise keep the freed heap of one task under the next. (No
+    ``gc.collect()``: a quarter of a second per task once TensorFlow is loaded; the Keras step
+    collects its own cycles.)"""
     import ctypes
-    import gc
     import resource
 
-    gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to trim

@@ -90,5 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Leave with ``code`` once the exit handlers have run and the output is flushed, skipping the
+    interpreter's teardown: after a run it frees TensorFlow's and Airflow's objects one at a time,
+    about 2.5 s here, where the operating system frees the whole process at once."""
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
