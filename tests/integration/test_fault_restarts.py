@@ -71,8 +71,10 @@ def test_scheduler_stopped_and_restarted_during_a_run_completes_it(tmp_path):
     env = {
         "EMBEDDINGS_DATA_DIR": str(data_root),
         # How often a scheduler looks for task instances of a dead scheduler (default 300 s); one is
-        # dead once its heartbeat is [scheduler] scheduler_health_check_threshold (30 s) old.
-        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
+        # dead once its heartbeat is [scheduler] scheduler_health_check_threshold old (default 30 s;
+        # 15 s here, three times the scheduler's own heartbeat interval).
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
     }
 
     with AirflowCluster(tmp_path, env_extra=env) as cluster:

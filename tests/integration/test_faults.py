@@ -14,6 +14,7 @@ from tests.integration.cluster import AirflowCluster
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
+EPOCHS = 30  # about 15 s of training: time to catch it mid-epoch, not more
 
 
 def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path):
@@ -24,7 +25,7 @@ def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path)
     vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(400)]
     lines = [" ".join(rng.choice(vocabulary) for _ in range(12)) for _ in range(20_000)]
     (corpus / "big.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    conf = {"corpus_path": str(corpus), "epochs": 60, "workers": 1, "vector_size": 32, "min_count": 1}
+    conf = {"corpus_path": str(corpus), "epochs": EPOCHS, "workers": 1, "vector_size": 32, "min_count": 1}
 
     env = {
         "EMBEDDINGS_DATA_DIR": str(data_root),
@@ -43,7 +44,7 @@ def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path)
             if (
                 train
                 and train["state"] == "running"
-                and "epoch 2/60" in cluster.task_log(DAG_ID, run_id, "train_word2vec", train["try_number"])
+                and f"epoch 2/{EPOCHS}" in cluster.task_log(DAG_ID, run_id, "train_word2vec", train["try_number"])
             ):
                 pid = task_process(train["id"])
                 if pid:
@@ -55,7 +56,7 @@ def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path)
         train = next(ti for ti in cluster.task_instances(DAG_ID, run_id) if ti["task_id"] == "train_word2vec")
         assert train["try_number"] == killed + 1, "the killed try was retried once"
         first_log = cluster.task_log(DAG_ID, run_id, "train_word2vec", killed)
-        assert "epoch 60/60" not in first_log
+        assert f"epoch {EPOCHS}/{EPOCHS}" not in first_log
 
     models = data_root / "models"
     version_dir = models / (models / "LATEST").read_text().strip()
