@@ -10,6 +10,7 @@ million-word vocabulary takes seconds instead of minutes.
 from __future__ import annotations
 
 import csv
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,65 +26,89 @@ PROJECTOR_METADATA = "metadata.tsv"
 BLOCK_ROWS = 32_768
 
 
-def formatted_rows(vectors: np.ndarray, separator: str, words: list[str] | None = None) -> Iterator:
-    """The rows of ``vectors`` as text lines, ``BLOCK_ROWS`` at a time: each float32 as the shortest
-    text that reads back to it, joined by ``separator``, each line prefixed by its word and
-    ``separator`` when ``words`` is given, and ended by ``\\n``. Yields one UTF-8 buffer (an Arrow
-    ``Buffer``, written as it is) per block."""
+def formatted_blocks(vectors: np.ndarray, words: list[str], threads: int = 2) -> Iterator[tuple]:
+    """The rows of ``vectors``, ``BLOCK_ROWS`` at a time, as ``(word2vec_lines, projector_lines)``:
+    each float32 formatted once, as the shortest text that reads back to it, then joined two ways:
+    ``<word> <v1> <v2> ...`` and ``<v1>\t<v2>\t...``, each line ended by ``\n``. Yields two UTF-8
+    buffers (Arrow ``Buffer``s, written as they are) per block, in order. ``threads`` blocks are
+    formatted at once (Arrow's kernels release the GIL) while the caller writes the one before,
+    so at most ``threads + 1`` blocks are in memory."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = range(0, vectors.shape[0], BLOCK_ROWS)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="format") as pool:
+        pending: deque = deque()
+        for start in starts:
+            pending.append(pool.submit(_format_block, vectors, words, start))
+            if len(pending) > threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _format_block(vectors: np.ndarray, words: list[str], start: int) -> tuple:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n, dims = vectors.shape
-    for start in range(0, n, BLOCK_ROWS):
-        block = np.ascontiguousarray(vectors[start : start + BLOCK_ROWS], dtype=np.float32)
-        rows = len(block)
-        numbers = pc.cast(pa.array(block.reshape(-1)), pa.string())
-        offsets = pa.array(np.arange(0, rows * dims + 1, dims, dtype=np.int32))
-        lines = pc.binary_join(pa.ListArray.from_arrays(offsets, numbers), separator)
-        if words is not None:
-            lines = pc.binary_join_element_wise(pa.array(words[start : start + rows], pa.string()), lines, separator)
-        lines = pc.binary_join_element_wise(lines, "", "\n")  # "<line>\n"
-        whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, rows], pa.int32()), lines), "")
-        yield whole[0].as_buffer()
+    block = np.ascontiguousarray(vectors[start : start + BLOCK_ROWS], dtype=np.float32)
+    rows, dims = block.shape
+    numbers = pc.cast(pa.array(block.reshape(-1)), pa.string())  # the costly part: done once
+    per_row = pa.ListArray.from_arrays(pa.array(np.arange(0, rows * dims + 1, dims, dtype=np.int32)), numbers)
+    text = pc.binary_join_element_wise(
+        pa.array(words[start : start + rows], pa.string()), pc.binary_join(per_row, " "), " "
+    )
+    return _one_buffer(text), _one_buffer(pc.binary_join(per_row, "\t"))
 
 
-def write_word2vec_formats(embeddings: Embeddings, out_dir: Path) -> dict:
-    """``word2vec.txt`` and ``word2vec.bin``, the original C tool's formats (a header
-    ``<words> <dimensions>``, then a word and its vector per row; in the binary one, byte for byte
-    what gensim's ``KeyedVectors.save_word2vec_format`` writes: ``<word> `` and float32 bytes): readable by
-    ``KeyedVectors.load_word2vec_format`` and by most embedding tools. Returns their paths."""
+def _one_buffer(lines) -> object:
+    """Arrow string ``lines`` as one buffer of ``<line>\n`` each."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ended = pc.binary_join_element_wise(lines, "", "\n")
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(ended)], pa.int32()), ended), "")[0].as_buffer()
+
+
+def write_exports(embeddings: Embeddings, out_dir: Path) -> dict:
+    """Every exchange format, in one pass over the matrix, into ``out_dir``:
+
+    - ``word2vec.txt`` and ``word2vec.bin``, the original C tool's formats (a header
+      ``<words> <dimensions>``, then a word and its vector per row; in the binary one, byte for
+      byte what gensim's ``KeyedVectors.save_word2vec_format`` writes: ``<word> `` and float32
+      bytes), readable by ``KeyedVectors.load_word2vec_format`` and most embedding tools;
+    - ``projector/vectors.tsv`` (one row of tab-separated floats per word) and
+      ``projector/metadata.tsv`` (the words, one per line, no header: a single column) for the
+      TensorBoard Embedding Projector (projector.tensorflow.org: "Load" both files).
+
+    Returns their paths as ``word2vec_text``, ``word2vec_binary``, ``projector_vectors``,
+    ``projector_metadata``."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text, binary = out_dir / WORD2VEC_TEXT, out_dir / WORD2VEC_BINARY
-    n, dims = embeddings.vectors.shape
-    header = f"{n} {dims}\n".encode()
-    with open(text, "wb") as handle:
-        handle.write(header)
-        for block in formatted_rows(embeddings.vectors, " ", embeddings.index_to_word):
-            handle.write(block)
-    with open(binary, "wb") as handle:
-        handle.write(header)
-        for start in range(0, n, BLOCK_ROWS):
-            block = np.ascontiguousarray(embeddings.vectors[start : start + BLOCK_ROWS], dtype="<f4")
-            words = embeddings.index_to_word[start : start + BLOCK_ROWS]
+    (out_dir / "projector").mkdir(parents=True, exist_ok=True)
+    paths = {
+        "word2vec_text": out_dir / WORD2VEC_TEXT,
+        "word2vec_binary": out_dir / WORD2VEC_BINARY,
+        "projector_vectors": out_dir / "projector" / PROJECTOR_VECTORS,
+        "projector_metadata": out_dir / "projector" / PROJECTOR_METADATA,
+    }
+    vectors, words = embeddings.vectors, embeddings.index_to_word
+    header = f"{vectors.shape[0]} {vectors.shape[1]}\n".encode()
+    with (
+        open(paths["word2vec_text"], "wb") as text,
+        open(paths["word2vec_binary"], "wb") as binary,
+        open(paths["projector_vectors"], "wb") as tsv,
+    ):
+        text.write(header)
+        binary.write(header)
+        for start, (text_lines, tsv_lines) in zip(range(0, len(words), BLOCK_ROWS), formatted_blocks(vectors, words)):
+            text.write(text_lines)
+            tsv.write(tsv_lines)
+            block = np.ascontiguousarray(vectors[start : start + BLOCK_ROWS], dtype="<f4")
+            block_words = words[start : start + BLOCK_ROWS]
             # gensim's layout exactly: "<word> " then the raw vector, no separator after it
-            handle.write(b"".join(f"{word} ".encode() + row.tobytes() for word, row in zip(words, block)))
-    return {"word2vec_text": str(text), "word2vec_binary": str(binary)}
-
-
-def write_projector_files(embeddings: Embeddings, out_dir: Path) -> dict:
-    """``vectors.tsv`` (one row of tab-separated floats per word) and ``metadata.tsv`` (the words,
-    one per line, no header: a single column) for the TensorBoard Embedding Projector
-    (projector.tensorflow.org: "Load" both files). Returns their paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    vectors, metadata = out_dir / PROJECTOR_VECTORS, out_dir / PROJECTOR_METADATA
-    with open(vectors, "wb") as handle:
-        for block in formatted_rows(embeddings.vectors, "\t"):
-            handle.write(block)
-    with open(metadata, "w", encoding="utf-8", newline="") as handle:
+            binary.write(b"".join(f"{word} ".encode() + row.tobytes() for word, row in zip(block_words, block)))
+    with open(paths["projector_metadata"], "w", encoding="utf-8", newline="") as handle:
         # tokens hold no tab or newline; the projector reads one word per line for one column
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        for word in embeddings.index_to_word:
+        for word in words:
             writer.writerow([word])
-    return {"projector_vectors": str(vectors), "projector_metadata": str(metadata)}
+    return {name: str(path) for name, path in paths.items()}

@@ -126,10 +126,12 @@ def write_keras_models(vectors: np.ndarray, index_to_word: list[str], out_dir: P
     models = (*build_id_models(vectors, embedding), *word_models)
     for name, model in zip(FILES, models):
         model.save(out_dir / name)
-    lookup_vocabulary = lookup.get_vocabulary()
+    # the lookup holds index_to_word after the mask and the unknown token, so word i is row i + 2
+    # (asking it with get_vocabulary() costs seconds at a million words: Keras decodes every string;
+    # tests/unit/test_keras_models.py checks this mapping against the saved models' own)
     del embedding, word_models, models, model, lookup
     release_keras_memory()
-    keras_vocab = {str(word): index for index, word in enumerate(lookup_vocabulary) if index >= RESERVED_ROWS}
+    keras_vocab = {str(word): index + RESERVED_ROWS for index, word in enumerate(index_to_word)}
     write_json_atomic(out_dir / "keras_vocab.json", keras_vocab, indent=None)
     return {
         "keras_dir": str(out_dir),

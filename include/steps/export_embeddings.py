@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from include.artifacts.embeddings import fetch_embeddings
-from include.artifacts.formats import write_projector_files, write_word2vec_formats
+from include.artifacts.formats import write_exports
 from include.storage.layout import data_store
 from include.storage.version_files import record_written, relocated
 
@@ -23,10 +23,7 @@ def export_embeddings(version_dir: str, run_id: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="w2v-export-") as scratch:
         embeddings = fetch_embeddings(store, prefix, Path(scratch))
         with store.writer(f"{prefix}/exports", Path(scratch)) as out:
-            formats = {
-                **write_word2vec_formats(embeddings, out.folder),
-                **write_projector_files(embeddings, out.folder / "projector"),
-            }
+            formats = write_exports(embeddings, out.folder)
         record_written(store, run_id, "export_embeddings", out.files, under="exports")
     return {
         **relocated(formats, out.folder, store, f"{prefix}/exports"),

@@ -1,5 +1,6 @@
 """Operators are thin: they call include/ and turn bad input into a failure without retry."""
 
+import re
 import shutil
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
@@ -187,3 +188,12 @@ def test_a_sibling_of_a_task_that_failed_for_good_fails_at_once_instead_of_retry
     data_store().put_json(f"{staging_key('run-sibling')}/files/train_word2vec.json", {})  # started again
     with pytest.raises(FileNotFoundError):
         ops.PipelineStepOperator.execute(operator, context)
+
+
+def test_every_task_logs_its_process_peak_and_current_memory_also_when_it_fails(data_root, caplog):
+    caplog.set_level("INFO", logger="word2vec_operators")
+    with pytest.raises(AirflowFailException):
+        _ingest_operator("no-such-corpus").execute(_context())
+    [line] = [r.getMessage() for r in caplog.records if "peak RSS" in r.getMessage()]
+    peak, now = (float(n) for n in re.findall(r"([\d.]+) MiB", line))
+    assert line.startswith("ingest_text: peak RSS of this process") and 0 < now <= peak

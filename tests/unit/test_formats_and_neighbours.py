@@ -4,7 +4,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 from include.artifacts.embeddings import Embeddings, load_embeddings
-from include.artifacts.formats import write_projector_files, write_word2vec_formats
+from include.artifacts.formats import write_exports
 from include.errors import NeighbourRecallError, ParityError
 from include.quality.drift import compare_versions, jaccard
 from include.quality.neighbour_table import HnswParams, frequent_words, neighbour_table, write_neighbour_table
@@ -19,7 +19,7 @@ def test_word2vec_formats_load_back_in_gensim_exactly(embeddings, tmp_path, monk
     import include.artifacts.formats as formats
 
     monkeypatch.setattr(formats, "BLOCK_ROWS", 7)  # several blocks, the last one short
-    paths = write_word2vec_formats(embeddings, tmp_path)
+    paths = write_exports(embeddings, tmp_path)
     for path, binary in ((paths["word2vec_text"], False), (paths["word2vec_binary"], True)):
         loaded = KeyedVectors.load_word2vec_format(path, binary=binary)
         assert loaded.index_to_key == embeddings.index_to_word
@@ -35,14 +35,17 @@ def test_text_formats_hold_extreme_and_unicode_values_exactly(tmp_path):
     words = ["zéro", "東京", "big", "tiny"]
     vectors = np.array([[0.0, -0.0], [1e-5, -1.2487489e-9], [-1.0717874e06, 3.4e38], [1.4e-45, 1.0]], np.float32)
     emb = Embeddings(vectors, {w: i for i, w in enumerate(words)}, words)
-    paths = {**write_word2vec_formats(emb, tmp_path), **write_projector_files(emb, tmp_path)}
+    paths = write_exports(emb, tmp_path)
     loaded = KeyedVectors.load_word2vec_format(paths["word2vec_text"], binary=False)
     assert loaded.index_to_key == words and np.array_equal(loaded.vectors, vectors)
     assert np.array_equal(np.loadtxt(paths["projector_vectors"], delimiter="\t", dtype=np.float32), vectors)
 
 
-def test_projector_files_have_one_row_per_word(embeddings, tmp_path):
-    paths = write_projector_files(embeddings, tmp_path)
+def test_projector_files_have_one_row_per_word(embeddings, tmp_path, monkeypatch):
+    import include.artifacts.formats as formats
+
+    monkeypatch.setattr(formats, "BLOCK_ROWS", 7)  # several blocks, the last one short
+    paths = write_exports(embeddings, tmp_path)
     vectors = np.loadtxt(paths["projector_vectors"], delimiter="\t", dtype=np.float32)
     assert vectors.shape == embeddings.vectors.shape
     assert np.array_equal(vectors, embeddings.vectors)
