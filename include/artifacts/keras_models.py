@@ -40,19 +40,12 @@ def _keras():
     return keras
 
 
-def keras_weight_matrix(vectors: np.ndarray) -> np.ndarray:
-    """``vectors`` behind two zero rows (padding, unknown): the Keras ``Embedding`` weights."""
-    weights = np.zeros((vectors.shape[0] + RESERVED_ROWS, vectors.shape[1]), dtype=np.float32)
-    weights[RESERVED_ROWS:] = vectors
-    return weights
-
-
 #: Rows copied into the Keras variable at a time (25 MiB at 100 dimensions): no full-size copy.
 ASSIGN_BLOCK_ROWS = 65_536
 
 
 def _frozen_embedding(vectors: np.ndarray):
-    """A frozen ``Embedding`` whose rows are :func:`keras_weight_matrix` of ``vectors``. It starts
+    """A frozen ``Embedding`` of ``vectors`` behind two zero rows (padding, unknown). It starts
     at zeros (a random initial matrix would cost one more full copy) and ``vectors`` (an array or a
     memory map) is copied in blocks of rows, so the variable is the only full-size copy made."""
     keras = _keras()
@@ -77,7 +70,7 @@ def build_id_models(vectors: np.ndarray, embedding=None):
     """``(embedding_model, similarity_model)`` taking Keras word ids (vocab index + 2), on
     ``embedding`` (a layer from :func:`_frozen_embedding`; one is made from ``vectors`` if ``None``)."""
     keras = _keras()
-    embedding = embedding or _frozen_embedding(vectors)
+    embedding = _frozen_embedding(vectors) if embedding is None else embedding
     ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
     embedding_model = keras.Model(ids, embedding(ids), name="word_embedding_model")
     word_a = keras.Input(shape=(1,), dtype="int32", name="word_a")
@@ -94,7 +87,7 @@ def build_word_models(vectors: np.ndarray, index_to_word: list[str], embedding=N
     keras = _keras()
     lookup = keras.layers.StringLookup(mask_token="", num_oov_indices=1, name=LOOKUP_LAYER)
     lookup.set_vocabulary(list(index_to_word))  # stored as an asset, not in config.json
-    embedding = embedding or _frozen_embedding(vectors)
+    embedding = _frozen_embedding(vectors) if embedding is None else embedding
     words = keras.Input(shape=(None,), dtype="string", name="words")
     embedding_model = keras.Model(words, embedding(lookup(words)), name="word_embedding_strings_model")
     word_a = keras.Input(shape=(1,), dtype="string", name="word_a")
