@@ -16,6 +16,22 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            return set(next((line for line in cpuinfo if line.startswith("flags")), "").split())
+    except OSError:
+        return set()
+
+
+# gensim trains through scipy's OpenBLAS, which picks its kernels by CPU: the AVX-512 ones round
+# differently from the AVX2 ("Haswell") ones the recorded sha256 of embeddings.npy were made with
+# (tests/unit/test_golden_training.py). Pinning the AVX2 kernels where the CPU has them makes those
+# tests check our code, not the machine's CPU. It must be set before OpenBLAS is loaded.
+if {"avx2", "fma"} <= _cpu_flags():
+    os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
 # Airflow reads its configuration on first import: point it at a private home before any test
 # module imports it, so tests never touch the developer's .airflow/ or a running Airflow.
 AIRFLOW_TEST_HOME = Path(tempfile.mkdtemp(prefix="w2v-airflow-tests-"))
