@@ -81,6 +81,31 @@ class CorpusChanged(PipelineInputError):
         )
 
 
+class CorpusReplacedWhileRead(CorpusChanged):
+    """An object was replaced or deleted while it was being read: the store refused a later ranged
+    read pinned to the ETag the read began with."""
+
+    def __init__(self, path: str, etag: str | None) -> None:
+        PipelineInputError.__init__(
+            self,
+            f"corpus file '{path}' changed between ingest and tokenize: replaced or deleted while it "
+            f"was being read (ETag {etag} when the read began); run again to read the new version",
+        )
+
+
+def replaced_while_read(error: BaseException) -> bool:
+    """Whether ``error``, raised by a read of a file that was opened, says that the file changed
+    since: the store refused a ranged read pinned to an ETag that no longer exists (s3fs's
+    ``FileExpired``), or the object is gone (a local file stays readable once open)."""
+    if isinstance(error, FileNotFoundError):
+        return True
+    try:
+        from s3fs.utils import FileExpired
+    except ImportError:  # no s3fs, no such refusal
+        return False
+    return isinstance(error, FileExpired)
+
+
 class CorpusLocation:
     """A corpus (a file, or a folder read recursively) at ``path``: a local path or a normalised URL.
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from include.errors import PipelineInputError
-from include.storage.corpus_location import CorpusLocation, OpenedFile
+from include.storage.corpus_location import CorpusLocation, CorpusReplacedWhileRead, OpenedFile, replaced_while_read
 
 BLOCK_CHARS = 1 << 16
 #: Characters decoded per read: the size of a block of whole lines, and the length past which a line
@@ -120,6 +120,7 @@ class TextFileReader:
         line_number = 0  # lines delivered in full so far
         pending = ""  # the start of a line whose end has not been read yet
         long_line = False
+        opened = None
         try:
             with self._open(self.expected) as opened:
                 hashing = _HashingReader(opened.file)
@@ -164,6 +165,8 @@ class TextFileReader:
                 while hashing.readinto(bytearray(_READ_BYTES)):
                     pass
         except (OSError, EOFError, zlib.error, lzma.LZMAError) as error:
+            if opened is not None and replaced_while_read(error):
+                raise CorpusReplacedWhileRead(self.path, opened.etag) from error
             raise PipelineInputError(f"corpus file '{self.path}' is corrupt or unreadable: {error}") from error
         self.sha256 = hashing.sha256.hexdigest()
         self.size = hashing.size

@@ -250,3 +250,20 @@ def test_a_protocol_without_an_installed_filesystem_is_refused_naming_it(data_ro
     monkeypatch.setenv("EMBEDDINGS_CORPUS_ROOTS", "nosuchproto://bucket/texts")
     with pytest.raises(StorageConfigError, match="'nosuchproto://bucket/texts/x'.*no fsspec filesystem"):
         resolve_corpus("nosuchproto://bucket/texts/x")
+
+
+@pytest.mark.parametrize("change", ["replaced", "deleted"])
+def test_an_object_replaced_while_it_is_read_fails_naming_it(corpora, s3_endpoint, s3_bucket, monkeypatch, change):
+    lines = b"".join(b"the king rules the land line %d\n" % n for n in range(100_000))  # 3.3 MB
+    url, _ = corpora("busy", {"busy.txt": lines})
+    monkeypatch.setattr(corpus_location, "READ_BLOCK_BYTES", 256 << 10)  # many ranged reads
+    reader = TextFileReader(f"{url}/busy.txt", corpus=resolve_corpus(url))
+    pieces = reader.pieces()
+    next(pieces)  # the read has begun: its first range came back, pinned to the object's ETag
+    bucket, key = s3_bucket.removeprefix("s3://"), "texts/busy/busy.txt"
+    if change == "deleted":
+        s3_client(s3_endpoint).delete_object(Bucket=bucket, Key=key)
+    else:
+        put_objects(s3_endpoint, bucket, {key: lines.replace(b"king", b"queen")})
+    with pytest.raises(CorpusChanged, match=rf"'{url}/busy.txt' changed between ingest and tokenize: replaced"):
+        list(pieces)
