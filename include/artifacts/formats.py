@@ -27,10 +27,11 @@ BLOCK_ROWS = 32_768
 
 
 def formatted_blocks(vectors: np.ndarray, words: list[str], threads: int = 2) -> Iterator[tuple]:
-    """The rows of ``vectors``, ``BLOCK_ROWS`` at a time, as ``(word2vec_lines, projector_lines)``:
-    each float32 formatted once, as the shortest text that reads back to it, then joined two ways:
-    ``<word> <v1> <v2> ...`` and ``<v1>\t<v2>\t...``, each line ended by ``\n``. Yields two UTF-8
-    buffers (Arrow ``Buffer``s, written as they are) per block, in order. ``threads`` blocks are
+    """The rows of ``vectors``, ``BLOCK_ROWS`` at a time, as ``(word2vec_lines, projector_lines,
+    block)``: each float32 formatted once, as the shortest text that reads back to it, then joined
+    two ways: ``<word> <v1> <v2> ...`` and ``<v1>\t<v2>\t...``, each line ended by ``\n`` (two UTF-8
+    Arrow ``Buffer``s, written as they are), and the block itself (little-endian float32, contiguous,
+    for the binary format). Yields one such triple per block, in order. ``threads`` blocks are
     formatted at once (Arrow's kernels release the GIL) while the caller writes the one before,
     so at most ``threads + 1`` blocks are in memory."""
     from concurrent.futures import ThreadPoolExecutor
@@ -50,14 +51,14 @@ def _format_block(vectors: np.ndarray, words: list[str], start: int) -> tuple:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    block = np.ascontiguousarray(vectors[start : start + BLOCK_ROWS], dtype=np.float32)
+    block = np.ascontiguousarray(vectors[start : start + BLOCK_ROWS], dtype="<f4")
     rows, dims = block.shape
     numbers = pc.cast(pa.array(block.reshape(-1)), pa.string())  # the costly part: done once
     per_row = pa.ListArray.from_arrays(pa.array(np.arange(0, rows * dims + 1, dims, dtype=np.int32)), numbers)
     text = pc.binary_join_element_wise(
         pa.array(words[start : start + rows], pa.string()), pc.binary_join(per_row, " "), " "
     )
-    return _one_buffer(text), _one_buffer(pc.binary_join(per_row, "\t"))
+    return _one_buffer(text), _one_buffer(pc.binary_join(per_row, "\t")), block
 
 
 def _one_buffer(lines) -> object:
@@ -99,10 +100,10 @@ def write_exports(embeddings: Embeddings, out_dir: Path) -> dict:
     ):
         text.write(header)
         binary.write(header)
-        for start, (text_lines, tsv_lines) in zip(range(0, len(words), BLOCK_ROWS), formatted_blocks(vectors, words)):
+        blocks = formatted_blocks(vectors, words)
+        for start, (text_lines, tsv_lines, block) in zip(range(0, len(words), BLOCK_ROWS), blocks):
             text.write(text_lines)
             tsv.write(tsv_lines)
-            block = np.ascontiguousarray(vectors[start : start + BLOCK_ROWS], dtype="<f4")
             block_words = words[start : start + BLOCK_ROWS]
             # gensim's layout exactly: "<word> " then the raw vector, no separator after it
             binary.write(b"".join(f"{word} ".encode() + row.tobytes() for word, row in zip(block_words, block)))

@@ -66,11 +66,10 @@ def _cosine(keras, embedded_a, embedded_b):
     return keras.layers.Reshape((1,), name="similarity")(cosine)
 
 
-def build_id_models(vectors: np.ndarray, embedding=None):
+def build_id_models(embedding):
     """``(embedding_model, similarity_model)`` taking Keras word ids (vocab index + 2), on
-    ``embedding`` (a layer from :func:`_frozen_embedding`; one is made from ``vectors`` if ``None``)."""
+    ``embedding`` (a layer from :func:`_frozen_embedding`)."""
     keras = _keras()
-    embedding = _frozen_embedding(vectors) if embedding is None else embedding
     ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
     embedding_model = keras.Model(ids, embedding(ids), name="word_embedding_model")
     word_a = keras.Input(shape=(1,), dtype="int32", name="word_a")
@@ -81,13 +80,12 @@ def build_id_models(vectors: np.ndarray, embedding=None):
     return embedding_model, similarity_model
 
 
-def build_word_models(vectors: np.ndarray, index_to_word: list[str], embedding=None):
-    """``(embedding_model, similarity_model, lookup)`` taking strings; the lookup maps word ``i``
-    to ``i + 2``. ``embedding`` as for :func:`build_id_models`."""
+def build_word_models(index_to_word: list[str], embedding):
+    """``(embedding_model, similarity_model, lookup)`` taking strings, on ``embedding`` (a layer
+    from :func:`_frozen_embedding`); the lookup maps word ``i`` to ``i + 2``."""
     keras = _keras()
     lookup = keras.layers.StringLookup(mask_token="", num_oov_indices=1, name=LOOKUP_LAYER)
     lookup.set_vocabulary(list(index_to_word))  # stored as an asset, not in config.json
-    embedding = _frozen_embedding(vectors) if embedding is None else embedding
     words = keras.Input(shape=(None,), dtype="string", name="words")
     embedding_model = keras.Model(words, embedding(lookup(words)), name="word_embedding_strings_model")
     word_a = keras.Input(shape=(1,), dtype="string", name="word_a")
@@ -115,8 +113,8 @@ def write_keras_models(vectors: np.ndarray, index_to_word: list[str], out_dir: P
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     embedding = _frozen_embedding(vectors)
-    *word_models, lookup = build_word_models(vectors, index_to_word, embedding)
-    models = (*build_id_models(vectors, embedding), *word_models)
+    *word_models, lookup = build_word_models(index_to_word, embedding)
+    models = (*build_id_models(embedding), *word_models)
     for name, model in zip(FILES, models):
         model.save(out_dir / name)
     # the lookup holds index_to_word after the mask and the unknown token, so word i is row i + 2
