@@ -40,6 +40,7 @@ def main() -> None:
     from include.quality.evaluation import evaluate_keyed_vectors
     from include.quality.similarity import default_probe_words, nearest_neighbours
     from include.steps.train_word2vec import Word2VecParams, train_word2vec_on_file
+    from include.text.word_counts import WordCounts
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -55,8 +56,10 @@ def main() -> None:
                 corpus_file.write_text("\n".join(lines) + "\n")
                 model_path = Path(scratch) / "w2v.model"
                 params = Word2VecParams(epochs=epochs, seed=seed, workers=args.workers)
+                counts = WordCounts()
+                counts.add_rows([line.split() for line in lines])
                 started = time.perf_counter()
-                stats = train_word2vec_on_file(corpus_file, len(lines), params, model_path)
+                stats = train_word2vec_on_file(corpus_file, counts, params, model_path)
                 seconds = time.perf_counter() - started
                 wv = Word2Vec.load(str(model_path)).wv
                 emb = Embeddings(np.asarray(wv.vectors), dict(wv.key_to_index), list(wv.index_to_key))

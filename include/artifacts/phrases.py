@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from include.errors import PipelineInputError
+from include.text.word_counts import WordCounts
 
 log = logging.getLogger(__name__)
 
@@ -283,21 +284,30 @@ def most_frequent_phrases(document: dict, limit: int = 30) -> list[dict]:
     return found[:limit]
 
 
-def write_phrased_line_sentence_file(token_lists: Iterable[list[str]], applier: PhraseApplier, out_path: Path) -> int:
+def write_phrased_line_sentence_file(
+    token_lists: Iterable[list[str]], applier: PhraseApplier, out_path: Path, counts: WordCounts | None = None
+) -> int:
     """Write ``token_lists`` with their phrases joined by ``applier`` as a ``LineSentence`` file
     (one row per line, tokens separated by spaces); returns the number of lines. Rows are
-    streamed, written in blocks of about 8 Ki lines."""
+    streamed, written in blocks of about 8 Ki lines; ``counts``, when given, counts the words of
+    every block as written (training's vocabulary)."""
     lines = 0
-    block: list[str] = []
+    block: list[list[str]] = []
+
+    def flush() -> None:
+        handle.write(("\n".join(" ".join(row) for row in block) + "\n").encode("utf-8"))
+        if counts is not None:
+            counts.add_rows(block)
+
     with open(out_path, "wb") as handle:
         for tokens in _logged(token_lists, "phrased rows written"):
-            block.append(" ".join(applier(tokens)))
+            block.append(applier(tokens))
             if len(block) >= 8192:
-                handle.write(("\n".join(block) + "\n").encode("utf-8"))
+                flush()
                 lines += len(block)
                 block = []
         if block:
-            handle.write(("\n".join(block) + "\n").encode("utf-8"))
+            flush()
             lines += len(block)
     return lines
 

@@ -33,6 +33,7 @@ from include.storage.partitions import partition_parts
 from include.storage.store import Store
 from include.storage.versions import find_by_content_hash
 from include.text.tokens import iter_token_lists
+from include.text.word_counts import WordCounts
 
 if TYPE_CHECKING:
     from include.steps.train_word2vec import Word2VecParams
@@ -139,10 +140,12 @@ def write_phrased_training_file(
     run_id: str,
     version_folder: Path,
     out_path: Path,
+    counts: WordCounts | None = None,
 ) -> int:
     """For ``train_word2vec`` with phrases on: put the phrases ``detect_phrases`` staged into
     ``version_folder/phrases.json`` and write the rows of the local ``parts`` with those phrases
-    joined as the ``LineSentence`` file ``out_path``; returns its number of lines.
+    joined as the ``LineSentence`` file ``out_path``, counting their words into ``counts``;
+    returns its number of lines.
 
     The staged phrases are used only when they were learned from exactly the partitions whose
     source ``checksums`` are given, with exactly ``settings``; otherwise (a commit between the two
@@ -167,4 +170,4 @@ def write_phrased_training_file(
     write_phrases(Path(version_folder) / PHRASES_FILE, document)
     applier = PhraseApplier(document)
     log.info("writing the training rows with %d phrases joined", applier.phrase_count)
-    return write_phrased_line_sentence_file(iter_token_lists(parts), applier, out_path)
+    return write_phrased_line_sentence_file(iter_token_lists(parts), applier, out_path, counts)

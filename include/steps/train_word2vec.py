@@ -30,6 +30,7 @@ from include.storage.publish import code_version, content_hash, version_id
 from include.storage.run_records import RunOutcome, update_run_record
 from include.storage.version_files import record_written
 from include.storage.versions import claim_version, find_by_content_hash
+from include.text.word_counts import WordCounts
 
 log = logging.getLogger(__name__)
 
@@ -305,17 +306,18 @@ def _train_into_version(
             for part in partition_parts(store, corpus_id, name, summaries[name])
         ]
         corpus_file = Path(scratch) / "corpus.txt"
+        counts = WordCounts()
         with store.writer(version_key(version), Path(scratch)) as out:
             if phrase_settings.enabled:
                 from include.steps.detect_phrases import write_phrased_training_file  # it imports this module
 
                 checksums = partition_checksums(summaries)
-                sentences = write_phrased_training_file(
-                    store, parts, checksums, phrase_settings, run_id, out.folder, corpus_file
+                write_phrased_training_file(
+                    store, parts, checksums, phrase_settings, run_id, out.folder, corpus_file, counts
                 )
             else:
-                sentences = write_line_sentence_file(parts, corpus_file)
-            stats = train_word2vec_on_file(corpus_file, sentences, params, out.folder / MODEL_FILE, started)
+                write_line_sentence_file(parts, corpus_file, counts=counts)
+            stats = train_word2vec_on_file(corpus_file, counts, params, out.folder / MODEL_FILE, started)
         record_written(store, run_id, "train_word2vec", out.files)
     return stats
 
@@ -377,10 +379,13 @@ def _epoch_logger():
     return EpochProgress()
 
 
-def write_line_sentence_file(tokens_dirs: Path | list[Path], out_path: Path, batch_bytes: int | None = None) -> int:
+def write_line_sentence_file(
+    tokens_dirs: Path | list[Path], out_path: Path, batch_bytes: int | None = None, counts: WordCounts | None = None
+) -> int:
     """Write the token rows of ``tokens_dirs`` as gensim's ``LineSentence`` format (one row per
     line, tokens separated by spaces, each line ending in ``\\n``) at ``out_path``; returns the
-    number of lines.
+    number of lines. ``counts``, when given, counts every batch's words as it is written (what
+    training builds its vocabulary from, see :mod:`include.text.word_counts`).
 
     Tokens never hold whitespace, so the file reads back into exactly the same token lists; a row
     holds at most ``MAX_SENTENCE_TOKENS`` tokens, so gensim splits no line. Rows are read in
@@ -402,6 +407,8 @@ def write_line_sentence_file(tokens_dirs: Path | list[Path], out_path: Path, bat
         for tokens in iter_token_arrays(tokens_dirs, batch_bytes or TOKEN_BATCH_BYTES):
             if tokens.null_count:
                 raise PipelineInputError(f"token rows under {tokens_dirs}: {tokens.null_count} null token lists")
+            if counts is not None:
+                counts.add(tokens)
             # "tok tok tok" per row, then "\n" appended: the values buffer is the file's bytes
             text = pc.binary_join_element_wise(pc.binary_join(tokens, " "), pa.scalar("", pa.string()), "\n")
             for chunk in text.chunks if isinstance(text, pa.ChunkedArray) else [text]:
@@ -441,15 +448,16 @@ def train_word2vec(tokens_dir: Path | list[Path], params: Word2VecParams, model_
     go to ``<model_path>.*.npy`` side files). With ``workers=1`` and a fixed ``seed`` the
     vectors are byte-identical between runs: gensim 4 seeds every random draw from ``seed``.
     ``params.epochs`` ``"auto"`` is resolved from gensim's ``corpus_total_words`` after
-    ``build_vocab`` (:func:`resolve_epochs`; no extra pass over the corpus).
+    counting the vocabulary (:func:`resolve_epochs`; no extra pass over the corpus).
     Returns ``{"vocab_size", "corpus_words", "sentences", "epochs", "train_seconds"}``.
     Raises :class:`PipelineInputError` naming ``min_count`` when it leaves no word.
     """
     started = time.perf_counter()
     corpus_file = line_sentence_path(model_path)
     corpus_file.parent.mkdir(parents=True, exist_ok=True)
-    sentences = write_line_sentence_file(tokens_dir, corpus_file)
-    return train_word2vec_on_file(corpus_file, sentences, params, model_path, started)
+    counts = WordCounts()
+    write_line_sentence_file(tokens_dir, corpus_file, counts=counts)
+    return train_word2vec_on_file(corpus_file, counts, params, model_path, started)
 
 
 def line_sentence_path(model_path: Path) -> Path:
@@ -458,15 +466,21 @@ def line_sentence_path(model_path: Path) -> Path:
 
 
 def train_word2vec_on_file(
-    corpus_file: Path, sentences: int, params: Word2VecParams, model_path: Path, started: float | None = None
+    corpus_file: Path, counts: WordCounts, params: Word2VecParams, model_path: Path, started: float | None = None
 ) -> TrainingStats:
-    """Train on a ``LineSentence`` file of ``sentences`` lines (see :func:`write_line_sentence_file`)
-    and save the model at ``model_path``, its ``embeddings.npy`` and ``vocab.json`` beside it
-    (:func:`include.artifacts.embeddings.write_embeddings`); the file is removed afterwards. Returns and raises as
-    :func:`train_word2vec` does (``started``: when the work began, for ``train_seconds``)."""
+    """Train on a ``LineSentence`` file whose rows ``counts`` counted as they were written (see
+    :func:`write_line_sentence_file`) and save the model at ``model_path``, its ``embeddings.npy``
+    and ``vocab.json`` beside it (:func:`include.artifacts.embeddings.write_embeddings`); the file
+    is removed afterwards. Returns and raises as :func:`train_word2vec` does (``started``: when the
+    work began, for ``train_seconds``).
+
+    The vocabulary comes from ``counts`` (gensim's ``build_vocab_from_freq``), not from a scan of
+    the file: the same words, counts and first-appearance order gensim's own scan finds, so the
+    model is the same, without a Python pass over the corpus."""
     from gensim.models import Word2Vec
 
     started = time.perf_counter() if started is None else started
+    sentences = counts.sentences
     model_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if params.epochs != AUTO_EPOCHS:
@@ -474,14 +488,13 @@ def train_word2vec_on_file(
         kwargs = params.gensim_kwargs()
         kwargs["epochs"] = AUTO_EPOCHS_MIN if params.epochs == AUTO_EPOCHS else params.epochs
         model = Word2Vec(**kwargs)
-        model.build_vocab(corpus_file=str(corpus_file), progress_per=100_000, keep_raw_vocab=True)
-        top = max(model.raw_vocab.values(), default=0)
-        model.raw_vocab = None  # only needed for the message below; frees the memory of every raw word
+        model.build_vocab_from_freq(counts.to_dict(), corpus_count=counts.sentences)
+        model.corpus_total_words = counts.tokens  # what build_vocab's own scan sets; train reads it
         if len(model.wv) == 0:
             cap = f" and max_final_vocab={params.max_final_vocab}" if params.max_final_vocab else ""
             raise PipelineInputError(
-                f"min_count={params.min_count}{cap} leaves an empty vocabulary "
-                f"(the corpus has {model.corpus_total_words} tokens; its most frequent word occurs {top} times)"
+                f"min_count={params.min_count}{cap} leaves an empty vocabulary (the corpus has "
+                f"{model.corpus_total_words} tokens; its most frequent word occurs {counts.most_common} times)"
             )
         log.info(
             "vocabulary: %d words (min_count=%d) from %d tokens in %d sentences",
