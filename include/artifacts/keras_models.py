@@ -18,6 +18,7 @@ Keras 3 ``predict()`` refuses numpy string arrays: pass ``tf.constant`` tensors,
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +101,27 @@ def build_word_models(index_to_word: list[str], embedding):
 
 def release_keras_memory() -> None:
     """Drop Keras's global state and collect: call it once the last reference to a large model is
-    gone, before the next is loaded, so one copy of the matrix lives in Keras at a time."""
+    gone, before the next is loaded, so one copy of the matrix lives in Keras at a time. Inside
+    :func:`keras_step` the collection scans only what the step made."""
     _keras().backend.clear_session(free_memory=True)
+
+
+@contextmanager
+def keras_step():
+    """Build, save and check models inside this: it imports Keras, and freezes the objects that
+    exist by then (Airflow's, TensorFlow's modules: over a million in a ``make run`` process) out
+    of the garbage collector's reach until it exits, so each :func:`release_keras_memory` scans
+    only the step's own objects (0.5 s a collection otherwise, three per step). On exit the
+    step's objects are collected and the frozen ones handed back to the collector."""
+    import gc
+
+    _keras()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        release_keras_memory()
+        gc.unfreeze()
 
 
 def write_keras_models(vectors: np.ndarray, index_to_word: list[str], out_dir: Path) -> dict:
@@ -137,23 +157,30 @@ def load_model(path: Path):
 
 
 def word_similarities(similarity_words_model, pairs: list[tuple[str, str]]) -> np.ndarray:
-    """Cosine similarities, shape ``(len(pairs),)``, of word pairs through ``similarity_words.keras``."""
+    """Cosine similarities, shape ``(len(pairs),)``, of word pairs through ``similarity_words.keras``
+    (the model is called directly: ``predict`` would first trace a graph, which costs more than
+    these few pairs)."""
     import tensorflow as tf
 
     left = tf.constant([[a] for a, _ in pairs], dtype=tf.string)
     right = tf.constant([[b] for _, b in pairs], dtype=tf.string)
-    return np.asarray(similarity_words_model.predict([left, right], verbose=0)).reshape(-1)
+    return np.asarray(similarity_words_model([left, right], training=False)).reshape(-1)
 
 
 def id_similarities(similarity_model, ids_a: np.ndarray, ids_b: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Cosine similarities, shape ``(n,)``, of Keras id pairs through ``similarity.keras``."""
+    """Cosine similarities, shape ``(n,)``, of Keras id pairs through ``similarity.keras``, called
+    directly ``batch_size`` pairs at a time."""
     ids_a = np.asarray(ids_a, dtype=np.int32).reshape(-1, 1)
     ids_b = np.asarray(ids_b, dtype=np.int32).reshape(-1, 1)
-    return np.asarray(similarity_model.predict([ids_a, ids_b], batch_size=batch_size, verbose=0)).reshape(-1)
+    batches = [
+        np.asarray(similarity_model([ids_a[start : start + batch_size], ids_b[start : start + batch_size]]))
+        for start in range(0, len(ids_a), batch_size)
+    ]
+    return np.concatenate(batches).reshape(-1) if batches else np.empty(0, dtype=np.float32)
 
 
 def word_vectors(embedding_words_model, words: list[str]) -> np.ndarray:
     """Vectors, shape ``(len(words), vector_size)``, of words through ``embedding_words.keras``."""
     import tensorflow as tf
 
-    return np.asarray(embedding_words_model.predict(tf.constant([list(words)], dtype=tf.string), verbose=0))[0]
+    return np.asarray(embedding_words_model(tf.constant([list(words)], dtype=tf.string), training=False))[0]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 from include.artifacts.embeddings import fetch_embeddings
-from include.artifacts.keras_models import write_keras_models
+from include.artifacts.keras_models import keras_step, write_keras_models
 from include.quality.parity import check_parity
 from include.storage.layout import data_store
 from include.storage.version_files import record_written, relocated
@@ -29,14 +30,23 @@ def build_keras_model(version_dir: str, run_id: str, parity_pairs: int = 200, se
     prefix = store.key_of(version_dir)
     with tempfile.TemporaryDirectory(prefix="w2v-keras-") as scratch:
         embeddings = fetch_embeddings(store, prefix, Path(scratch))
-        with store.writer(f"{prefix}/keras", Path(scratch)) as out:
+        with store.writer(f"{prefix}/keras", Path(scratch)) as out, keras_step():
+            started = time.perf_counter()
             paths = write_keras_models(embeddings.vectors, embeddings.index_to_word, out.folder)
+            log.info(
+                "%d Keras models of %d rows saved in %.2fs",
+                len(paths["files"]) - 1,
+                paths["rows"],
+                time.perf_counter() - started,
+            )
+            started = time.perf_counter()
             parity = check_parity(embeddings, out.folder, pairs=parity_pairs, seed=seed)
             log.info(
-                "parity over %d pairs: max |keras - gensim| = %.3g (ids), %.3g (strings)",
+                "parity over %d pairs: max |keras - gensim| = %.3g (ids), %.3g (strings), checked in %.2fs",
                 parity["pairs"],
                 parity["max_abs_diff"],
                 parity["max_abs_diff_words"],
+                time.perf_counter() - started,
             )
         record_written(store, run_id, "build_keras_model", out.files, under="keras")
     return {**relocated(paths, out.folder, store, f"{prefix}/keras"), "parity": parity}
