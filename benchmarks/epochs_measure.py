@@ -37,10 +37,10 @@ def main() -> None:
     from gensim.utils import simple_preprocess
 
     from include.artifacts.embeddings import Embeddings
+    from include.artifacts.word_counts import WordCounts
     from include.quality.evaluation import evaluate_keyed_vectors
     from include.quality.similarity import default_probe_words, nearest_neighbours
     from include.steps.train_word2vec import Word2VecParams, train_word2vec_on_file
-    from include.text.word_counts import WordCounts
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from include.artifacts.word_counts import WordCounts
 from include.errors import PipelineInputError
-from include.text.word_counts import WordCounts
 
 log = logging.getLogger(__name__)
 

@@ -28,12 +28,12 @@ from include.artifacts.phrases import (
     most_frequent_phrases,
     write_phrases,
 )
+from include.artifacts.word_counts import WordCounts
 from include.storage.layout import data_store, partition_key, staging_key
 from include.storage.partitions import partition_parts
 from include.storage.store import Store
 from include.storage.versions import find_by_content_hash
 from include.text.tokens import iter_token_lists
-from include.text.word_counts import WordCounts
 
 if TYPE_CHECKING:
     from include.steps.train_word2vec import Word2VecParams

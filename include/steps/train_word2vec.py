@@ -22,6 +22,7 @@ from typing import TypedDict
 
 from include.artifacts.embeddings import write_embeddings
 from include.artifacts.phrases import PhraseParams
+from include.artifacts.word_counts import WordCounts
 from include.errors import PipelineInputError
 from include.storage.layout import data_store, partition_key, staging_key, version_key
 from include.storage.partitions import partition_parts, read_partition_summary, training_partitions
@@ -30,7 +31,6 @@ from include.storage.publish import code_version, content_hash, version_id
 from include.storage.run_records import RunOutcome, update_run_record
 from include.storage.version_files import record_written
 from include.storage.versions import claim_version, find_by_content_hash
-from include.text.word_counts import WordCounts
 
 log = logging.getLogger(__name__)
 
@@ -385,7 +385,7 @@ def write_line_sentence_file(
     """Write the token rows of ``tokens_dirs`` as gensim's ``LineSentence`` format (one row per
     line, tokens separated by spaces, each line ending in ``\\n``) at ``out_path``; returns the
     number of lines. ``counts``, when given, counts every batch's words as it is written (what
-    training builds its vocabulary from, see :mod:`include.text.word_counts`).
+    training builds its vocabulary from, see :mod:`include.artifacts.word_counts`).
 
     Tokens never hold whitespace, so the file reads back into exactly the same token lists; a row
     holds at most ``MAX_SENTENCE_TOKENS`` tokens, so gensim splits no line. Rows are read in

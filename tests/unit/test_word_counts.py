@@ -1,5 +1,5 @@
 """Training's vocabulary is counted by Arrow while the LineSentence file is written
-(include/text/word_counts.py): it must be exactly what gensim's own scan of that file finds, in
+(include/artifacts/word_counts.py): it must be exactly what gensim's own scan of that file finds, in
 the same order, or the vocabulary's ties, initial vectors and trained vectors would change."""
 
 from pathlib import Path
@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from include.artifacts import word_counts
+from include.artifacts.word_counts import WordCounts
 from include.steps.train_word2vec import Word2VecParams, train_word2vec_on_file, write_line_sentence_file
-from include.text import word_counts
-from include.text.word_counts import WordCounts
 from tests.conftest import synthetic_sentences
 
 
