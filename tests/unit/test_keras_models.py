@@ -1,5 +1,7 @@
+import gc
 import json
 import zipfile
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from include.artifacts.keras_models import (
     RESERVED_ROWS,
     UNKNOWN_INDEX,
     id_similarities,
+    keras_step,
     load_model,
     word_similarities,
     word_vectors,
@@ -111,3 +114,26 @@ def test_predict_refuses_numpy_strings_so_callers_use_tensors(keras_dir):
     model = load_model(keras_dir / "similarity_words.keras")
     with pytest.raises(Exception):
         model.predict([np.array([["a"]]), np.array([["b"]])], verbose=0)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_keras_step_freezes_what_exists_and_hands_it_back(fails):
+    """Inside the step the collector skips the objects made before it (so its collections are
+    cheap); after it, also when the step fails, nothing stays frozen and its own garbage is gone."""
+    import weakref
+
+    class Node:
+        pass
+
+    gc.unfreeze()
+    with pytest.raises(RuntimeError) if fails else nullcontext():
+        with keras_step():
+            assert gc.get_freeze_count() > 0
+            made = Node()
+            made.cycle = made  # only the collector frees a cycle
+            made_ref = weakref.ref(made)
+            del made
+            if fails:
+                raise RuntimeError("the step failed")
+    assert gc.get_freeze_count() == 0
+    assert made_ref() is None, "the step's own cyclic garbage is collected on exit"
