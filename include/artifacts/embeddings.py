@@ -8,6 +8,7 @@ gensim's order (most frequent first).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,56 @@ def write_embeddings(keyed_vectors, out_dir: Path) -> dict:
         "vocab_size": int(vectors.shape[0]),
         "vector_size": int(vectors.shape[1]),
     }
+
+
+def read_rows(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``vectors`` as a new C-ordered little-endian float32 array; safe to
+    call from several threads at once.
+
+    From a memory map of a whole ``.npy`` file (``load_embeddings(mmap=True)``) the rows are read
+    from the file (``os.preadv``), so the map's pages are never touched: rows copied out of the map
+    would leave every page they touched mapped, and the whole file (381 MiB at 1M words x 100)
+    would count in the process's RSS until the map closes, beside the copies the caller makes.
+    """
+    stop = max(min(stop, vectors.shape[0]), start)
+    if not _maps_whole_file(vectors) or stop == start:
+        return np.ascontiguousarray(vectors[start:stop], dtype="<f4")
+    block = np.empty((max(stop - start, 0), vectors.shape[1]), dtype="<f4")
+    view = memoryview(block.reshape(-1)).cast("B")
+    position = int(vectors.offset) + start * vectors.shape[1] * 4
+    handle = os.open(vectors.filename, os.O_RDONLY)
+    try:
+        done = 0
+        while done < len(view):
+            count = os.preadv(handle, [view[done:]], position + done)
+            if count == 0:
+                raise PipelineInputError(f"'{vectors.filename}' ended before row {stop}: truncated while read")
+            done += count
+    finally:
+        os.close(handle)
+    return block
+
+
+def take_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows of ``vectors`` at the indices ``rows`` (any order), as :func:`read_rows` reads
+    them: one read per row from a memory-mapped file, where indexing the map would fault in
+    pages around each row (the kernel reads ahead), hundreds of MiB for a few hundred rows."""
+    if not len(rows):
+        return np.empty((0, vectors.shape[1]), dtype="<f4")
+    return np.concatenate([read_rows(vectors, int(row), int(row) + 1) for row in rows])
+
+
+def _maps_whole_file(vectors: np.ndarray) -> bool:
+    """True when ``vectors`` is a C-ordered little-endian float32 memory map of all of its file's
+    data (``np.load(mmap_mode="r")``), not a slice of one."""
+    if not isinstance(vectors, np.memmap) or not vectors.filename or vectors.ndim != 2:
+        return False
+    if vectors.dtype != np.dtype("<f4") or not vectors.flags.c_contiguous:
+        return False
+    try:
+        return os.path.getsize(vectors.filename) == int(vectors.offset) + vectors.nbytes
+    except OSError:
+        return False
 
 
 def fetch_embeddings(store, version_prefix: str, scratch: Path, mmap: bool = True) -> Embeddings:

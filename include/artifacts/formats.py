@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from include.artifacts.embeddings import Embeddings
+from include.artifacts.embeddings import Embeddings, read_rows
 
 WORD2VEC_TEXT = "word2vec.txt"
 WORD2VEC_BINARY = "word2vec.bin"
@@ -51,7 +51,7 @@ def _format_block(vectors: np.ndarray, words: list[str], start: int) -> tuple:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    block = np.ascontiguousarray(vectors[start : start + BLOCK_ROWS], dtype="<f4")
+    block = read_rows(vectors, start, start + BLOCK_ROWS)
     rows, dims = block.shape
     numbers = pc.cast(pa.array(block.reshape(-1)), pa.string())  # the costly part: done once
     per_row = pa.ListArray.from_arrays(pa.array(np.arange(0, rows * dims + 1, dims, dtype=np.int32)), numbers)

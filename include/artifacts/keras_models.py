@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from include.artifacts.embeddings import read_rows
 from include.storage.atomic_io import write_json_atomic
 
 PAD_INDEX = 0
@@ -57,7 +58,7 @@ def _frozen_embedding(vectors: np.ndarray):
     layer.build((None, 1))
     variable = layer.embeddings.value  # the backend's variable (tensorflow: slices assign in place)
     for start in range(0, vectors.shape[0], ASSIGN_BLOCK_ROWS):
-        block = np.asarray(vectors[start : start + ASSIGN_BLOCK_ROWS], dtype=np.float32)
+        block = read_rows(vectors, start, start + ASSIGN_BLOCK_ROWS)  # from a map: read, not mapped in
         variable[RESERVED_ROWS + start : RESERVED_ROWS + start + len(block)].assign(block)
     return layer
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from include.artifacts.embeddings import Embeddings
+from include.artifacts.embeddings import Embeddings, take_rows
 from include.artifacts.keras_models import (
     RESERVED_ROWS,
     id_similarities,
@@ -67,5 +67,5 @@ def _sampled_keyed_vectors(embeddings: Embeddings, rows: np.ndarray):
 
     rows = np.unique(rows)
     keyed = KeyedVectors(embeddings.vector_size, dtype=np.float32)
-    keyed.add_vectors([embeddings.index_to_word[row] for row in rows], np.asarray(embeddings.vectors[rows]))
+    keyed.add_vectors([embeddings.index_to_word[row] for row in rows], take_rows(embeddings.vectors, rows))
     return keyed
