@@ -32,10 +32,12 @@ def test_bench_runs_and_prints_the_table(tmp_path):
         timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    for step in ("tokenize to Parquet", "train (5 epochs)", "all-vocabulary neighbours"):
+    for step in ("tokenize to Parquet", "train (5 epochs)", "neighbour table"):
         line = next(line for line in result.stdout.splitlines() if line.startswith(step))
         numbers = re.findall(r"\d+\.\d+", line)
         assert len(numbers) >= 3 and all(float(n) > 0 for n in numbers[:2]), line
+    table_line = r"^  neighbour table: the recipe's most_similar of all [\d,]+ words; ours exact"
+    assert re.search(table_line, result.stdout, re.M)
     assert re.search(r"^whole DAG: recipe script / make run .* make run = [\d.]+x", result.stdout, re.M)
     assert re.search(r"^re-run, same inputs: make run again .* the re-run takes \d+%", result.stdout, re.M)
     assert re.search(
