@@ -37,6 +37,11 @@ FILES = ("embedding.keras", "similarity.keras", "embedding_words.keras", "simila
 def _keras():
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Without oneDNN TensorFlow allocates CPU tensors with malloc, which returns a freed matrix to
+    # the system; oneDNN's pool kept all it ever held (1.6 GB after the step at 1M words, which
+    # every later task of a `make run` process then ran on top of). Our models only look rows up
+    # and take dot products: oneDNN's kernels change nothing here. An explicit setting wins.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import keras
 
     return keras
