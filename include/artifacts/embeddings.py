@@ -85,31 +85,45 @@ def read_rows(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
     would count in the process's RSS until the map closes, beside the copies the caller makes.
     """
     stop = max(min(stop, vectors.shape[0]), start)
-    if not _maps_whole_file(vectors) or stop == start:
+    if stop == start or not _maps_whole_file(vectors):
         return np.ascontiguousarray(vectors[start:stop], dtype="<f4")
-    block = np.empty((max(stop - start, 0), vectors.shape[1]), dtype="<f4")
-    view = memoryview(block.reshape(-1)).cast("B")
-    position = int(vectors.offset) + start * vectors.shape[1] * 4
     handle = os.open(vectors.filename, os.O_RDONLY)
     try:
-        done = 0
-        while done < len(view):
-            count = os.preadv(handle, [view[done:]], position + done)
-            if count == 0:
-                raise PipelineInputError(f"'{vectors.filename}' ended before row {stop}: truncated while read")
-            done += count
+        return _pread_rows(handle, vectors, start, stop)
     finally:
         os.close(handle)
-    return block
 
 
 def take_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The rows of ``vectors`` at the indices ``rows`` (any order), as :func:`read_rows` reads
-    them: one read per row from a memory-mapped file, where indexing the map would fault in
-    pages around each row (the kernel reads ahead), hundreds of MiB for a few hundred rows."""
-    if not len(rows):
-        return np.empty((0, vectors.shape[1]), dtype="<f4")
-    return np.concatenate([read_rows(vectors, int(row), int(row) + 1) for row in rows])
+    """The rows of ``vectors`` at the indices ``rows`` (any order), read as :func:`read_rows` reads
+    them: one read per row from a memory-mapped file (opened once), where indexing the map would
+    fault in pages around each row (the kernel reads ahead), hundreds of MiB for a few hundred rows."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) and not 0 <= rows.min() <= rows.max() < vectors.shape[0]:
+        raise IndexError(f"row indices must be in 0..{vectors.shape[0] - 1}, got {rows.min()}..{rows.max()}")
+    if not len(rows) or not _maps_whole_file(vectors):
+        return np.ascontiguousarray(vectors[rows], dtype="<f4").reshape(len(rows), vectors.shape[1])
+    handle = os.open(vectors.filename, os.O_RDONLY)
+    try:
+        return np.concatenate([_pread_rows(handle, vectors, int(row), int(row) + 1) for row in rows])
+    finally:
+        os.close(handle)
+
+
+def _pread_rows(handle: int, vectors: np.memmap, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` (``start < stop``, within the matrix) of the map ``vectors`` read from
+    its file, open as ``handle``; raises :class:`PipelineInputError` naming the file when it ends
+    early (cut short while read)."""
+    block = np.empty((stop - start, vectors.shape[1]), dtype="<f4")
+    view = memoryview(block.reshape(-1)).cast("B")
+    position = int(vectors.offset) + start * vectors.shape[1] * 4
+    done = 0
+    while done < len(view):
+        count = os.preadv(handle, [view[done:]], position + done)
+        if count == 0:
+            raise PipelineInputError(f"'{vectors.filename}' ended before row {stop}: truncated while read")
+        done += count
+    return block
 
 
 def _maps_whole_file(vectors: np.ndarray) -> bool:

@@ -59,3 +59,12 @@ def test_a_file_cut_short_while_read_names_it(mapped, monkeypatch):
     monkeypatch.setattr(embeddings_module.os, "preadv", lambda *args: 0)
     with pytest.raises(PipelineInputError, match=r"embeddings\.npy' ended before row 300"):
         read_rows(mapped, 100, 300)
+
+
+def test_take_rows_refuses_rows_outside_the_matrix(mapped):
+    matrix, mapped = mapped
+    for source in (mapped, matrix):
+        with pytest.raises(IndexError, match=r"0\.\.1999, got 5\.\.2000"):
+            take_rows(source, np.array([5, 2000]))
+        with pytest.raises(IndexError):
+            take_rows(source, np.array([-1]))
