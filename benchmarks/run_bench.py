@@ -2,11 +2,13 @@
 on the same generated corpus and params, in the same run, on this machine.
 
 Usage: run_bench.py [--tokens N] [--vocab V] [--workers W] [--workdir DIR] [--no-dag] [--memory-mb MB]
+                    [--repeat N] [--s3]
                     [--sweep V1,V2,...] [--sweep-tokens N] [--sweep-exact-max N] [--no-compare]
 Prints a table: step, recipe seconds, ours, ratio (recipe / ours), tokens/s, peak RSS; gensim's
 training alone (the floor); then the whole DAG (`make run`) against the recipe script and as a
-multiple of the floor, each task's duration in that run (from Airflow's metadata database), a re-run
-against the first run, and optionally the peak RSS of tokenizing a corpus of MB megabytes.
+multiple of the floor (with ``--repeat N``, the median of N pairs of the floor and a first
+``make run`` one after the other), each task's duration in that run (from Airflow's metadata
+database), a re-run against the first run, and optionally the peak RSS of tokenizing a corpus of MB megabytes.
 
 ``--sweep`` adds a vocabulary sweep: for each vocabulary size, a corpus of ``--sweep-tokens`` tokens
 in which every word occurs at least ``min_count`` times (benchmarks/corpus.py ``floor``), each step's
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,12 +120,21 @@ def main(argv: list[str] | None = None) -> int:
         "the same run on a local data root",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="pairs of gensim's training alone and a first `make run`, one right after the other; the "
+        "median pair's ratio is reported (the machine's speed drifts between minutes)",
+    )
+    parser.add_argument(
         "--compare",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="the recipe against each step on --tokens/--vocab (--no-compare: the sweep alone)",
     )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-bench-"))
     if args.compare:
         compare(args, work)
@@ -190,11 +202,10 @@ def compare(args: argparse.Namespace, work: Path) -> None:
             f"{'whole DAG: recipe script / make run':40} {recipe_wall:7.2f} {first:8.2f} {recipe_wall / first:6.2f}"
             f"   make run = {first / recipe_wall:.2f}x the recipe's wall time"
         )
-        print(
-            f"{'make run / gensim training alone':40} {first:7.2f} {floor['seconds']:8.2f} "
-            f"{first / floor['seconds']:6.2f}   make run = {first / floor['seconds']:.2f}x gensim's training alone"
-        )
-        print_task_durations(tasks)
+        pairs = [{"floor": floor["seconds"], "make_run": first, "tasks": tasks}]
+        pairs += floor_pairs(work, args.workers, args.repeat - 1)
+        median = print_floor_pairs(pairs)
+        print_task_durations(median["tasks"])
         print(
             f"{'re-run, same inputs: make run again':40} {first:7.2f} {again:8.2f} {first / again:6.2f}"
             f"   the re-run takes {again / first:.0%} of the first"
@@ -318,6 +329,41 @@ def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
             print(f"\nvocabulary {row['vocab']:,}: ", end="")
             print_task_durations(row["make_run"]["tasks"])
     return rows
+
+
+def floor_pairs(work: Path, workers: int, count: int) -> list[dict]:
+    """``count`` more pairs of gensim's training alone and, right after it, a first ``make run``
+    (on a data root of its own, so it tokenizes and trains again): ``[{"floor", "make_run",
+    "tasks"}]``. The machine's speed drifts by several percent within minutes, so each ratio is
+    taken between neighbours in time."""
+    pairs = []
+    for number in range(2, count + 2):
+        floor = run_step("floor", work, workers)["seconds"]
+        data_root = work / f"data-pair-{number}"
+        wall, _ = make_run(work, workers, f"pair-{number}", {"EMBEDDINGS_DATA_DIR": str(data_root)})
+        pairs.append({"floor": floor, "make_run": wall, "tasks": read_task_durations(work / "airflow")})
+        shutil.rmtree(data_root, ignore_errors=True)
+    return pairs
+
+
+def print_floor_pairs(pairs: list[dict]) -> dict:
+    """Print each pair's ratio of ``make run`` to gensim's training alone and the median pair's
+    (the lower middle one of an even count); returns the median pair."""
+    for pair in pairs:
+        pair["ratio"] = pair["make_run"] / pair["floor"]
+    if len(pairs) > 1:
+        for number, pair in enumerate(pairs, 1):
+            print(
+                f"  pair {number}: gensim training alone {pair['floor']:.2f} s, then make run {pair['make_run']:.2f} s:"
+                f" {pair['ratio']:.2f}x"
+            )
+    median = sorted(pairs, key=lambda pair: pair["ratio"])[(len(pairs) - 1) // 2]
+    of = f" (median of {len(pairs)} pairs)" if len(pairs) > 1 else ""
+    print(
+        f"{'make run / gensim training alone':40} {median['make_run']:7.2f} {median['floor']:8.2f} "
+        f"{median['ratio']:6.2f}   make run = {median['ratio']:.2f}x gensim's training alone{of}"
+    )
+    return median
 
 
 def time_make_run(work: Path, workers: int) -> tuple[float, float, list[dict]]:

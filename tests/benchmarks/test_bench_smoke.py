@@ -25,6 +25,8 @@ def test_bench_runs_and_prints_the_table(tmp_path):
             "--workdir",
             str(tmp_path),
             "--s3",
+            "--repeat",
+            "2",
         ],
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -45,9 +47,17 @@ def test_bench_runs_and_prints_the_table(tmp_path):
     )
     assert "succeeded: promoted" in (tmp_path / "make-run-s3-root.log").read_text()
     assert re.search(r"^gensim training alone \(the floor\) +\d+\.\d+ s", result.stdout, re.M)
-    assert re.search(
-        r"^make run / gensim training alone .* make run = [\d.]+x gensim's training alone", result.stdout, re.M
+    pair_line = r"^  pair (\d): gensim training alone [\d.]+ s, then make run [\d.]+ s: ([\d.]+)x$"
+    pairs = re.findall(pair_line, result.stdout, re.M)
+    assert [number for number, _ in pairs] == ["1", "2"], result.stdout
+    median = re.search(
+        r"^make run / gensim training alone .* make run = ([\d.]+)x gensim's training alone \(median of 2 pairs\)$",
+        result.stdout,
+        re.M,
     )
+    assert median and median.group(1) == min(ratio for _, ratio in pairs), "the lower middle of two pairs"
+    assert "succeeded: promoted" in (tmp_path / "make-run-pair-2.log").read_text()
+    assert not (tmp_path / "data-pair-2").exists(), "each pair's data root is removed once measured"
     tasks = dict(re.findall(r"^  (\w+) +(\d+\.\d+)", result.stdout, re.M))
     for task_id in ("ingest_text", "tokenize_to_parquet", "train_word2vec", "write_similarity_report", "publish"):
         assert float(tasks[task_id]) > 0, result.stdout
