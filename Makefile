@@ -89,9 +89,12 @@ airflow-status:
 BENCH_TOKENS ?= 10000000
 BENCH_VOCAB ?= 100000
 BENCH_MEMORY_MB ?= 1000
+# pairs of gensim's training alone and a first `make run`, one after the other: the median pair's ratio is reported
+BENCH_REPEAT ?= 3
 # the vocabulary sweep (empty: none); each size gets a corpus of BENCH_SWEEP_TOKENS tokens
 BENCH_SWEEP ?= 10000,100000,1000000
 BENCH_SWEEP_TOKENS ?= 10000000
 bench: venv
 	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB) --memory-mb $(BENCH_MEMORY_MB) --s3 \
+	  --repeat $(BENCH_REPEAT) \
 	  --sweep '$(BENCH_SWEEP)' --sweep-tokens $(BENCH_SWEEP_TOKENS)
