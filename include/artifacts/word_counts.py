@@ -19,6 +19,10 @@ Example::
 
 from __future__ import annotations
 
+#: Characters ``str.split()`` splits on (gensim's ``LineSentence`` reads a line that way; its C reader
+#: splits on the ASCII ones): a token holding one would not read back as itself. As an RE2 class.
+WHITESPACE_CLASS = r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+
 #: Per-batch counts are merged once they hold this many entries (or twice the merged table's):
 #: memory stays a few times the number of distinct words, and merging costs O(entries) in all.
 MERGE_AT_ENTRIES = 1 << 20
@@ -94,6 +98,29 @@ class WordCounts:
         if self._merged is None:
             return {}
         return dict(zip(self._merged["word"].to_pylist(), self._merged["count"].to_pylist()))
+
+    def refuse_malformed_words(self, where: str) -> None:
+        """Raise :class:`include.errors.PipelineInputError` naming ``where`` (the token rows' source)
+        when a counted word is empty or holds whitespace: written to a ``LineSentence`` file it
+        would not read back as one word, and the counts would not be what gensim reads. The
+        tokenizer never writes such a token; a partition written by other code might. Costs one
+        pass over the distinct words, not the corpus."""
+        import pyarrow.compute as pc
+
+        from include.errors import PipelineInputError
+
+        self._merge()
+        if self._merged is None:
+            return
+        words = self._merged["word"]
+        bad = pc.or_(pc.equal(pc.binary_length(words), 0), pc.match_substring_regex(words, WHITESPACE_CLASS))
+        found = pc.sum(bad).as_py() or 0
+        if found:
+            examples = words.filter(bad)[:3].to_pylist()
+            raise PipelineInputError(
+                f"{where}: {found} distinct tokens are empty or hold whitespace, e.g. {examples!r}; "
+                "a token must be one word (this pipeline's tokenizer never writes such tokens)"
+            )
 
     @property
     def most_common(self) -> int:

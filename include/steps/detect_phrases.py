@@ -170,4 +170,7 @@ def write_phrased_training_file(
     write_phrases(Path(version_folder) / PHRASES_FILE, document)
     applier = PhraseApplier(document)
     log.info("writing the training rows with %d phrases joined", applier.phrase_count)
-    return write_phrased_line_sentence_file(iter_token_lists(parts), applier, out_path, counts)
+    lines = write_phrased_line_sentence_file(iter_token_lists(parts), applier, out_path, counts)
+    if counts is not None:
+        counts.refuse_malformed_words(f"token rows of {[str(part) for part in parts]}")
+    return lines

@@ -392,7 +392,8 @@ def write_line_sentence_file(
     batches of about ``batch_bytes`` bytes (default ``TOKEN_BATCH_BYTES``, 16 MiB) and each batch
     is joined by Arrow kernels and written straight from the Arrow buffer (no Python string per
     row): memory is a few batches, whatever the length of a line or the size of the corpus.
-    Raises :class:`PipelineInputError` on a null token list (not a file this pipeline wrote).
+    Raises :class:`PipelineInputError` on a null token list, or (with ``counts``) an empty token or
+    one holding whitespace: not files this pipeline wrote.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -431,6 +432,8 @@ def write_line_sentence_file(
                     time.perf_counter() - started,
                 )
                 next_report += 1 << 30
+    if counts is not None:
+        counts.refuse_malformed_words(f"token rows under {tokens_dirs}")
     log.info("LineSentence file: %d lines, %.1f MiB in %.2fs", lines, written / 2**20, time.perf_counter() - started)
     return lines
 

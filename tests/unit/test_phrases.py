@@ -226,6 +226,24 @@ def test_phrased_training_puts_the_phrases_in_vocab_and_the_version(phrase_token
     assert other["content_hash"] != trained["content_hash"]
 
 
+def test_phrased_training_refuses_a_partition_holding_a_token_with_a_tab(phrase_tokens, data_root):
+    """A part file not written by the tokenizer, one of whose tokens holds a tab: the phrased
+    LineSentence file would split it, so training stops naming the part files and the token. (A
+    plain space inside a token becomes ``_``: gensim's phrase analysis takes it for its separator.)"""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    part = next(phrase_tokens.glob("*.parquet"))
+    table = pq.read_table(part)
+    rows = table.column("tokens").to_pylist()
+    rows[0] = [*rows[0], "new\tyork"]
+    column = table.schema.get_field_index("tokens")
+    pq.write_table(table.set_column(column, "tokens", pa.array(rows, table.schema.field("tokens").type)), part)
+    corpus_tokens = _commit(data_root, phrase_tokens)
+    with pytest.raises(PipelineInputError, match=r"token rows of \[.*\.parquet.*hold whitespace.*'new\\tyork'"):
+        _run(corpus_tokens, "run-spaced", PhraseParams(phrases=1, **SMALL))
+
+
 def test_training_learns_again_when_the_staged_phrases_belong_to_other_data(phrase_tokens, data_root, caplog):
     _commit(data_root, phrase_tokens)
     settings = PhraseParams(phrases=1, **SMALL)

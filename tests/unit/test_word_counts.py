@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from include.artifacts import word_counts
-from include.artifacts.word_counts import WordCounts
+from include.artifacts.word_counts import WHITESPACE_CLASS, WordCounts
+from include.errors import PipelineInputError
 from include.steps.train_word2vec import Word2VecParams, train_word2vec_on_file, write_line_sentence_file
 from tests.conftest import synthetic_sentences
 
@@ -65,6 +66,35 @@ def test_no_tokens_count_nothing():
     counts = WordCounts()
     counts.add(pa.chunked_array([pa.array([[], []], pa.list_(pa.string()))]))
     assert (counts.to_dict(), counts.tokens, counts.sentences, counts.most_common) == ({}, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "new york", "tab\there", "line\nbreak", "no\u00a0break", "wide\u3000space", "next\x85line"]
+)
+def test_a_partition_with_an_empty_or_spaced_token_is_refused_naming_it(tmp_path, bad):
+    """Such a token would not read back from the LineSentence file as one word, so the counts
+    would not be what gensim trains on: training stops, naming the rows' folder and the token."""
+    folder = _tokens(tmp_path / "tokens", [["fine", "words"], ["a", bad, "fine"]])
+    with pytest.raises(PipelineInputError, match=r"token rows under .*tokens.*: 1 distinct tokens are empty or hold"):
+        write_line_sentence_file(folder, tmp_path / "corpus.txt", counts=WordCounts())
+    counts = WordCounts()
+    counts.add(pa.array([["a", bad]], pa.list_(pa.string())))
+    with pytest.raises(PipelineInputError) as error:
+        counts.refuse_malformed_words("here")
+    assert repr(bad) in str(error.value)
+
+
+def test_well_formed_tokens_pass_the_check(tmp_path):
+    folder = _tokens(tmp_path / "tokens", [["café", "zero\u200bwidth", "new_york", "x"], []])
+    assert write_line_sentence_file(folder, tmp_path / "corpus.txt", counts=WordCounts()) == 2
+
+
+def test_the_whitespace_class_is_exactly_what_str_split_splits_on():
+    import pyarrow.compute as pc
+
+    points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]  # surrogates are no UTF-8
+    matched = pc.match_substring_regex(pa.array([f"a{c}b" for c in points]), WHITESPACE_CLASS).to_pylist()
+    assert [c for c, hit in zip(points, matched) if hit] == [c for c in points if len(f"a{c}b".split()) == 2]
 
 
 @pytest.mark.parametrize("max_final_vocab", [0, 250])
