@@ -150,7 +150,8 @@ def write_phrased_training_file(
     The staged phrases are used only when they were learned from exactly the partitions whose
     source ``checksums`` are given, with exactly ``settings``; otherwise (a commit between the two
     tasks, a cleared staging prefix) they are learned again here, so the version's phrases always
-    belong to the data its content hash names.
+    belong to the data its content hash names. Raises :class:`PipelineInputError` naming ``parts``
+    when (with ``counts``) a written token is empty or holds whitespace: not the tokenizer's work.
     """
     from include.artifacts.phrases import PhraseApplier, write_phrased_line_sentence_file
 
