@@ -398,6 +398,7 @@ def write_line_sentence_file(
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from include.text.prefetch import prefetched
     from include.text.tokens import TOKEN_BATCH_BYTES, iter_token_arrays
 
     lines = 0
@@ -405,7 +406,8 @@ def write_line_sentence_file(
     started = time.perf_counter()
     next_report = 1 << 30
     with open(out_path, "wb") as handle:
-        for tokens in iter_token_arrays(tokens_dirs, batch_bytes or TOKEN_BATCH_BYTES):
+        batches = iter_token_arrays(tokens_dirs, batch_bytes or TOKEN_BATCH_BYTES)
+        for tokens in prefetched(batches, depth=1, name="read-tokens"):  # the next batch decodes meanwhile
             if tokens.null_count:
                 raise PipelineInputError(f"token rows under {tokens_dirs}: {tokens.null_count} null token lists")
             if counts is not None:

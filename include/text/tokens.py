@@ -24,6 +24,7 @@ from include.errors import PipelineInputError
 from include.storage.atomic_io import replace_dir, write_json_atomic
 from include.storage.corpus_location import CorpusChanged, CorpusLocation
 from include.text.files import BLOCK_CHARS, LINES, TextFileReader
+from include.text.prefetch import prefetched
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +254,9 @@ def write_token_file(
         for number, entry in enumerate(files, start=1):
             reader = TextFileReader(entry["path"], corpus=corpus, expected=entry)
             source = pa.scalar(entry["path"], type=pa.string())
-            for lines, chunks, tokens in iter_token_batches(reader.path, reader):
+            # the file is read and tokenized on a second thread while this one writes row groups
+            batches = prefetched(iter_token_batches(reader.path, reader), name="tokenize")
+            for lines, chunks, tokens in batches:
                 count = len(lines)
                 token_count = int(pc.sum(pc.list_value_length(tokens)).as_py() or 0)
                 pending.append(
@@ -416,7 +419,10 @@ def iter_token_arrays(tokens_dirs: Path | list[Path], batch_bytes: int = TOKEN_B
 
     Memory stays within a few batches plus one Parquet row group (the tokenizer writes row groups
     of at most ``TOKENS_PER_ROW_GROUP`` tokens). ``tokens_dirs`` may also name Parquet files.
+    Raises :class:`PipelineInputError` naming the file when one is not readable Parquet (corrupt,
+    truncated, not Parquet) or has no ``tokens`` column.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if batch_bytes <= 0:
@@ -424,10 +430,14 @@ def iter_token_arrays(tokens_dirs: Path | list[Path], batch_bytes: int = TOKEN_B
     folders = [tokens_dirs] if isinstance(tokens_dirs, (str, Path)) else list(tokens_dirs)
     parts = [p for f in map(Path, folders) for p in (sorted(f.glob("*.parquet")) if f.is_dir() else [f])]
     for part in parts:
-        parquet_file = pq.ParquetFile(part)
-        rows = _rows_per_batch(part, parquet_file, batch_bytes)
-        for batch in parquet_file.iter_batches(batch_size=rows, columns=["tokens"]):
-            yield batch.column(0)
+        try:
+            parquet_file = pq.ParquetFile(part)
+            rows = _rows_per_batch(part, parquet_file, batch_bytes)
+            batches = parquet_file.iter_batches(batch_size=rows, columns=["tokens"])
+            while (batch := next(batches, None)) is not None:
+                yield batch.column(0)
+        except (OSError, pa.ArrowException) as error:  # pyarrow's message does not say which file
+            raise PipelineInputError(f"token file '{part}' cannot be read as Parquet: {error}") from error
 
 
 def iter_token_lists(tokens_dirs: Path | list[Path], batch_bytes: int = TOKEN_BATCH_BYTES) -> Iterator[list[str]]:
