@@ -90,7 +90,7 @@ BENCH_TOKENS ?= 10000000
 BENCH_VOCAB ?= 100000
 BENCH_MEMORY_MB ?= 1000
 # pairs of gensim's training alone and a first `make run`, one after the other: the median pair's ratio is reported
-BENCH_REPEAT ?= 3
+BENCH_REPEAT ?= 5
 # the vocabulary sweep (empty: none); each size gets a corpus of BENCH_SWEEP_TOKENS tokens
 BENCH_SWEEP ?= 10000,100000,1000000
 BENCH_SWEEP_TOKENS ?= 10000000
