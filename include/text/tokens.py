@@ -433,8 +433,7 @@ def iter_token_arrays(tokens_dirs: Path | list[Path], batch_bytes: int = TOKEN_B
         try:
             parquet_file = pq.ParquetFile(part)
             rows = _rows_per_batch(part, parquet_file, batch_bytes)
-            batches = parquet_file.iter_batches(batch_size=rows, columns=["tokens"])
-            while (batch := next(batches, None)) is not None:
+            for batch in parquet_file.iter_batches(batch_size=rows, columns=["tokens"]):
                 yield batch.column(0)
         except (OSError, pa.ArrowException) as error:  # pyarrow's message does not say which file
             raise PipelineInputError(f"token file '{part}' cannot be read as Parquet: {error}") from error
