@@ -21,3 +21,12 @@ class NeighbourRecallError(ParityError):
     """The approximate neighbour table disagrees with exact search beyond the allowed recall loss:
     a parity failure between the index and brute force, so the version must not be published
     (a subclass of :class:`ParityError`, so every caller that fails a run on parity fails on it)."""
+
+
+class NotInRegistryError(PipelineInputError, LookupError):
+    """No such model, alias or version: the message lists what exists (the API answers 404)."""
+
+
+class ContractError(PipelineInputError):
+    """A run's contract (vector size, tokenizer version, phrases) differs from its model's champion:
+    the message names the model, the field, both values and the fix."""

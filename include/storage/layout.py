@@ -4,7 +4,8 @@
 tokens/<corpus_id>/<partition>/part-<run>-<shard>.parquet   token rows; _SUCCESS.json names the parts
 models/<version>/...                                          one version; whole once manifest.json exists
 models/<version>/.claim                                       the run building it (create-only)
-models/LATEST                                                 the promoted version's name (compare-and-swap)
+registry/<model>/aliases/<alias>, registry/<model>/history/     a model's aliases and their moves (include.registry)
+models/LATEST                                                 the previous layout's pointer, read as default@champion
 runs/<run_id>.json                                            how each run ended
 staging/<run_id>/...                                          one run's small intermediate files
 ```
@@ -19,6 +20,7 @@ MODELS = "models"
 TOKENS = "tokens"
 RUNS = "runs"
 STAGING = "staging"
+REGISTRY = "registry"
 LATEST_KEY = f"{MODELS}/LATEST"
 MANIFEST_FILE = "manifest.json"
 CLAIM_FILE = ".claim"

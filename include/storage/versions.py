@@ -1,4 +1,4 @@
-"""The published model versions: reading their manifests, ``LATEST``, and pruning.
+"""The published model versions: reading their manifests, claiming and deleting one.
 
 A version folder counts as published only once its ``manifest.json`` exists and parses (it is
 written last, create-only): readers here never see a half-built or half-deleted version. Reads
@@ -11,7 +11,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
-from include.storage.layout import CLAIM_FILE, LATEST_KEY, MANIFEST_FILE, MODELS, version_key
+from include.storage.layout import CLAIM_FILE, MANIFEST_FILE, MODELS, version_key
 from include.storage.store import AlreadyExists, PreconditionFailed, Store
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,9 @@ def read_manifest(store: Store, version: str) -> dict | None:
 
 
 def list_versions(store: Store) -> list[dict]:
-    """Manifests of the published versions, oldest folder name (= data time) first; each dict is
-    the version's ``manifest.json`` plus ``"path"``. Folders without a manifest are skipped."""
+    """Manifests of the published versions of every model, oldest folder name (= data time) first;
+    each dict is the version's ``manifest.json`` plus ``"path"``. Folders without a manifest are
+    skipped (:meth:`include.registry.registry.ModelRegistry.manifests` lists one model's)."""
     versions = []
     for name in store.children(MODELS):
         if name == "LATEST" or name.startswith("."):
@@ -45,41 +46,15 @@ def list_versions(store: Store) -> list[dict]:
 
 
 def find_by_content_hash(store: Store, content_hash: str) -> dict | None:
-    """The published version built from the same inputs, params and code, if any."""
+    """The published version built from the same inputs, params, model and code, if any (the
+    content hash covers the model name, so it finds only a version of the same model)."""
     return next((v for v in list_versions(store) if v.get("content_hash") == content_hash), None)
-
-
-def read_latest(store: Store) -> str | None:
-    """The version ``models/LATEST`` names, or ``None`` before the first promotion."""
-    found = store.read_versioned(LATEST_KEY)
-    return found.data.decode("utf-8").strip() or None if found else None
-
-
-def latest_manifest(store: Store) -> dict | None:
-    """Manifest of the version ``LATEST`` names, or ``None``."""
-    name = read_latest(store)
-    return read_manifest(store, name) if name else None
 
 
 def delete_version(store: Store, version: str) -> None:
     """Unpublish ``version``: its manifest first (readers stop seeing it at once), then its files."""
     store.delete(f"{version_key(version)}/{MANIFEST_FILE}")
     store.delete_tree(version_key(version))
-
-
-def prune_versions(store: Store, keep: int) -> list[str]:
-    """Delete the oldest versions beyond the newest ``keep`` (by folder name, i.e. data time);
-    the one ``LATEST`` names is never deleted. ``keep`` 0 keeps everything. Returns deleted names."""
-    if keep <= 0:
-        return []
-    protected = read_latest(store)
-    names = [v["version"] for v in list_versions(store)]
-    removed = []
-    for name in names[:-keep] if len(names) > keep else []:
-        if name != protected:
-            delete_version(store, name)
-            removed.append(name)
-    return removed
 
 
 def version_summary(manifest: dict) -> str:
