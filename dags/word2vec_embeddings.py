@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, conf
+from airflow.sdk import DAG, Asset, AssetAlias, CronDataIntervalTimetable, Param, conf
 
 from word2vec_operators import (
     BuildKerasModelOperator,
@@ -40,9 +40,34 @@ TIMETABLE = None if SCHEDULE.lower() in ("", "none") else CronDataIntervalTimeta
 # Named, not addressed by a file URI: the data root differs between deployments (and tests), and
 # an asset's identity must not. Each event's extra says where the data is.
 TOKENS_ASSET = Asset(name="word2vec_tokens")
-MODEL_ASSET = Asset(name="word2vec_model")
+# Resolves, at each champion move, to that model's Asset "word2vec_model.<model>" (see
+# dags/word2vec_champion_consumer.py for a DAG scheduled on one model's promotions).
+CHAMPION_ALIAS = AssetAlias(name="word2vec_champion")
+# A model or alias name (include.registry.names.SLUG_PATTERN, repeated here: the DAG file imports
+# nothing of the library; a test holds the two equal).
+MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 PARAMS = {
+    "model": Param(
+        "default",
+        type="string",
+        pattern=MODEL_NAME_PATTERN,
+        minLength=1,
+        maxLength=64,
+        title="Model",
+        description="The named model this run's version belongs to (lowercase letters, digits, - and _, up to "
+        "64). Each model has its own versions, aliases and champion: use another name for an experiment "
+        "(another corpus, vector size or phrases) so it never replaces what consumers of 'default' load.",
+    ),
+    "allow_contract_change": Param(
+        False,
+        type="boolean",
+        title="Allow a contract change",
+        description="A model's first version fixes its vector_size, tokenizer and phrases on/off; a run that "
+        "differs fails before training. On: the version is trained and published, but only an explicit "
+        "promote (python -m include.cli --model NAME promote VERSION --alias champion --reason ...) can make "
+        "it the champion.",
+    ),
     "corpus_path": Param(
         "bundled:lee",
         type="string",
@@ -142,9 +167,9 @@ PARAMS = {
         minimum=0,
         maximum=2,
         title="Quality gate tolerance",
-        description="A version whose WordSim-353, SimLex-999 or analogy score is worse than the "
-        "last promoted version's by more than this is published as rejected and "
-        "LATEST stays.",
+        description="A version whose WordSim-353, SimLex-999 or analogy score, compared on the items both "
+        "scored, is worse than its model's champion's by more than this is published as rejected and the "
+        "champion stays.",
     ),
     "tokenize_shards": Param(
         4,
@@ -335,6 +360,7 @@ with DAG(
         history_days="{{ params.history_days }}",
         phrase_settings=PHRASE_SETTINGS,
         hyperparameters=HYPERPARAMETERS,
+        model="{{ params.model }}",
     )
     train = TrainWord2VecOperator(
         task_id="train_word2vec",
@@ -343,6 +369,8 @@ with DAG(
         history_days="{{ params.history_days }}",
         hyperparameters=HYPERPARAMETERS,
         phrase_settings=PHRASE_SETTINGS,
+        model="{{ params.model }}",
+        allow_contract_change="{{ params.allow_contract_change }}",
         # detect_phrases is skipped when phrases are off
         trigger_rule="none_failed",
     )
@@ -359,6 +387,7 @@ with DAG(
     evaluate = EvaluateEmbeddingsOperator(
         task_id="evaluate_embeddings",
         version_dir=version_dir,
+        model=train.output["model"],
         corpus_id=ingest.output["corpus_id"],
         probe_words="{{ params.probe_words }}",
         top_k="{{ params.top_k }}",
@@ -367,6 +396,8 @@ with DAG(
         task_id="write_similarity_report",
         version_dir=version_dir,
         version=train.output["version"],
+        model=train.output["model"],
+        contract_changes=train.output["contract_changes"],
         corpus_path=ingest.output["corpus_path"],
         corpus_id=ingest.output["corpus_id"],
         corpus_stats={
@@ -390,6 +421,8 @@ with DAG(
         version=train.output["version"],
         manifest_path=ingest.output["manifest_path"],
         facts={
+            "model": train.output["model"],
+            "contract": train.output["contract"],
             "corpus_id": ingest.output["corpus_id"],
             "content_hash": train.output["content_hash"],
             "data_time": train.output["data_time"],
@@ -407,7 +440,8 @@ with DAG(
         version=publish.output["version"],
         decision=report.output["decision"],
         reason=report.output["reason"],
-        outlets=[MODEL_ASSET],
+        model=train.output["model"],
+        outlets=[CHAMPION_ALIAS],
     )
     commit_tokens >> detect_phrases >> train
     ingest >> tokenize >> commit_tokens >> train >> [export, keras_models, neighbour_table, evaluate] >> report

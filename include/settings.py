@@ -27,8 +27,8 @@ def token_retention_days() -> int:
 
 
 def keep_versions() -> int:
-    """``EMBEDDINGS_KEEP_VERSIONS`` (default 20): model versions kept; older ones are deleted,
-    never the one ``LATEST`` names; 0 keeps them all."""
+    """``EMBEDDINGS_KEEP_VERSIONS`` (default 20): versions kept per model; older ones are deleted,
+    never one an alias names; 0 keeps them all."""
     return _non_negative_int("EMBEDDINGS_KEEP_VERSIONS", 20)
 
 

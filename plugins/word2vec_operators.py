@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from word2vec_links import ModelReportLink
 
@@ -316,6 +316,7 @@ class DetectPhrasesOperator(PipelineStepOperator):
     :param hyperparameters: the fields of :class:`include.steps.train_word2vec.Word2VecParams`, as
         training gets them: when a published version has the content hash training would compute,
         nothing is learned and the task is skipped (templated; ``None`` = always learn)
+    :param model: the model the version belongs to (templated; part of the content hash)
     """
 
     template_fields: Sequence[str] = (
@@ -324,6 +325,7 @@ class DetectPhrasesOperator(PipelineStepOperator):
         "history_days",
         "phrase_settings",
         "hyperparameters",
+        "model",
     )
 
     def __init__(
@@ -334,6 +336,7 @@ class DetectPhrasesOperator(PipelineStepOperator):
         history_days: int,
         phrase_settings: dict,
         hyperparameters: dict | None = None,
+        model: str = "default",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -342,6 +345,7 @@ class DetectPhrasesOperator(PipelineStepOperator):
         self.history_days = history_days
         self.phrase_settings = phrase_settings
         self.hyperparameters = hyperparameters
+        self.model = model
 
     def run(self, context: Any) -> dict:
         from include.artifacts.phrases import PhraseParams
@@ -356,6 +360,7 @@ class DetectPhrasesOperator(PipelineStepOperator):
             settings=PhraseParams(**self.phrase_settings),
             run_id=context["run_id"],
             params=Word2VecParams(**self.hyperparameters) if self.hyperparameters is not None else None,
+            model=self.model,
         )
         if isinstance(result, NothingToLearn):
             raise AirflowSkipException(result.reason)
@@ -374,6 +379,9 @@ class TrainWord2VecOperator(PipelineStepOperator):
         (templated, each value usually ``{{ params.<name> }}``)
     :param phrase_settings: the fields of :class:`include.artifacts.phrases.PhraseParams`; with
         ``phrases`` on, training reads the phrases ``detect_phrases`` staged (templated; ``None`` = off)
+    :param model: the model the version belongs to; its contract is checked first (templated)
+    :param allow_contract_change: let a contract other than the champion's through; the gate then
+        holds the version for an explicit promote (templated)
     """
 
     operator_extra_links = (ModelReportLink(),)
@@ -383,6 +391,8 @@ class TrainWord2VecOperator(PipelineStepOperator):
         "history_days",
         "hyperparameters",
         "phrase_settings",
+        "model",
+        "allow_contract_change",
     )
 
     def __init__(
@@ -393,6 +403,8 @@ class TrainWord2VecOperator(PipelineStepOperator):
         history_days: int,
         hyperparameters: dict,
         phrase_settings: dict | None = None,
+        model: str = "default",
+        allow_contract_change: bool = False,
         **kwargs,
     ) -> None:
         kwargs.setdefault("pool", TRAINING_POOL)
@@ -402,6 +414,8 @@ class TrainWord2VecOperator(PipelineStepOperator):
         self.history_days = history_days
         self.hyperparameters = hyperparameters
         self.phrase_settings = phrase_settings
+        self.model = model
+        self.allow_contract_change = allow_contract_change
 
     def run(self, context: Any) -> dict:
         from include.artifacts.phrases import PhraseParams
@@ -416,6 +430,8 @@ class TrainWord2VecOperator(PipelineStepOperator):
             run_id=context["run_id"],
             data_time=run_time(context),
             phrase_settings=PhraseParams(**(self.phrase_settings or {})),
+            model=self.model,
+            allow_contract_change=bool(self.allow_contract_change),
         )
         if isinstance(result, Unchanged):
             raise AirflowSkipException(result.reason)
@@ -490,20 +506,31 @@ class BuildNeighbourTableOperator(PipelineStepOperator):
 
 
 class EvaluateEmbeddingsOperator(PipelineStepOperator):
-    """Score the version on the word-similarity and analogy sets and measure its drift against the
-    last promoted version of the corpus (:func:`include.steps.evaluate_embeddings.evaluate_embeddings`).
+    """Score the version on the word-similarity and analogy sets and compare it with its model's
+    champion (:func:`include.steps.evaluate_embeddings.evaluate_embeddings`).
 
     :param version_dir: the staged version folder (templated)
-    :param corpus_id: the corpus's token folder name: drift compares within it (templated)
-    :param probe_words: words whose neighbourhoods drift compares; empty = the most frequent (templated)
+    :param model: the model the version belongs to: its champion is the reference (templated)
+    :param corpus_id: the corpus's token folder name (templated)
+    :param probe_words: words whose neighbourhoods are compared; empty = the most frequent (templated)
     :param top_k: neighbours per word compared (templated)
     """
 
-    template_fields: Sequence[str] = ("version_dir", "corpus_id", "probe_words", "top_k")
+    template_fields: Sequence[str] = ("version_dir", "model", "corpus_id", "probe_words", "top_k")
 
-    def __init__(self, *, version_dir: str, corpus_id: str, probe_words: list | None, top_k: int, **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        version_dir: str,
+        corpus_id: str,
+        probe_words: list | None,
+        top_k: int,
+        model: str = "default",
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.version_dir = version_dir
+        self.model = model
         self.corpus_id = corpus_id
         self.probe_words = probe_words
         self.top_k = top_k
@@ -512,19 +539,24 @@ class EvaluateEmbeddingsOperator(PipelineStepOperator):
         from include.steps.evaluate_embeddings import evaluate_embeddings
 
         return evaluate_embeddings(
-            self.version_dir, corpus_id=self.corpus_id, probe_words=self.probe_words, top_k=int(self.top_k)
+            self.version_dir,
+            model=self.model,
+            corpus_id=self.corpus_id,
+            probe_words=self.probe_words,
+            top_k=int(self.top_k),
         )
 
 
 class WriteSimilarityReportOperator(PipelineStepOperator):
-    """Join what the parallel steps measured, decide (the quality gate against the last promoted
-    version of the corpus) and write the report stating the decision
+    """Join what the parallel steps measured, decide (the quality gate against the model's
+    champion) and write the report stating the decision
     (:func:`include.steps.write_similarity_report.write_similarity_report`).
 
     :param version_dir: the staged version folder (templated)
     :param version: the version's name (templated)
+    :param model: the model the version belongs to: the gate compares with its champion (templated)
     :param corpus_path: the resolved corpus path, recorded in the report's params (templated)
-    :param corpus_id: the corpus's token folder name: the gate compares within it (templated)
+    :param corpus_id: the corpus's token folder name (templated)
     :param corpus_stats: ``files``, ``lines`` (from ingest), ``tokens``, ``partitions``,
         ``train_seconds``, ``data_time`` (from training) for the report (templated)
     :param probe_words: words whose neighbours the report lists; empty = the most frequent (templated)
@@ -535,11 +567,15 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
     :param neighbour_table: ``build_neighbour_table``'s facts (templated)
     :param epochs_choice: the passes trained and why (``train_word2vec``'s ``epochs_choice``); the
         report states them as ``params.epochs`` and ``params.epochs_requested`` (templated)
+    :param contract_changes: how the version's contract differs from the champion's (training's
+        ``contract_changes``; non-empty only with ``allow_contract_change``): the gate holds it (templated)
     """
 
     template_fields: Sequence[str] = (
         "version_dir",
         "version",
+        "model",
+        "contract_changes",
         "corpus_path",
         "corpus_id",
         "corpus_stats",
@@ -567,11 +603,15 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         evaluation: dict,
         neighbour_table: dict,
         epochs_choice: dict | None = None,
+        model: str = "default",
+        contract_changes: dict | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.version_dir = version_dir
         self.version = version
+        self.model = model
+        self.contract_changes = contract_changes
         self.corpus_path = corpus_path
         self.corpus_id = corpus_id
         self.corpus_stats = corpus_stats
@@ -600,6 +640,8 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
             evaluation=self.evaluation,
             neighbour_table=self.neighbour_table,
             epochs_choice=self.epochs_choice,
+            model=self.model,
+            contract_changes=self.contract_changes,
         )
 
 
@@ -640,36 +682,52 @@ class PublishVersionOperator(PipelineStepOperator):
         return result
 
 
+def champion_asset(model: str) -> Asset:
+    """The Asset that gets an event each time ``model``'s champion moves (``word2vec_model.<model>``):
+    schedule a DAG on it to follow one model's promotions."""
+    return Asset(name=f"word2vec_model.{model}")
+
+
 class PromoteVersionOperator(PipelineStepOperator):
-    """Point ``models/LATEST`` at the published version when the gate promoted it and its data is
-    not older than LATEST's, and prune old versions (:func:`include.steps.promote.promote`);
-    skipped otherwise, so the ``word2vec_model`` Asset is updated only when LATEST moves.
+    """Move the model's ``champion`` alias to the published version when the gate promoted it and
+    its data is not older than the champion's, and prune the model's old versions
+    (:func:`include.steps.promote.promote`); skipped otherwise. Each :class:`AssetAlias` among the
+    outlets resolves to the model's Asset (:func:`champion_asset`), so an event is emitted only
+    when that model's champion moves.
 
     :param version: the published version's name (templated)
     :param decision: the gate's decision, ``promoted`` or ``rejected`` (templated)
     :param reason: the gate's reason (templated)
+    :param model: the model the version belongs to (templated)
     """
 
     operator_extra_links = (ModelReportLink(),)
-    template_fields: Sequence[str] = ("version", "decision", "reason")
+    template_fields: Sequence[str] = ("version", "decision", "reason", "model")
 
-    def __init__(self, *, version: str, decision: str, reason: str, **kwargs) -> None:
+    def __init__(self, *, version: str, decision: str, reason: str, model: str = "default", **kwargs) -> None:
         super().__init__(**kwargs)
         self.version = version
         self.decision = decision
         self.reason = reason
+        self.model = model
 
     def run(self, context: Any) -> dict:
         from include.steps.promote import NotPromoted, promote
 
-        result = promote(self.version, decision=self.decision, reason=self.reason, run_id=context["run_id"])
+        result = promote(
+            self.version, decision=self.decision, reason=self.reason, run_id=context["run_id"], model=self.model
+        )
         if isinstance(result, NotPromoted):
             raise AirflowSkipException(result.reason)
-        for asset in self.outlets:
-            context["outlet_events"][asset].extra = {
-                "data_root": result["data_root"],
-                "version": result["latest"],
-                "path": result["path"],
-                "corpus_id": result["corpus_id"],
-            }
-        return {"latest": result["latest"], "pruned": result["pruned"]}
+        extra = {
+            "data_root": result["data_root"],
+            "model": result["model"],
+            "version": result["champion"],
+            "previous": result["previous"],
+            "path": result["path"],
+            "corpus_id": result["corpus_id"],
+        }
+        for outlet in self.outlets:
+            if isinstance(outlet, AssetAlias):
+                context["outlet_events"][outlet].add(champion_asset(result["model"]), extra=extra)
+        return {"champion": result["champion"], "model": result["model"], "pruned": result["pruned"]}

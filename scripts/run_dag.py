@@ -4,7 +4,7 @@
 Usage: run_dag.py [--conf JSON]. Prints the outcome, the model version and its report. Exit codes:
 0 promoted (or nothing new: an identical version exists), 1 failed (each failed task's error is
 printed), 2 conf not valid JSON or breaking a Param's schema, 3 published but rejected by the
-quality gate (models/LATEST unchanged). Needs AIRFLOW_HOME set up (``airflow db migrate``) and the project
+quality gate (the model's champion unchanged). Needs AIRFLOW_HOME set up (``airflow db migrate``) and the project
 root on PYTHONPATH, as the Makefile does.
 """
 
@@ -76,14 +76,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED {failure['task_id']}: {failure['error']}", file=sys.stderr)
         return EXIT_FAILED
     version_dir = data_store().key_url(version_key(record["version"]))
+    model = dag_run.conf.get("model", "default") if dag_run.conf else "default"
     print(f"\nRun {dag_run.run_id} succeeded: {outcome}.")
+    print(f"Model:         {model}" + (f" (champion: {record['version']})" if outcome == "promoted" else ""))
     print(f"Model version: {version_dir}")
     print(f"Report:        {version_dir}/report/report.html")
     if record.get("reason"):
         print(f"Reason:        {record['reason']}")
     if outcome == "rejected":
         print(
-            f"The quality gate rejected this version; models/LATEST is unchanged (exit {EXIT_REJECTED}).",
+            f"The quality gate rejected this version; {model}@champion is unchanged (exit {EXIT_REJECTED}). "
+            f"To make it the champion anyway: python -m include.cli --model {model} promote {record['version']} "
+            "--alias champion --reason '...'",
             file=sys.stderr,
         )
         return EXIT_REJECTED

@@ -189,7 +189,13 @@ class ModelRegistry:
             try:
                 self.store.swap(alias_key(model, alias), f"{version}\n".encode(), token)
             except (PreconditionFailed, AlreadyExists):
-                log.info("%s@%s moved while moving it to %s (attempt %d): reading it again", model, alias, version, attempt + 1)
+                log.info(
+                    "%s@%s moved while moving it to %s (attempt %d): reading it again",
+                    model,
+                    alias,
+                    version,
+                    attempt + 1,
+                )
                 time.sleep(0.05)
                 continue
             return self._record(model, alias, current, version, actor, reason, run_id, moved=True)

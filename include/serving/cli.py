@@ -1,31 +1,52 @@
-"""Command line over published models: ``python -m include.cli COMMAND ...`` from the project root.
+"""Command line over published models: ``python -m include.cli [OPTIONS] COMMAND ...`` from the project root.
 
-  versions                     published versions: data time, corpus, vocabulary, epochs, evaluation
-                               scores, gate decision; * marks LATEST
+  models                       the data root's models, each with its aliases
+  versions                     the model's versions: aliases, data time, corpus, vocabulary, epochs,
+                               evaluation scores with their coverage, gate decision; * marks the champion
+  aliases                      the model's aliases and every move (--json: alias -> version)
+  history                      the model's alias moves, oldest first (--json: who, when, alias, from, to, why)
+  promote VERSION --alias NAME --reason TEXT [--actor NAME]
+                               point an alias at a version: an explicit, recorded move (roll back, pin,
+                               accept a version the gate held); may go backward in data time
   vector WORD                  print a word's vector
   neighbours WORD [-k K]       nearest words with cosines
   similarity WORD WORD         cosine similarity
   tokens TEXT                  TEXT as the model's tokens (simple_preprocess, then the version's phrases)
-Options: --version NAME (default: LATEST), --json for machine-readable output.
-Exit codes: 0 ok, 1 unknown word, 2 no such model or bad arguments.
+Options (before the command): --model NAME (default: default), --alias NAME (default: champion) or
+--version NAME, --json for machine-readable output.
+Exit codes: 0 ok, 1 unknown word, 2 no such model, alias or version, or bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 
 from include.errors import PipelineInputError
+from include.registry.names import DEFAULT_MODEL
 from include.serving.model_store import ModelStore, UnknownWordError, versions_table
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m include.cli", description="Query published word2vec models.")
-    parser.add_argument("--version", default="latest", help="model version (default: the one LATEST names)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="model name (default: %(default)s)")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--alias", default=None, help="read the version this alias names (default: champion)")
+    chosen.add_argument("--version", default=None, help="read this version (as 'versions' lists them)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("models")
     commands.add_parser("versions")
+    commands.add_parser("aliases")
+    commands.add_parser("history")
+    promote = commands.add_parser("promote")
+    promote.add_argument("target", metavar="VERSION")
+    promote.add_argument("--alias", dest="promote_alias", required=True, help="the alias to move, e.g. champion")
+    promote.add_argument("--reason", required=True, help="why (recorded in the model's alias history)")
+    promote.add_argument("--actor", default=None, help="who moves it (default: $USER)")
     vector = commands.add_parser("vector")
     vector.add_argument("word")
     neighbours = commands.add_parser("neighbours")
@@ -36,30 +57,66 @@ def main(argv: list[str] | None = None) -> int:
     similarity.add_argument("second")
     tokens = commands.add_parser("tokens")
     tokens.add_argument("text", nargs="+", help="raw text (several arguments are joined by spaces)")
-    args = parser.parse_args(argv)
+    return parser
 
-    store = ModelStore()
+
+def _aliases_text(aliases: dict[str, str], history: list[dict]) -> str:
+    lines = [f"{alias}\t{version}" for alias, version in aliases.items()] or ["(no aliases)"]
+    lines.append("")
+    lines.append("history (oldest first):")
+    for move in history:
+        lines.append(
+            f"{move['at'][:19]}  {move['alias']}: {move['from_version'] or '-'} -> {move['to_version']}"
+            f"  by {move['actor']}: {move['reason']}"
+        )
+    if not history:
+        lines.append("(no recorded moves)")
+    return "\n".join(lines)
+
+
+def _run(args, store: ModelStore) -> tuple[object, str]:
+    """The command's result (for --json) and its text."""
+    if args.command == "models":
+        result = {name: ModelStore(store=store.store, model=name).aliases() for name in store.model_names()}
+        text = "\n".join(f"{name}\t{' '.join(f'{a}={v}' for a, v in al.items())}" for name, al in result.items())
+        return result, text or "(no models yet)"
+    if args.command == "versions":
+        store.registry.check_model(store.model)
+        result = store.describe_versions()
+        return result, versions_table(result, store.model)
+    if args.command == "aliases":
+        aliases, history = store.aliases(), store.history()
+        return aliases, _aliases_text(aliases, history)
+    if args.command == "history":
+        history = store.history()
+        return history, _aliases_text(store.aliases(), history)
+    if args.command == "promote":
+        actor = args.actor or os.environ.get("USER") or getpass.getuser()
+        move = store.promote(args.target, alias=args.promote_alias, reason=args.reason, actor=actor)
+        text = f"{store.model}@{move['alias']}: {move['from_version'] or '-'} -> {move['to_version']}"
+        return move, text
+    model = store.load()
+    if args.command == "vector":
+        result = {"version": model.version, "word": args.word, "vector": model.vector(args.word).tolist()}
+        return result, " ".join(f"{x:.6g}" for x in result["vector"])
+    if args.command == "tokens":
+        words = model.tokens(" ".join(args.text))
+        return {"version": model.version, "tokens": words, "in_vocab": [word in model for word in words]}, " ".join(
+            words
+        )
+    if args.command == "neighbours":
+        pairs = model.neighbours(args.word, args.k)
+        result = {"version": model.version, "word": args.word, "neighbours": pairs}
+        return result, "\n".join(f"{word}\t{cosine:.4f}" for word, cosine in pairs)
+    value = model.similarity(args.first, args.second)
+    return {"version": model.version, "first": args.first, "second": args.second, "similarity": value}, f"{value:.6f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        if args.command == "versions":
-            result = store.describe_versions()
-            text = versions_table(result)
-        else:
-            model = store.load(args.version)
-            if args.command == "vector":
-                result = {"version": model.version, "word": args.word, "vector": model.vector(args.word).tolist()}
-                text = " ".join(f"{x:.6g}" for x in result["vector"])
-            elif args.command == "tokens":
-                words = model.tokens(" ".join(args.text))
-                result = {"version": model.version, "tokens": words, "in_vocab": [word in model for word in words]}
-                text = " ".join(words)
-            elif args.command == "neighbours":
-                pairs = model.neighbours(args.word, args.k)
-                result = {"version": model.version, "word": args.word, "neighbours": pairs}
-                text = "\n".join(f"{word}\t{cosine:.4f}" for word, cosine in pairs)
-            else:
-                value = model.similarity(args.first, args.second)
-                result = {"version": model.version, "first": args.first, "second": args.second, "similarity": value}
-                text = f"{value:.6f}"
+        store = ModelStore(model=args.model, alias=args.alias, version=args.version)
+        result, text = _run(args, store)
     except UnknownWordError as error:
         print(error.args[0], file=sys.stderr)
         return 1

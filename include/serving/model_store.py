@@ -1,12 +1,14 @@
 """A small API over published model versions: look up vectors, neighbours and similarities
 without knowing the folder layout. Reads ``embeddings.npy``, JSON and Parquet; never unpickles.
 
->>> store = ModelStore()                      # the data root of EMBEDDINGS_DATA_DIR
->>> model = store.load()                      # the version models/LATEST names
+>>> store = ModelStore()                      # model "default" of the data root of EMBEDDINGS_DATA_DIR
+>>> model = store.load()                      # the version default@champion names
 >>> model.similarity("king", "queen")         # cosine, float
 >>> model.neighbours("king", k=5)             # [("queen", 0.83), ...]
->>> store.describe_versions()                 # [{"version", "latest", "data_time", "corpus_id", ...}]
+>>> store.describe_versions()                 # [{"version", "aliases", "gate", "data_time", ...}]
 >>> model.tokens("New York's mayor")          # ["new_york", "mayor"] with the version's phrases
+>>> ModelStore(model="news-en", alias="staging").load()     # another model, another alias
+>>> ModelStore(model="news-en", version="20261201T000000Z-1a2b3c4d").load()   # one version, pinned
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import numpy as np
 from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
 from include.artifacts.phrases import PHRASES_FILE, PhraseApplier, read_phrases
 from include.errors import PipelineInputError
+from include.quality.coverage import format_score
 from include.quality.neighbour_table import NEIGHBOURS_FILE
 from include.quality.similarity import nearest_neighbours, unit_rows
-from include.storage.layout import LATEST_KEY, MODELS, data_store, version_key
+from include.registry.names import CHAMPION, DEFAULT_MODEL, check_alias_name, check_model_name
+from include.registry.registry import AliasMove, ModelRegistry
+from include.storage.layout import MODELS, data_store, version_key
 from include.storage.store import LocalStore, Store
-from include.storage.versions import list_versions, read_latest
 
 
 class UnknownWordError(KeyError):
@@ -91,29 +95,41 @@ class VersionSummary(TypedDict):
     """One published version as ``python -m include.cli versions`` shows it (``None``: not recorded)."""
 
     version: str
-    latest: bool  #: ``models/LATEST`` names it
+    model: str
+    aliases: list[str]  #: the model's aliases that name this version (``champion`` among them)
     data_time: str | None  #: ISO time of the data it describes
     corpus_id: str | None  #: the corpus's token folder name
     corpus_path: str | None  #: the resolved corpus path it was trained on
     vocab_size: int | None
     epochs: int | None  #: passes trained
     epochs_requested: int | str | None  #: the ``epochs`` Param as given (a number or ``"auto"``)
-    wordsim353: float | None  #: WordSim-353 Spearman
+    wordsim353: float | None  #: WordSim-353 Spearman (``None``: not computable, see the coverage)
     simlex999: float | None  #: SimLex-999 Spearman
     analogies: float | None  #: Google analogy accuracy
+    coverage: dict[str, dict | None]  #: metric -> ``{"scored", "total", "unit"}`` (``None``: not recorded)
     gate: str | None  #: the quality gate's decision: ``promoted`` or ``rejected``
     gate_reason: str | None
 
 
-def summarize_version(name: str, manifest: dict[str, Any] | None, latest: str | None) -> VersionSummary:
+METRICS = (("wordsim353", "spearman"), ("simlex999", "spearman"), ("analogies", "accuracy"))
+
+
+def _coverage(entry: dict) -> dict | None:
+    if "scored" not in entry:
+        return None
+    return {"scored": entry["scored"], "total": entry.get("total"), "unit": entry.get("unit", "items")}
+
+
+def summarize_version(name: str, manifest: dict[str, Any] | None, aliases: list[str] | None = None) -> VersionSummary:
     """A :class:`VersionSummary` of version ``name`` from its ``manifest.json`` (``None`` when it
-    has none: every field but the name and ``latest`` is then ``None``)."""
+    has none: every field but the name and ``aliases`` is then ``None``)."""
     manifest = manifest or {}
     params, evaluation = manifest.get("params") or {}, manifest.get("evaluation") or {}
     gate = manifest.get("gate") or {}
     return VersionSummary(
         version=name,
-        latest=name == latest,
+        model=manifest.get("model") or DEFAULT_MODEL,
+        aliases=sorted(aliases or []),
         data_time=manifest.get("data_time"),
         corpus_id=manifest.get("corpus_id"),
         corpus_path=params.get("corpus_path"),
@@ -123,14 +139,22 @@ def summarize_version(name: str, manifest: dict[str, Any] | None, latest: str | 
         wordsim353=(evaluation.get("wordsim353") or {}).get("spearman"),
         simlex999=(evaluation.get("simlex999") or {}).get("spearman"),
         analogies=(evaluation.get("analogies") or {}).get("accuracy"),
+        coverage={metric: _coverage(evaluation.get(metric) or {}) for metric, _ in METRICS},
         gate=gate.get("decision"),
         gate_reason=gate.get("reason"),
     )
 
 
+def _metric(name: str):
+    return lambda v: (
+        None if v[name] is None and v["coverage"].get(name) is None else format_score(v[name], v["coverage"].get(name))
+    )
+
+
 VERSION_COLUMNS = (
-    ("", lambda v: "*" if v["latest"] else " "),
+    ("", lambda v: "*" if CHAMPION in v["aliases"] else " "),
     ("version", lambda v: v["version"]),
+    ("aliases", lambda v: ",".join(v["aliases"]) or None),
     ("data time", lambda v: v["data_time"] and v["data_time"][:19]),
     ("corpus", lambda v: v["corpus_id"]),
     ("vocab", lambda v: v["vocab_size"]),
@@ -140,62 +164,113 @@ VERSION_COLUMNS = (
             None if v["epochs"] is None else f"{v['epochs']}{' (auto)' if v['epochs_requested'] == 'auto' else ''}"
         ),
     ),
-    ("wordsim353", lambda v: None if v["wordsim353"] is None else f"{v['wordsim353']:.3f}"),
-    ("simlex999", lambda v: None if v["simlex999"] is None else f"{v['simlex999']:.3f}"),
-    ("analogies", lambda v: None if v["analogies"] is None else f"{v['analogies']:.3f}"),
+    ("wordsim353", _metric("wordsim353")),
+    ("simlex999", _metric("simlex999")),
+    ("analogies", _metric("analogies")),
     ("gate", lambda v: v["gate"]),
 )
 
 
-def versions_table(summaries: list[VersionSummary]) -> str:
-    """``summaries`` as an aligned text table, one version per line, ``*`` marking LATEST; a
-    missing value shows as ``-``."""
+def versions_table(summaries: list[VersionSummary], model: str = DEFAULT_MODEL) -> str:
+    """``summaries`` (of ``model``) as an aligned text table, one version per line, ``*`` marking the
+    champion, each score with its coverage; a missing value shows as ``-``."""
     rows = [[name.upper() for name, _ in VERSION_COLUMNS]]
     rows += [["-" if cell(v) is None else str(cell(v)) for _, cell in VERSION_COLUMNS] for v in summaries]
     widths = [max(len(row[i]) for row in rows) for i in range(len(VERSION_COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     if not summaries:
-        lines.append("(no published versions)")
-    elif any(v["latest"] for v in summaries):
-        lines.append("* = LATEST (what ModelStore().load() and the CLI's other commands use)")
+        lines.append(f"(no published versions of model {model!r})")
+    elif any(CHAMPION in v["aliases"] for v in summaries):
+        lines.append(
+            f"* = {model}@{CHAMPION} (what ModelStore(model={model!r}).load() and the CLI's other commands use)"
+        )
     else:
-        lines.append("no version is LATEST yet (none was promoted)")
+        lines.append(f"model {model!r} has no champion yet (no version was promoted)")
     return "\n".join(lines)
 
 
 class ModelStore:
-    """The published versions of a data root (``EMBEDDINGS_DATA_DIR`` by default: a local folder or
-    an object-store URL). A version in an object store is downloaded once into a local cache folder
-    (``EMBEDDINGS_CACHE_DIR``, default ``~/.cache/word2vec-embeddings``) and memory-mapped from there."""
+    """One model of a data root (``EMBEDDINGS_DATA_DIR`` by default: a local folder or an object-store
+    URL), read at an alias (``champion`` by default) or a pinned version. A version in an object
+    store is downloaded once into a local cache folder (``EMBEDDINGS_CACHE_DIR``, default
+    ``~/.cache/word2vec-embeddings``) and memory-mapped from there.
 
-    def __init__(self, models: Path | None = None, *, store: Store | None = None, cache: Path | None = None) -> None:
+    Unknown models, aliases and versions raise :class:`include.errors.NotInRegistryError` listing
+    what exists."""
+
+    def __init__(
+        self,
+        models: Path | None = None,
+        *,
+        store: Store | None = None,
+        cache: Path | None = None,
+        model: str = DEFAULT_MODEL,
+        alias: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        if alias is not None and version is not None:
+            raise PipelineInputError("give an alias or a version, not both")
         self.store = store or (LocalStore(Path(models).parent) if models else data_store())
+        self.registry = ModelRegistry(self.store)
         self.models = self.store.key_url(MODELS)
+        self.model = check_model_name(model)
+        self.alias = check_alias_name(alias) if alias is not None else None
+        self.version = version
         default_cache = Path(os.environ.get("EMBEDDINGS_CACHE_DIR", "~/.cache/word2vec-embeddings")).expanduser()
         digest = hashlib.sha1(self.store.url.encode()).hexdigest()[:12]
         self.cache = Path(cache) if cache else default_cache / digest
 
+    def model_names(self) -> list[str]:
+        """Every model of the data root."""
+        return self.registry.models()
+
     def versions(self) -> list[str]:
-        """Published version names (those with a manifest), oldest first."""
-        return [v["version"] for v in list_versions(self.store)]
+        """The model's published version names (those with a manifest), oldest first."""
+        return [m["version"] for m in self.registry.manifests(self.model)]
 
     def describe_versions(self) -> list[VersionSummary]:
-        """Every published version, oldest first, with what its manifest says (:class:`VersionSummary`)."""
-        latest = read_latest(self.store)
-        return [summarize_version(m["version"], m, latest) for m in list_versions(self.store)]
+        """Every published version of the model, oldest first, with its aliases and what its
+        manifest says (:class:`VersionSummary`)."""
+        by_version: dict[str, list[str]] = {}
+        for alias, version in self.registry.aliases(self.model).items():
+            by_version.setdefault(version, []).append(alias)
+        return [
+            summarize_version(m["version"], m, by_version.get(m["version"]))
+            for m in self.registry.manifests(self.model)
+        ]
+
+    def aliases(self) -> dict[str, str]:
+        """``alias -> version`` of the model."""
+        return self.registry.aliases(self.registry.check_model(self.model))
+
+    def history(self) -> list[AliasMove]:
+        """Every alias move of the model, oldest first (who, when, from, to, why)."""
+        return self.registry.history(self.registry.check_model(self.model))
+
+    def promote(self, version: str, *, alias: str, reason: str, actor: str) -> AliasMove:
+        """Point ``alias`` of the model at ``version`` (an explicit, recorded move: it may go backward
+        in data time, and may name a version the gate rejected). ``reason`` must say why."""
+        if not reason or not reason.strip():
+            raise PipelineInputError("--reason is required: say why the alias moves (it goes into the history)")
+        return self.registry.move_alias(self.model, alias, version, actor=actor, reason=reason.strip())
 
     def latest(self) -> str:
-        """The version ``LATEST`` names."""
-        name = read_latest(self.store)
-        if not name:
-            raise PipelineInputError(f"no promoted model yet: '{self.store.key_url(LATEST_KEY)}' does not exist")
-        return name
+        """The version the model's champion alias names (kept for the callers of the previous layout)."""
+        return self.resolve(alias=CHAMPION)
 
-    def load(self, version: str = "latest", mmap: bool = True) -> PublishedModel:
-        """Load a version (``"latest"`` by default); the matrix is memory-mapped unless ``mmap`` is false."""
-        name = self.latest() if version == "latest" else version
-        if name not in self.versions():
-            raise PipelineInputError(f"no model version '{name}' in '{self.models}'")
+    def resolve(self, version: str | None = None, alias: str | None = None) -> str:
+        """The version name ``load`` would read: ``version``, else ``alias``, else the store's own
+        version or alias, else the champion."""
+        if version is None and alias is None:
+            version, alias = self.version, self.alias
+        if version == "latest":  # the previous layout's name for the champion
+            version, alias = None, CHAMPION
+        return self.registry.resolve(self.model, alias=alias, version=version)
+
+    def load(self, version: str | None = None, mmap: bool = True, *, alias: str | None = None) -> PublishedModel:
+        """Load a version of the model (see :meth:`resolve`; ``"latest"`` means the champion); the
+        matrix is memory-mapped unless ``mmap`` is false."""
+        name = self.resolve(version, alias)
         prefix = version_key(name)
         for file in (EMBEDDINGS_FILE, VOCAB_FILE, NEIGHBOURS_FILE, PHRASES_FILE):
             if file in (EMBEDDINGS_FILE, VOCAB_FILE) or self.store.exists(f"{prefix}/{file}"):

@@ -93,10 +93,12 @@ def detect_phrases(
     settings: PhraseParams,
     run_id: str,
     params: Word2VecParams | None = None,
+    model: str = "default",
 ) -> PhraseFacts | NothingToLearn:
     """The whole ``detect_phrases`` task: :class:`NothingToLearn` when ``settings.phrases`` is 0,
     or when a published version has the content hash training would compute (with ``params``, the
-    Word2Vec params: a re-run of unchanged inputs learns nothing). Otherwise learns the phrases of
+    Word2Vec params, and ``model``, the model the version belongs to: a re-run of unchanged inputs
+    learns nothing). Otherwise learns the phrases of
     the partitions in the training window (the same plan as training:
     :func:`include.steps.train_word2vec.training_plan`) in a local scratch folder and writes them
     to :func:`staged_phrases_key`, replacing an earlier attempt's.
@@ -106,7 +108,9 @@ def detect_phrases(
     if not settings.enabled:
         return NothingToLearn()
     store = data_store()
-    plan = training_plan(store, corpus_id, dated, window_end, int(history_days), params or Word2VecParams(), settings)
+    plan = training_plan(
+        store, corpus_id, dated, window_end, int(history_days), params or Word2VecParams(), settings, model
+    )
     partitions, summaries, _, _, digest = plan
     if params is not None:
         existing = find_by_content_hash(store, digest)

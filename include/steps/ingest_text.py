@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from include.errors import PipelineInputError
-from include.steps.run_conf import check_conf_keys, check_params
+from include.steps.run_conf import check_conf_keys, check_params, check_run_contract
 from include.storage.atomic_io import write_json_atomic
 from include.storage.corpus_location import CorpusLocation, resolve_corpus
 from include.storage.layout import data_store, staging_key
@@ -63,13 +63,16 @@ def ingest_text(
     shard plan under the run's staging prefix. Raises :class:`PipelineInputError` naming the key,
     path, file or URL at fault.
     ``params`` (the run's resolved Params), when given, are checked against the cross-field rules
-    first (:func:`include.steps.run_conf.check_params`), so a bad combination fails before tokenizing.
+    first (:func:`include.steps.run_conf.check_params`), and the run's contract against its model's
+    champion (:func:`include.steps.run_conf.check_run_contract`), so a bad combination or another
+    model's vector size fails before tokenizing.
     """
     store = checked(data_store())
     sweep(store)
     check_conf_keys(conf, declared_params)
     if params is not None:
         check_params(params)
+        check_run_contract(store, params, tokenizer_version())  # a model's contract fails before tokenizing
     corpus = resolve_corpus(corpus_path)
     plan = plan_partitions(corpus, interval_start, interval_end)
     log.info(

@@ -23,10 +23,29 @@ def check_params(params: Mapping) -> None:
     (``negative: 0`` with ``hs: 0``, ``min_alpha`` above ``alpha``, a ``phrases_threshold`` outside
     its ``phrases_scoring``'s range): builds :class:`include.steps.train_word2vec.Word2VecParams`
     and :class:`include.artifacts.phrases.PhraseParams` from ``params`` (Params they do not know
-    are ignored), which raise :class:`PipelineInputError` naming the Param."""
+    are ignored), which raise :class:`PipelineInputError` naming the Param. The ``model`` Param
+    must be a model name (:func:`include.registry.names.check_model_name`)."""
     from include.artifacts.phrases import PhraseParams
+    from include.registry.names import DEFAULT_MODEL, check_model_name
+
+    check_model_name(params.get("model", DEFAULT_MODEL), "Param 'model'")
     from include.steps.train_word2vec import Word2VecParams
 
     for settings in (Word2VecParams, PhraseParams):
         names = {field.name for field in dataclasses.fields(settings)}
         settings(**{name: value for name, value in params.items() if name in names})
+
+
+def check_run_contract(store, params: Mapping, tokenizer: str) -> tuple[dict, dict]:
+    """The run's contract (``vector_size``, ``tokenizer``, ``phrases``) and how it differs from its
+    model's champion: :class:`include.errors.ContractError` when it does and ``params`` do not set
+    ``allow_contract_change`` (see :func:`include.registry.contract.check_contract`)."""
+    from include.registry.contract import check_contract, make_contract
+    from include.registry.names import DEFAULT_MODEL
+    from include.registry.registry import ModelRegistry
+
+    model = params.get("model", DEFAULT_MODEL)
+    contract = make_contract(params.get("vector_size", 100), tokenizer, params.get("phrases", 0))
+    champion = ModelRegistry(store).champion_manifest(model)
+    allow = bool(params.get("allow_contract_change", False))
+    return contract, check_contract(model, champion, contract, allow_change=allow)

@@ -24,6 +24,9 @@ from include.artifacts.embeddings import write_embeddings
 from include.artifacts.phrases import PhraseParams
 from include.artifacts.word_counts import WordCounts
 from include.errors import PipelineInputError
+from include.registry.contract import Contract, check_contract, make_contract
+from include.registry.names import DEFAULT_MODEL
+from include.registry.registry import ModelRegistry
 from include.storage.layout import data_store, partition_key, staging_key, version_key
 from include.storage.partitions import partition_parts, read_partition_summary, training_partitions
 from include.storage.paths import PROJECT_ROOT
@@ -31,6 +34,7 @@ from include.storage.publish import code_version, content_hash, version_id
 from include.storage.run_records import RunOutcome, update_run_record
 from include.storage.version_files import record_written
 from include.storage.versions import claim_version, find_by_content_hash
+from include.text.tokens import tokenizer_version
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +205,9 @@ class TrainedVersion(TrainingStats):
     """A new version, trained and staged: what ``train_word2vec`` tells the tasks after it."""
 
     version: str  #: ``YYYYMMDDTHHMMSSZ-<8 hex>``, from the data time and the content hash
+    model: str  #: the model the version belongs to
+    contract: Contract  #: its vector size, tokenizer version and phrases on or off
+    contract_changes: dict[str, list]  #: field -> [champion's, this version's] (allow_contract_change)
     content_hash: str  #: sha256 of the inputs' checksums, the params and the code version
     data_time: str  #: ISO time of the data the version describes
     version_dir: str  #: the staging folder the later steps write the version's files into
@@ -227,6 +234,8 @@ def train_version(
     run_id: str,
     data_time: datetime,
     phrase_settings: PhraseParams | None = None,
+    model: str = DEFAULT_MODEL,
+    allow_contract_change: bool = False,
 ) -> TrainedVersion | Unchanged:
     """The whole ``train_word2vec`` task.
 
@@ -247,12 +256,21 @@ def train_version(
     learned joined, and the version holds them as ``phrases.json``
     (:func:`include.steps.detect_phrases.write_phrased_training_file`); the content hash covers
     the phrase settings (only ``{"phrases": 0}`` when off).
+
+    The version belongs to ``model``: its contract (vector size, the tokenizer's version,
+    phrases on or off) is checked against the model's champion before anything is trained
+    (:func:`include.registry.contract.check_contract`; ``allow_contract_change`` lets a different
+    one through, recorded as ``contract_changes`` for the gate). The content hash covers the model
+    name (but for ``default``, whose hashes stay those of the layout before named models).
     """
     phrase_settings = phrase_settings or PhraseParams()
     started = time.perf_counter()
     store = data_store()
-    plan = training_plan(store, corpus_id, dated, window_end, int(history_days), params, phrase_settings)
+    plan = training_plan(store, corpus_id, dated, window_end, int(history_days), params, phrase_settings, model)
     partitions, summaries, params, epochs_choice, digest = plan
+    contract = make_contract(params.vector_size, tokenizer_version(), phrase_settings.phrases)
+    champion = ModelRegistry(store).champion_manifest(model)
+    contract_changes = check_contract(model, champion, contract, allow_change=allow_contract_change)
     log.info("%s", epochs_choice["reason"])
     version = version_id(data_time, digest)
     existing = find_by_content_hash(store, digest)
@@ -283,6 +301,9 @@ def train_version(
         )
     return TrainedVersion(
         version=version,
+        model=model,
+        contract=contract,
+        contract_changes={field: list(pair) for field, pair in contract_changes.items()},
         content_hash=digest,
         data_time=data_time.isoformat(),
         version_dir=store.key_url(version_key(version)),
@@ -336,17 +357,20 @@ def training_plan(
     history_days: int,
     params: Word2VecParams,
     phrase_settings: PhraseParams,
+    model: str = DEFAULT_MODEL,
 ):
     """What a training of ``corpus_id`` would read and be: ``(partitions, summaries, params with
     epochs resolved, the epochs choice, content hash)``. The hash covers the partitions' source
-    checksums, the params (resolved epochs, ``history_days``, the phrase settings) and the code."""
+    checksums, the params (resolved epochs, ``history_days``, the phrase settings), the model name
+    (left out for ``default``, so its hashes match the layout before named models) and the code."""
     partitions = training_partitions(store, corpus_id, dated, window_end, int(history_days))
     summaries = {name: read_partition_summary(store, corpus_id, name) for name in partitions}
     epochs_choice = resolve_epochs(params.epochs, sum(int(s.get("tokens", 0)) for s in summaries.values()))
     params = replace(params, epochs=epochs_choice["epochs"])
     digest = content_hash(
         partition_checksums(summaries),
-        {**params.as_dict(), "history_days": int(history_days), **phrase_settings.hashed()},
+        {**params.as_dict(), "history_days": int(history_days), **phrase_settings.hashed()}
+        | ({} if model == DEFAULT_MODEL else {"model": model}),
         code_version(PROJECT_ROOT),
     )
     return partitions, summaries, params, epochs_choice, digest

@@ -31,6 +31,8 @@ class VersionManifest(TypedDict, total=False):
     """
 
     version: str
+    model: str  #: the model the version belongs to (absent in the layout before named models: ``default``)
+    contract: dict[str, Any]  #: vector_size, tokenizer, phrases (:class:`include.registry.contract.Contract`)
     run_id: str
     corpus_id: str
     content_hash: str
