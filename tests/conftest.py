@@ -50,6 +50,15 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(AIRFLOW_TEST_HOME, ignore_errors=True)
 
 
+def champion(data_root: Path, model: str = "default") -> str | None:
+    """The version ``<model>@champion`` names in a local data root (its alias file
+    ``registry/<model>/aliases/champion``, stripped), or ``None`` when the alias is not set."""
+    alias = Path(data_root) / "registry" / model / "aliases" / "champion"
+    if not alias.is_file():
+        return None
+    return alias.read_text(encoding="utf-8").strip() or None
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
     """The private Airflow home with its SQLite metadata DB migrated (once per session)."""
