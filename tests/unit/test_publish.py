@@ -3,10 +3,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from include.registry.registry import ModelRegistry
 from include.storage.paths import PROJECT_ROOT
 from include.storage.publish import code_version, content_hash, file_sha256, version_id, write_version_manifest
 from include.storage.store import AlreadyExists, open_store
-from include.storage.versions import list_versions, read_latest, read_manifest
+from include.storage.versions import list_versions, read_manifest
 
 
 def test_version_id_is_utc_time_and_hash_without_colon_or_plus():
@@ -43,7 +44,8 @@ def test_manifest_lists_every_file_with_its_sha256_and_is_written_last(tmp_path)
         "keras/m.keras": {"sha256": file_sha256(tmp_path / "root/models/v1/keras/m.keras"), "bytes": 1},
     }
     assert [v["version"] for v in list_versions(store)] == ["v1"]
-    assert read_latest(store) is None, "publishing alone never moves LATEST"
+    assert ModelRegistry(store).aliases("default") == {}, "publishing alone never moves default@champion"
+    assert store.children("registry") == []
 
 
 def test_a_version_is_published_once(tmp_path):

@@ -1,5 +1,5 @@
 """The decisions the operators used to hold, tested without Airflow: train or skip, publish or
-end unchanged, promote or keep LATEST. Each writes the run's record as ``make run`` reads it."""
+end unchanged, promote or keep default@champion. Each writes the run's record as ``make run`` reads it."""
 
 import json
 from datetime import UTC, datetime
@@ -17,7 +17,7 @@ from include.steps.tokenize_to_parquet import tokenize_to_parquet
 from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
 from include.storage.layout import data_store, staging_key
 from include.storage.run_records import RunOutcome, read_run_record
-from include.storage.versions import read_latest
+from tests.conftest import champion
 
 PARAMS = Word2VecParams(vector_size=8, window=2, min_count=1, epochs=1, workers=1, seed=1)
 
@@ -89,7 +89,7 @@ def test_publish_meanwhile_ends_unchanged_or_refuses_another_content(data_root):
 def test_publish_retried_after_its_own_manifest_goes_on_to_promote(data_root):
     """The publish task's worker died after writing the manifest, before the task's success was
     recorded, so Airflow runs publish again: that try must not end the run ``unchanged`` (which
-    skips promote and leaves LATEST behind for good, as later runs find the version by its hash)."""
+    skips promote and leaves the champion behind for good, as later runs find the version by its hash)."""
     version = "20261102T000000Z-abcdef01"
     _version(version, "2026-11-02", content_hash="abcdef01" * 8, run_id="this_run")
     manifest = data_store().read_bytes(f"models/{version}/manifest.json")
@@ -101,26 +101,28 @@ def test_publish_retried_after_its_own_manifest_goes_on_to_promote(data_root):
     assert data_store().read_bytes(f"models/{version}/manifest.json") == manifest, "the manifest is untouched"
     assert read_run_record("this_run") is None, "not recorded as unchanged"
     promoted = promote(version, decision=result["decision"], reason="ok", run_id="this_run")
-    assert promoted["latest"] == version == read_latest(data_store())
+    assert promoted["champion"] == version == champion(data_root)
     assert read_run_record("this_run")["outcome"] == "promoted"
 
 
-def test_promote_moves_latest_forward_only_and_records_each_outcome(data_root):
+def test_promote_moves_champion_forward_only_and_records_each_outcome(data_root):
     _version("20261103T000000Z-bbbbbbbb", "2026-11-03")
     _version("20261102T000000Z-aaaaaaaa", "2026-11-02")
     _version("20261104T000000Z-cccccccc", "2026-11-04", decision="rejected")
 
     rejected = promote("20261104T000000Z-cccccccc", decision="rejected", reason="worse", run_id="r1")
     assert rejected == NotPromoted(RunOutcome.REJECTED, rejected.reason) and "rejected" in rejected.reason
-    assert read_latest(data_store()) is None and read_run_record("r1")["outcome"] == "rejected"
+    assert champion(data_root) is None and read_run_record("r1")["outcome"] == "rejected"
 
     promoted = promote("20261103T000000Z-bbbbbbbb", decision=GateDecision.PROMOTED, reason="ok", run_id="r2")
-    assert promoted["latest"] == "20261103T000000Z-bbbbbbbb" and promoted["corpus_id"] == "c"
-    assert read_latest(data_store()) == "20261103T000000Z-bbbbbbbb"
+    assert promoted["champion"] == "20261103T000000Z-bbbbbbbb" and promoted["corpus_id"] == "c"
+    assert promoted["model"] == "default" and promoted["previous"] is None
+    assert champion(data_root) == "20261103T000000Z-bbbbbbbb"
+    assert not (data_root / "models" / "LATEST").exists(), "the previous layout's pointer is never written"
     assert read_run_record("r2")["outcome"] == "promoted"
 
     older = promote("20261102T000000Z-aaaaaaaa", decision="promoted", reason="ok", run_id="r3")
     assert isinstance(older, NotPromoted) and older.outcome == RunOutcome.PUBLISHED
-    assert "kept LATEST at 20261103T000000Z-bbbbbbbb" in older.reason
-    assert read_latest(data_store()) == "20261103T000000Z-bbbbbbbb", "LATEST never moves backward in data time"
+    assert "kept default@champion at 20261103T000000Z-bbbbbbbb" in older.reason
+    assert champion(data_root) == "20261103T000000Z-bbbbbbbb", "the champion never moves backward in data time"
     assert read_run_record("r3")["outcome"] == "published"
