@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from include.artifacts.embeddings import load_embeddings
-from include.errors import PipelineInputError
+from include.errors import NotInRegistryError, PipelineInputError
 from include.quality.neighbour_table import write_neighbour_table
+from include.registry.registry import ModelRegistry
 from include.serving.model_store import ModelStore, UnknownWordError
 from include.storage.store import open_store
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, champion
 
 
 @pytest.fixture
@@ -21,7 +22,8 @@ def store(trained_version, data_root):
     shutil.copytree(trained_version["version_dir"], folder)
     write_neighbour_table(load_embeddings(folder), 3, folder / "neighbours.parquet")
     (folder / "manifest.json").write_text(json.dumps({"version": folder.name}))
-    open_store(data_root).swap("models/LATEST", f"{folder.name}\n".encode(), None)
+    ModelRegistry(open_store(data_root)).move_alias("default", "champion", folder.name, actor="test", reason="setup")
+    assert champion(data_root) == folder.name
     return ModelStore()
 
 
@@ -37,12 +39,18 @@ def test_store_answers_like_gensim(store):
     assert [w for w, _ in computed] == [w for w, _ in keyed.most_similar("king", topn=6)]
     with pytest.raises(UnknownWordError):
         model.vector("zebra")
+    # "latest" (the previous layout's name) still means the champion; unknown names list what exists
+    assert store.load("latest").version == model.version == store.latest()
+    with pytest.raises(NotInRegistryError, match="its versions: 20261101T000000Z-aaaaaaaa"):
+        store.load("20261109T000000Z-99999999")
+    with pytest.raises(NotInRegistryError, match="its aliases: champion -> 20261101T000000Z-aaaaaaaa"):
+        store.load(alias="staging")
 
 
 def test_store_errors_name_the_problem(data_root):
-    with pytest.raises(PipelineInputError, match="no promoted model yet"):
+    with pytest.raises(NotInRegistryError, match=r"no model 'default' in .*models: \(none yet\)"):
         ModelStore().load()
-    with pytest.raises(PipelineInputError, match="no model version 'v9'"):
+    with pytest.raises(PipelineInputError, match="version 'v9' is not a version name"):
         ModelStore().load("v9")
 
 
@@ -64,6 +72,7 @@ def test_cli(store, data_root):
     table = cli("versions").stdout.splitlines()
     assert table[0].split() == [
         "VERSION",
+        "ALIASES",
         "DATA",
         "TIME",
         "CORPUS",
@@ -74,8 +83,20 @@ def test_cli(store, data_root):
         "ANALOGIES",
         "GATE",
     ]
-    assert table[1].split() == ["*", "20261101T000000Z-aaaaaaaa", "-", "-", "-", "-", "-", "-", "-", "-"]  # no manifest
-    assert table[2].startswith("* = LATEST")
+    assert table[1].split() == [  # a manifest with no facts but the name
+        "*",
+        "20261101T000000Z-aaaaaaaa",
+        "champion",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+    ]
+    assert table[2].startswith("* = default@champion (")
 
 
 def _manifest(folder, **facts):
@@ -86,9 +107,9 @@ def _manifest(folder, **facts):
         "params": {"corpus_path": "/x/lee_background.cor", "epochs": 35, "epochs_requested": "auto"},
         "training": {"vocab_size": 1750},
         "evaluation": {
-            "wordsim353": {"spearman": 0.12, "oov_ratio": 0.5},
-            "simlex999": {"spearman": None, "oov_ratio": 0.9},
-            "analogies": {"accuracy": 0.01, "oov_ratio": 0.8},
+            "wordsim353": {"spearman": 0.12, "oov_ratio": 0.5, "scored": 177, "total": 353, "unit": "pairs"},
+            "simlex999": {"spearman": None, "oov_ratio": 0.9, "scored": 2, "total": 999, "unit": "pairs"},
+            "analogies": {"accuracy": 0.01, "oov_ratio": 0.8, "scored": 300, "total": 1500, "unit": "questions"},
         },
         "gate": {"decision": "promoted", "reason": "first version of this corpus"},
         **facts,
@@ -111,12 +132,17 @@ def test_versions_tell_a_person_what_they_have(store, data_root, capsys):
         gate={"decision": "rejected", "reason": "worse than 20261101T000000Z-aaaaaaaa by more than 0.05"},
     )
     summaries = store.describe_versions()
-    assert [(v["version"], v["latest"], v["gate"]) for v in summaries] == [
-        ("20261101T000000Z-aaaaaaaa", True, "promoted"),
-        ("20261102T000000Z-bbbbbbbb", False, "rejected"),
+    assert [(v["version"], v["model"], v["aliases"], v["gate"]) for v in summaries] == [
+        ("20261101T000000Z-aaaaaaaa", "default", ["champion"], "promoted"),
+        ("20261102T000000Z-bbbbbbbb", "default", [], "rejected"),
     ]
     assert summaries[0]["vocab_size"] == 1750 and summaries[0]["wordsim353"] == 0.12
     assert summaries[0]["simlex999"] is None and summaries[0]["analogies"] == 0.01
+    assert summaries[0]["coverage"] == {
+        "wordsim353": {"scored": 177, "total": 353, "unit": "pairs"},
+        "simlex999": {"scored": 2, "total": 999, "unit": "pairs"},
+        "analogies": {"scored": 300, "total": 1500, "unit": "questions"},
+    }
     assert summaries[0]["epochs"] == 35 and summaries[0]["epochs_requested"] == "auto"
     assert summaries[1]["epochs_requested"] == 1 and "worse than" in summaries[1]["gate_reason"]
 
@@ -125,18 +151,26 @@ def test_versions_tell_a_person_what_they_have(store, data_root, capsys):
     assert latest.split() == [
         "*",
         "20261101T000000Z-aaaaaaaa",
+        "champion",
         "2026-11-27T10:00:00",
         "lee_background.cor-1234abcd",
         "1750",
         "35",
         "(auto)",
         "0.120",
-        "-",
+        "(177/353",
+        "pairs)",
+        "not",
+        "computable",
+        "(2/999",
+        "pairs)",
         "0.010",
+        "(300/1500",
+        "questions)",
         "promoted",
     ]
-    assert other.split()[:2] == ["20261102T000000Z-bbbbbbbb", "2026-11-28T10:00:00"]
-    assert other.split()[-1] == "rejected" and other.split()[4] == "1"
-    assert header.index("GATE") == latest.index("promoted") and legend.startswith("* = LATEST")
+    assert other.split()[:3] == ["20261102T000000Z-bbbbbbbb", "-", "2026-11-28T10:00:00"]  # no alias
+    assert other.split()[-1] == "rejected" and other.split()[5] == "1"
+    assert header.index("GATE") == latest.index("promoted") and legend.startswith("* = default@champion (")
     assert main(["--json", "versions"]) == 0
     assert json.loads(capsys.readouterr().out) == summaries

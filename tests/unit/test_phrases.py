@@ -23,6 +23,7 @@ from include.artifacts.phrases import (
     read_phrases,
 )
 from include.errors import PipelineInputError
+from include.registry.registry import ModelRegistry
 from include.serving.model_store import ModelStore
 from include.steps.detect_phrases import NothingToLearn, detect_phrases, staged_phrases_key
 from include.steps.run_conf import check_params
@@ -67,15 +68,14 @@ def _commit(data_root: Path, tokens_dir: Path) -> Path:
     return corpus_tokens
 
 
-def _publish_copy(source: Path, models: Path, name: str, latest: bool = False) -> Path:
-    """A copy of a built version folder published under ``models/<name>`` (with a manifest)."""
+def _publish_copy(source: Path, models: Path, name: str, champion: bool = False) -> Path:
+    """A copy of a built version folder published under ``models/<name>`` (with a manifest); with
+    ``champion``, ``default@champion`` moved to it."""
     folder = models / name
     shutil.copytree(source, folder)
     (folder / "manifest.json").write_text(json.dumps({"version": name}))
-    if latest:
-        store = data_store()
-        current = store.read_versioned("models/LATEST")
-        store.swap("models/LATEST", f"{name}\n".encode(), current.token if current else None)
+    if champion:
+        ModelRegistry(data_store()).move_alias("default", "champion", name, actor="test", reason="setup")
     return folder
 
 
@@ -280,7 +280,7 @@ def test_training_learns_again_when_the_staged_phrases_belong_to_other_data(phra
 def test_model_store_and_cli_turn_raw_text_into_the_models_tokens(phrase_tokens, data_root):
     corpus_tokens = _commit(data_root, phrase_tokens)
     _, trained = _run(corpus_tokens, "serve", PhraseParams(phrases=2, **SMALL))
-    _publish_copy(Path(trained["version_dir"]), data_root / "models", "20261102T000000Z-bbbbbbbb", latest=True)
+    _publish_copy(Path(trained["version_dir"]), data_root / "models", "20261102T000000Z-bbbbbbbb", champion=True)
 
     model = ModelStore().load()
     assert model.tokens("The Children of Israel saw New York City!") == [
@@ -304,8 +304,8 @@ def test_model_store_and_cli_turn_raw_text_into_the_models_tokens(phrase_tokens,
 
 
 def test_a_version_without_phrases_tokenizes_like_simple_preprocess(trained_version, data_root):
-    _publish_copy(trained_version["version_dir"], data_root / "models", "v1")
-    assert ModelStore().load("v1").tokens("New York") == ["new", "york"]
+    _publish_copy(trained_version["version_dir"], data_root / "models", "20261101T000000Z-11111111")
+    assert ModelStore().load("20261101T000000Z-11111111").tokens("New York") == ["new", "york"]
 
 
 def _minimal_report() -> dict:
