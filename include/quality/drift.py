@@ -70,3 +70,54 @@ def compare_versions(
         "vocab_added": {"count": len(current) - shared, "examples": added},
         "vocab_dropped": {"count": len(previous) - shared, "examples": dropped},
     }
+
+
+#: The most frequent words both versions know that the gate's neighbour overlap examines (beside
+#: the probe words): enough to average out single words, few enough to stay cheap on any vocabulary.
+OVERLAP_WORDS = 1000
+OVERLAP_TOP_K = 10
+
+
+def neighbour_overlap(
+    current: Embeddings, previous: Embeddings, probe_words: list[str], top_k: int = OVERLAP_TOP_K
+) -> dict:
+    """Mean neighbour overlap@``top_k`` of ``current`` with ``previous``: for each probe word known to
+    both and each of the ``OVERLAP_WORDS`` most frequent words (of ``current``) known to both, the
+    share (0..1) of its ``top_k`` nearest neighbours (each version searched over its whole
+    vocabulary) that are the same words, averaged.
+
+    Returns ``{"value": mean or None, "words": words compared, "candidates": words examined (the
+    probe words and ``OVERLAP_WORDS`` most frequent of ``current``), "top_k"}``; ``value`` is ``None``
+    when no word is known to both (nothing to compare). Costs ``words * n_words * d`` per version.
+    """
+    from itertools import islice
+
+    shared_probes = [w for w in probe_words if w in previous.word_to_index and w in current.word_to_index]
+    frequent = islice((w for w in current.index_to_word if w in previous.word_to_index), OVERLAP_WORDS)
+    words = list(dict.fromkeys(shared_probes + list(frequent)))
+    own_probes = [w for w in probe_words if w in current.word_to_index]
+    examined = len(dict.fromkeys(own_probes + list(current.index_to_word[:OVERLAP_WORDS])))
+    k = min(top_k, len(current) - 1, len(previous) - 1)
+    if not words or k <= 0:
+        return {"value": None, "words": 0, "candidates": examined, "top_k": top_k}
+    now, before = _neighbour_sets(current, words, k), _neighbour_sets(previous, words, k)
+    shares = [len(now[w] & before[w]) / k for w in words]
+    return {"value": round(float(np.mean(shares)), 6), "words": len(words), "candidates": examined, "top_k": k}
+
+
+#: The most frequent words whose nearest neighbour the degenerate-space check looks at.
+DEGENERATE_WORDS = 100
+
+
+def mean_top1_cosine(embeddings: Embeddings, words: int = DEGENERATE_WORDS) -> dict:
+    """Mean cosine of the ``words`` most frequent words with their nearest neighbour (self excluded,
+    searched over the whole vocabulary): near 1 when every vector points the same way (a
+    collapsed, untrained space). Returns ``{"value": mean or None (fewer than 2 words), "words"}``."""
+    from include.quality.neighbour_table import exact_search
+
+    count = min(words, len(embeddings))
+    if len(embeddings) < 2 or count == 0:
+        return {"value": None, "words": 0}
+    unit = np.ascontiguousarray(unit_rows(np.asarray(embeddings.vectors)))
+    _, cosines = exact_search(unit, np.arange(count, dtype=np.int64), 1)
+    return {"value": round(float(np.mean(cosines[:, 0])), 6), "words": count}

@@ -14,14 +14,16 @@ import numpy as np
 
 from include.artifacts.embeddings import Embeddings, fetch_embeddings
 from include.artifacts.phrases import PHRASES_FILE, phrase_report
+from include.quality.coverage import MIN_PAIRS, MIN_QUESTIONS, format_score
 from include.quality.drift import MOVED_CANDIDATES
 from include.quality.evaluation import RESTRICT_VOCAB
-from include.quality.gate import GateDecision, decide, reference_version
+from include.quality.gate import GateDecision, decide
 from include.quality.similarity import choose_probe_words, nearest_neighbours, undertraining, unit_rows
+from include.registry.registry import ModelRegistry
 from include.storage.atomic_io import write_json_atomic, write_text_atomic
 from include.storage.layout import data_store
 from include.storage.version_files import record_written, relocated
-from include.storage.versions import list_versions
+from include.storage.versions import read_manifest
 
 log = logging.getLogger(__name__)
 REPORT_SCHEMA_VERSION = 1
@@ -84,7 +86,7 @@ def history_png(history: list[dict]) -> bytes | None:
     axes.set_xticks(positions)
     axes.set_xticklabels([entry["version"] for entry in history], rotation=30, ha="right", fontsize=7)
     axes.set_ylabel("score")
-    axes.set_title("Evaluation across versions of this corpus (last = this version)")
+    axes.set_title("Evaluation across versions of this model (last = this version)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()
@@ -186,6 +188,7 @@ def render_html(report: dict, map_png: bytes, history_plot: bytes | None = None)
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     environment = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined)
+    environment.globals.update(format_score=format_score, min_pairs=MIN_PAIRS, min_questions=MIN_QUESTIONS)
     return environment.get_template("report.html.j2").render(
         report=report,
         map_png_base64=base64.b64encode(map_png).decode("ascii"),
@@ -202,6 +205,14 @@ def write_report(report: dict, embeddings: Embeddings, out_dir: Path) -> dict:
     return {"report_json": str(json_path), "report_html": str(html_path)}
 
 
+def _whole_number(value) -> int | None:
+    """``value`` as an int (XCom may hand a number over as text), ``None`` when it is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class ReportFacts(TypedDict):
     """What ``write_similarity_report`` tells ``publish`` and ``promote``."""
 
@@ -215,6 +226,7 @@ class ReportFacts(TypedDict):
 def write_similarity_report(
     version_dir: str,
     *,
+    model: str,
     version: str,
     run_id: str,
     params: dict,
@@ -227,29 +239,36 @@ def write_similarity_report(
     evaluation: dict,
     neighbour_table: dict,
     epochs_choice: dict | None = None,
+    contract_changes: dict | None = None,
 ) -> ReportFacts:
-    """The whole ``write_similarity_report`` task for the version being built at ``version_dir``:
-    it joins what the parallel steps measured (``parity`` from ``build_keras_model``,
-    ``evaluation`` from ``evaluate_embeddings``: its ``evaluation``, ``drift`` and ``reference``,
-    and ``neighbour_table`` from ``build_neighbour_table``), decides with the quality gate
-    (``gate_tolerance``) against the last promoted version of ``corpus_id``, and writes
-    ``report/report.json`` and ``report/report.html`` stating the decision, with the evaluation
-    history of the corpus's versions (see :func:`build_report`).
+    """The whole ``write_similarity_report`` task for the version of ``model`` being built at
+    ``version_dir`` (trained on corpus ``corpus_id``): it joins what the parallel steps measured
+    (``parity`` from ``build_keras_model``, ``evaluation`` from ``evaluate_embeddings``: its
+    :class:`~include.steps.evaluate_embeddings.EvaluationFacts`, and ``neighbour_table`` from
+    ``build_neighbour_table``), decides with the quality gate (:func:`include.quality.gate.decide`,
+    ``gate_tolerance``, ``corpus_stats["tokens"]``, ``contract_changes``) against the champion of
+    ``model``, and writes ``report/report.json`` and ``report/report.html`` stating the decision with
+    every check's value, threshold and coverage, and the evaluation history of the model's versions
+    (see :func:`build_report`).
     ``epochs_choice`` (``train_word2vec``'s :class:`~include.steps.train_word2vec.EpochsChoice`)
     replaces ``params["epochs"]`` by the passes trained, adds ``params["epochs_requested"]`` (a
     number or ``"auto"``) and is kept as ``report["epochs_choice"]`` with its reason.
     """
     store = data_store()
     prefix = store.key_of(version_dir)
-    published = [v for v in list_versions(store) if v.get("corpus_id") == corpus_id]
-    reference = reference_version(published, corpus_id)
-    if (reference["version"] if reference else None) != evaluation.get("reference"):
+    registry = ModelRegistry(store)
+    champion = registry.champion_manifest(model)
+    measured_against = evaluation.get("reference")
+    if (champion["version"] if champion else None) != measured_against:
         log.warning(
-            "the gate's reference is now %s; drift was measured against %s",
-            reference["version"] if reference else None,
-            evaluation.get("reference"),
+            "the champion of %s is now %s; evaluate_embeddings measured against %s: the gate uses the latter",
+            model,
+            champion["version"] if champion else None,
+            measured_against,
         )
-    history = sorted(published, key=lambda v: (v.get("data_time", ""), v["version"]))
+        if measured_against:
+            champion = read_manifest(store, measured_against) or champion
+    history = sorted(registry.manifests(model), key=lambda v: (v.get("data_time", ""), v["version"]))
     if epochs_choice:
         params = {**params, "epochs": epochs_choice["epochs"], "epochs_requested": epochs_choice["requested"]}
     with tempfile.TemporaryDirectory(prefix="w2v-report-") as scratch:
@@ -266,6 +285,7 @@ def write_similarity_report(
             drift=evaluation.get("drift"),
             history=history,
         )
+        report["model"] = model
         if epochs_choice:
             report["epochs_choice"] = dict(epochs_choice)
         try:
@@ -274,7 +294,15 @@ def write_similarity_report(
             phrases = None
         report["phrases"] = phrase_report(phrases, embeddings.word_to_index)
         report["neighbour_table"] = neighbour_table
-        gate = decide(report["evaluation"], reference, float(gate_tolerance))
+        gate = decide(
+            evaluation,
+            champion,
+            float(gate_tolerance),
+            corpus_tokens=_whole_number(corpus_stats.get("tokens")),
+            contract_changes=contract_changes,
+            model=model,
+            version=version,
+        )
         report["gate"] = gate
         (log.info if gate["decision"] == GateDecision.PROMOTED else log.warning)(
             "quality gate: %s (%s)", gate["decision"], gate["reason"]

@@ -2,14 +2,9 @@ import json
 
 import pytest
 
-from include.quality.gate import decide, reference_version
+from include.quality.gate import decide
 from include.storage.store import open_store
-from include.storage.versions import find_by_content_hash, latest_manifest, list_versions, prune_versions
-
-
-def point_latest(store, version):
-    current = store.read_versioned("models/LATEST")
-    store.swap("models/LATEST", f"{version}\n".encode(), current.token if current else None)
+from include.storage.versions import find_by_content_hash, list_versions
 
 
 def _version(
@@ -32,7 +27,7 @@ def _version(
     return folder
 
 
-def test_listing_finding_and_last_promoted(tmp_path):
+def test_listing_and_finding_versions(tmp_path):
     models = tmp_path / "models"
     store = open_store(tmp_path)
     _version(models, "20261101T000000Z-aaaaaaaa", data_time="2026-11-01", digest="h1")
@@ -46,53 +41,62 @@ def test_listing_finding_and_last_promoted(tmp_path):
     assert len(list_versions(store)) == 4
     assert find_by_content_hash(store, "h1")["version"] == "20261101T000000Z-aaaaaaaa"
     assert find_by_content_hash(store, "nope") is None
-    assert reference_version(list_versions(store), "c")["version"] == "20261102T000000Z-cccccccc"
-    newest_excluded = reference_version(list_versions(store), "c", exclude="20261102T000000Z-cccccccc")
-    assert newest_excluded["version"] == "20261101T000000Z-aaaaaaaa"
-    assert reference_version(list_versions(store), "missing") is None
-    assert latest_manifest(store) is None
-    point_latest(store, "20261101T000000Z-aaaaaaaa")
-    assert latest_manifest(store)["version"] == "20261101T000000Z-aaaaaaaa"
 
 
-def test_pruning_keeps_the_newest_and_latest(tmp_path):
-    models = tmp_path / "models"
-    store = open_store(tmp_path)
-    names = [f"2026110{day}T000000Z-0000000{day}" for day in range(1, 6)]
-    for name in names:
-        _version(models, name)
-    point_latest(store, names[0])
-    assert prune_versions(store, 0) == []
-    removed = prune_versions(store, 2)
-    assert removed == names[1:3]
-    assert sorted(v["version"] for v in list_versions(store)) == [names[0], names[3], names[4]]
-    assert not list(models.glob(".*deleting"))
-    assert sorted(p.name for p in models.iterdir()) == sorted([names[0], names[3], names[4], "LATEST"])
+def _paired(delta: float, se: float = 0.01, scored: int = 300) -> dict:
+    return {
+        "value": 0.4 + delta,
+        "reference": 0.4,
+        "delta": delta,
+        "delta_se": se,
+        "coverage": {"scored": scored, "total": 353, "unit": "pairs"},
+    }
 
 
-GOOD = {"wordsim353": {"spearman": 0.40}, "simlex999": {"spearman": 0.20}, "analogies": {"accuracy": 0.10}}
+CHAMPION = {"version": "v1", "training": {"vocab_size": 1000, "corpus_words": 50_000}}
 
 
-def test_first_version_is_promoted():
-    assert decide(GOOD, None, 0.05)["decision"] == "promoted"
+def _facts(**paired) -> dict:
+    return {"vocab_size": 1000, "degenerate": {"value": 0.7, "words": 100}, "paired": paired}
 
 
-def test_worse_beyond_tolerance_is_rejected_with_reason():
-    previous = {"version": "v1", "evaluation": GOOD}
-    worse = {**GOOD, "wordsim353": {"spearman": 0.30}}
-    decision = decide(worse, previous, 0.05)
+def test_first_version_is_promoted_with_only_the_degenerate_check():
+    decision = decide(_facts(), None, 0.05)
+    assert decision["decision"] == "promoted" and decision["compared_with"] is None
+    assert [(c["name"], c["status"]) for c in decision["checks"]] == [("degenerate space", "passed")]
+    assert decision["deltas"] == {} and decision["contract_changes"] == {}
+
+
+def test_worse_beyond_tolerance_and_noise_is_rejected_with_reason():
+    decision = decide(_facts(wordsim353=_paired(-0.1)), CHAMPION, 0.05, corpus_tokens=50_000)
     assert decision["decision"] == "rejected"
-    assert "v1" in decision["reason"] and "wordsim353 -0.1000" in decision["reason"]
+    assert "v1" in decision["reason"] and "wordsim353 failed" in decision["reason"]
     assert decision["deltas"]["wordsim353"] == pytest.approx(-0.1)
+    line = next(c for c in decision["checks"] if c["name"] == "wordsim353")
+    assert line["kind"] == "metric" and line["threshold"].startswith("drop <= 0.050")
+    assert line["coverage"] == {"scored": 300, "total": 353, "unit": "pairs"}
 
 
-def test_within_tolerance_or_better_is_promoted():
-    previous = {"version": "v1", "evaluation": GOOD}
-    assert decide({**GOOD, "simlex999": {"spearman": 0.16}}, previous, 0.05)["decision"] == "promoted"
-    assert decide({**GOOD, "simlex999": {"spearman": 0.16}}, previous, 0.0)["decision"] == "rejected"
+def test_within_tolerance_or_within_the_paired_noise_is_promoted():
+    assert decide(_facts(simlex999=_paired(-0.04)), CHAMPION, 0.05, corpus_tokens=50_000)["decision"] == "promoted"
+    assert decide(_facts(simlex999=_paired(-0.04)), CHAMPION, 0.0, corpus_tokens=50_000)["decision"] == "rejected"
+    # a drop of 0.1 with a paired standard error of 0.1 (a few dozen pairs) is noise
+    noisy = decide(_facts(simlex999=_paired(-0.1, se=0.1)), CHAMPION, 0.05, corpus_tokens=50_000)
+    assert noisy["decision"] == "promoted"
+    assert next(c for c in noisy["checks"] if c["name"] == "simlex999")["threshold"].startswith("drop <= 0.196")
 
 
-def test_metrics_missing_on_either_side_are_not_compared():
-    previous = {"version": "v1", "evaluation": {"wordsim353": {"spearman": None}}}
-    decision = decide({"wordsim353": {"spearman": 0.1}}, previous, 0.0)
-    assert decision["decision"] == "promoted" and "no metric computable" in decision["reason"]
+def test_metrics_not_computable_on_common_items_are_not_compared():
+    missing = {"value": None, "reference": None, "delta": None, "delta_se": None, "coverage": None}
+    decision = decide(_facts(wordsim353=missing), CHAMPION, 0.0, corpus_tokens=50_000)
+    assert decision["decision"] == "promoted" and "not computable: " in decision["reason"]
+    assert "wordsim353" in decision["reason"] and decision["deltas"] == {}
+
+
+def test_shrunk_vocabulary_or_corpus_is_rejected_and_unrecorded_tokens_are_not_computable():
+    shrunk = decide({**_facts(), "vocab_size": 400}, CHAMPION, 0.05, corpus_tokens=20_000)
+    assert shrunk["decision"] == "rejected"
+    assert "vocabulary failed" in shrunk["reason"] and "corpus tokens failed" in shrunk["reason"]
+    old_layout = decide(_facts(), {"version": "v0"}, 0.05, corpus_tokens=20_000)
+    assert old_layout["decision"] == "promoted"
+    assert {c["name"]: c["status"] for c in old_layout["checks"]}["corpus tokens"] == "not computable"
