@@ -51,14 +51,14 @@ def test_create_only_refuses_a_second_write(store):
 
 
 def test_swap_needs_the_token_it_read(store):
-    store.swap("models/LATEST", b"v1\n", None)  # create-only when absent
+    store.swap("registry/m/aliases/a", b"v1\n", None)  # create-only when absent
     with pytest.raises(PreconditionFailed):
-        store.swap("models/LATEST", b"v0\n", None)
-    first = store.read_versioned("models/LATEST")
-    store.swap("models/LATEST", b"v2\n", first.token)
+        store.swap("registry/m/aliases/a", b"v0\n", None)
+    first = store.read_versioned("registry/m/aliases/a")
+    store.swap("registry/m/aliases/a", b"v2\n", first.token)
     with pytest.raises(PreconditionFailed):
-        store.swap("models/LATEST", b"v3\n", first.token)  # stale token: refused
-    assert store.read_bytes("models/LATEST") == b"v2\n"
+        store.swap("registry/m/aliases/a", b"v3\n", first.token)  # stale token: refused
+    assert store.read_bytes("registry/m/aliases/a") == b"v2\n"
 
 
 def test_writer_publishes_whole_files_with_checksums_or_nothing(store, tmp_path):
