@@ -130,9 +130,12 @@ def _finish(ingest: dict, trained: dict, run_id: str, params: Word2VecParams, ex
         export_embeddings(version_dir, run_id)
     keras = build_keras_model(version_dir, run_id, parity_pairs=50)
     neighbours = build_neighbour_table(version_dir, run_id, top_k=5)
-    evaluation = evaluate_embeddings(version_dir, corpus_id=ingest["corpus_id"], probe_words=None, top_k=5)
+    evaluation = evaluate_embeddings(
+        version_dir, model="default", corpus_id=ingest["corpus_id"], probe_words=None, top_k=5
+    )
     report = write_similarity_report(
         version_dir,
+        model="default",
         version=trained["version"],
         run_id=run_id,
         params={**dataclasses.asdict(params), "corpus_path": ingest["corpus_path"]},

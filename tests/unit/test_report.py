@@ -159,3 +159,30 @@ def test_report_html_shows_the_neighbour_table_method_and_what_each_part_covers(
     html = render_html(with_table, pca_map_png(load_embeddings(trained_version["version_dir"])))
     assert "<b>hnsw</b>, recall@10 0.97" in html and "on 1000 random words" in html
     assert "30 random word pairs" in html and "most frequent words (gensim&#39;s restrict_vocab)" in html
+
+
+def test_html_shows_the_gate_table_and_every_score_with_its_coverage(report, trained_version):
+    from include.quality.gate import decide
+
+    emb = load_embeddings(trained_version["version_dir"])
+    paired = {
+        "wordsim353": {
+            "value": 0.41,
+            "reference": 0.45,
+            "delta": -0.04,
+            "delta_se": 0.02,
+            "coverage": {"scored": 212, "total": 353, "unit": "pairs"},
+        }
+    }
+    facts = {"vocab_size": 900, "degenerate": {"value": 0.7, "words": 100}, "paired": paired}
+    champion = {"version": "20260101T000000Z-c0ffee00", "training": {"vocab_size": 1000, "corpus_words": 5000}}
+    gate = decide(facts, champion, 0.05, corpus_tokens=1000)
+    html = render_html({**report, "gate": gate}, pca_map_png(emb))
+    assert 'id="gate-table"' in html and "Quality gate" in html
+    assert "0.410 (212/353 pairs)" in html and "0.450 (212/353 pairs)" in html
+    assert "&gt;= 0.5 x champion" in html and "failed" in html and "not computable" in html
+    assert "corpus tokens failed" in gate["reason"]
+    evaluation = report["evaluation"]["wordsim353"]
+    shown = f"({evaluation['scored']}/353 pairs)"
+    assert shown in html, "the evaluation table shows each score's coverage"
+    assert "-1.000" not in html
