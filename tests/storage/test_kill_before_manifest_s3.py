@@ -1,9 +1,9 @@
 """A worker SIGKILLed after some of a version's files are uploaded and before its manifest, on an S3
 data root served by a real ``moto_server`` process: no version with a manifest is left, every
-reader ignores the half-built folder (and LATEST stays where it was), the sweep leaves it to the
+reader ignores the half-built folder (and default@champion stays where it was), the sweep leaves it to the
 retry, and the retry publishes a whole version, exactly the files its manifest lists. Publishing
 it again writes nothing (the manifest is create-only): a retry of the same run's publish gives the
-same result, so promote still moves LATEST; another run of the same inputs ends unchanged.
+same result, so promote still moves default@champion; another run of the same inputs ends unchanged.
 
 The worker is a child process running the ``export_embeddings`` step through the real
 :class:`~include.storage.store.S3Store`; only its pace is changed, inside the child: it pauses after
@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from include.errors import PipelineInputError
+from include.errors import NotInRegistryError
+from include.registry.registry import ModelRegistry
 from include.serving.catalog import Catalog, NotFoundError, StoreArtifactSource
 from include.serving.model_store import ModelStore
 from include.steps.build_keras_model import build_keras_model
@@ -39,11 +40,12 @@ from include.steps.train_word2vec import Unchanged, Word2VecParams, train_versio
 from include.steps.write_similarity_report import write_similarity_report
 from include.storage.layout import data_store, version_key
 from include.storage.sweep import sweep
-from include.storage.versions import find_by_content_hash, list_versions, read_latest
+from include.storage.versions import find_by_content_hash, list_versions
 from tests.conftest import PROJECT_ROOT, synthetic_sentences
 from tests.s3server import FAKE_KEYS
 
 PREFIX = "root"  # the data root is s3://<bucket>/root
+CHAMPION_KEY = "registry/default/aliases/champion"  # the alias file naming default@champion
 PAUSE_AFTER_UPLOAD = 120  # seconds the killed worker waits after each upload: the kill lands in the first wait
 
 # The worker: runs export_embeddings(version_dir, run_id) and prints its result as JSON. With a
@@ -155,6 +157,13 @@ def _finish(ingest: dict, trained: dict, run_id: str, params: Word2VecParams, ex
     return report
 
 
+def _champion(store) -> str:
+    """The version default@champion names: its alias file, which the registry resolves the same."""
+    named = store.read_bytes(CHAMPION_KEY).decode("utf-8").strip()
+    assert ModelRegistry(store).resolve("default", alias="champion") == named
+    return named
+
+
 class Bucket:
     """What the bucket holds, read with boto3 straight from the server (not through the Store)."""
 
@@ -201,11 +210,13 @@ def test_worker_killed_between_uploads_and_manifest_leaves_no_version_and_the_re
     assert store.url == f"{s3_bucket}/{PREFIX}"
     params = Word2VecParams(vector_size=8, window=2, min_count=2, epochs=2, workers=1, seed=1)
 
-    # A version promoted earlier: LATEST names it, and it must stay the only one readers see.
+    # A version promoted earlier: default@champion names it, and it must stay the only one readers see.
     earlier_ingest, earlier = _train(corpus, "earlier_run", params, datetime(2026, 11, 1, tzinfo=UTC))
     report = _finish(earlier_ingest, earlier, "earlier_run", params)
     promote(earlier["version"], decision=report["decision"], reason=report["reason"], run_id="earlier_run")
-    assert read_latest(store) == earlier["version"]
+    assert _champion(store) == earlier["version"]
+    assert bucket.listing(f"{PREFIX}/registry/default/aliases/") == [f"{PREFIX}/{CHAMPION_KEY}"]
+    assert not store.exists("models/LATEST")
 
     # The run whose worker dies: trained (claim, model, embeddings.npy, vocab.json uploaded) ...
     run_id = "killed_run"
@@ -247,11 +258,11 @@ def test_worker_killed_between_uploads_and_manifest_leaves_no_version_and_the_re
 
     # Every reader ignores the half-built version.
     assert [v["version"] for v in list_versions(store)] == [earlier["version"]]
-    assert read_latest(store) == earlier["version"]
+    assert _champion(store) == earlier["version"]
     assert find_by_content_hash(store, trained["content_hash"]) is None
     models = ModelStore(store=store, cache=tmp_path / "model-store-cache")
     assert models.versions() == [earlier["version"]] and models.latest() == earlier["version"]
-    with pytest.raises(PipelineInputError, match="no model version"):
+    with pytest.raises(NotInRegistryError, match=f"no version '{version}'; its versions: {earlier['version']}$"):
         models.load(version)
     catalog = Catalog(StoreArtifactSource(store, cache=None))
     assert [row.version for row in catalog.summaries()] == [earlier["version"]]
@@ -304,5 +315,5 @@ def test_worker_killed_between_uploads_and_manifest_leaves_no_version_and_the_re
     assert bucket.version(version) == {**files, "manifest.json": manifest_bytes}
 
     promote(version, decision=report["decision"], reason=report["reason"], run_id=run_id)
-    assert read_latest(store) == version
-    assert models.load("latest").version == version
+    assert _champion(store) == version
+    assert models.load("latest").version == version == models.load().version
