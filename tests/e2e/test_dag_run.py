@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from include.storage.paths import safe_name
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, champion
 
 pytestmark = pytest.mark.slow
 SMALL = {"min_count": 1, "epochs": 2, "vector_size": 16, "workers": 1, "window": 3}
@@ -37,16 +37,23 @@ def test_full_run_publishes_a_consistent_version(dag, small_corpus, data_root):
     assert dag_run.state == DagRunState.SUCCESS, _task_states(dag_run)
 
     models = data_root / "models"
-    version = (models / "LATEST").read_text().strip()
+    version = champion(data_root)
     version_dir = models / version
     assert ":" not in version and "+" not in version
-    assert sorted(p.name for p in models.iterdir()) == sorted(["LATEST", version])
+    assert sorted(p.name for p in models.iterdir()) == [version], "models/ holds only version folders"
+    registry = data_root / "registry"
+    assert [p.name for p in registry.iterdir()] == ["default"]
+    assert [p.name for p in (registry / "default" / "aliases").iterdir()] == ["champion"]
+    assert len(list((registry / "default" / "history").glob("*.json"))) == 1, "one recorded champion move"
+    promoted = dag_run.get_task_instance("promote").xcom_pull(task_ids="promote")
+    assert promoted == {"champion": version, "model": "default", "pruned": []}
     assert not (data_root / "staging").exists() or not any((data_root / "staging").iterdir())
     record = json.loads(next((data_root / "runs").glob("*.json")).read_text())
     assert record["outcome"] == "promoted" and record["version"] == version
 
     manifest = json.loads((version_dir / "manifest.json").read_text())
     assert manifest["version"] == version and manifest["run_id"] == dag_run.run_id
+    assert manifest["model"] == "default"
     assert manifest["gate"]["decision"] == "promoted" and list(manifest["partitions"]) == ["snapshot"]
     assert len(manifest["partitions"]["snapshot"]["sources"]) == 4  # the sha256 of each input file
     assert manifest["content_hash"].startswith(version.split("-")[1])
@@ -94,7 +101,8 @@ def test_full_run_publishes_a_consistent_version(dag, small_corpus, data_root):
     # the same inputs, params and code again: nothing new is published, and the run says so
     again = dag.test(run_conf=conf, logical_date=None)
     assert again.state == DagRunState.SUCCESS
-    assert sorted(p.name for p in models.iterdir()) == sorted(["LATEST", version])
+    assert sorted(p.name for p in models.iterdir()) == [version] and champion(data_root) == version
+    assert len(list((registry / "default" / "history").glob("*.json"))) == 1, "the champion did not move"
     states = _task_states(again)
     assert states["train_word2vec"][0] == "skipped" and states["publish"][0] == "skipped"
     assert states["tokenize_to_parquet"][0] == "skipped", "the partition is reused, not tokenized again"
