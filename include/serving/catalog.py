@@ -1,27 +1,38 @@
-"""What the Airflow UI shows of the published model versions: the version list, neighbour and
-similarity search, artifact downloads, and the checks on every name and word a user sends.
+"""What the Airflow UI shows of the published models: each model's versions with their aliases,
+gate decision and scores (every score with its coverage), the alias history, neighbour and
+similarity search at ``model@alias`` or a version, artifact downloads, and the checks on every
+name and word a user sends.
 
 Pure library code (no Airflow, no gensim, no TensorFlow): reads ``manifest.json``, ``vocab.json``
-and ``embeddings.npy`` (memory-mapped, ``allow_pickle=False``) through an :class:`ArtifactSource`,
-so an object-store backend can later fetch files into a bounded local cache
-(:class:`BoundedFileCache`) behind the same interface. Never moves ``LATEST``, never deletes a version.
+and ``embeddings.npy`` (memory-mapped, ``allow_pickle=False``) through an :class:`ArtifactSource`;
+an object store's files are fetched into a bounded local cache (:class:`BoundedFileCache`).
+Models, aliases and history come from :class:`include.registry.registry.ModelRegistry`; the only
+write is :meth:`Catalog.move_alias` (a person's explicit, recorded alias move). Manifests are
+immutable, so :class:`StoreArtifactSource` keeps each one a few seconds
+(:data:`MANIFEST_TTL_SECONDS`) and lists ``models/`` (one listing) per request instead of reading
+every manifest again.
 
 >>> catalog = Catalog(data_root_source())                 # EMBEDDINGS_DATA_DIR, local or s3://
->>> [row.version for row in catalog.summaries()]      # newest data time first
+>>> [m["model"] for m in catalog.models()]            # ["default", "news-en"]
+>>> [row.version for row in catalog.summaries("default")]   # newest data time first
 ['20261102T000000Z-1a2b3c4d', '20261101T000000Z-9f8e7d6c']
->>> catalog.neighbours("latest", "king", k=3)["neighbours"]   # [[word, cosine], ...], 6 decimals
->>> catalog.similarity("latest", "king", "queen")["cosine"]   # a float in [-1, 1]
+>>> catalog.neighbours_at("default", "king", k=3, alias="champion")["neighbours"]  # [[word, cosine], ...]
+>>> catalog.neighbours("latest", "king", k=3)         # the previous routes: latest = default@champion
+>>> catalog.move_alias("default", "champion", "20261101T000000Z-9f8e7d6c", actor="ana", reason="roll back")
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
 import threading
+import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -29,12 +40,17 @@ from typing import Protocol
 import numpy as np
 
 from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
-from include.storage.layout import MANIFEST_FILE, data_store, version_key
+from include.errors import NotInRegistryError, PipelineInputError
+from include.quality.coverage import format_score
+from include.registry.names import CHAMPION, DEFAULT_MODEL, check_alias_name, check_model_name, model_of
+from include.registry.registry import ModelRegistry
+from include.storage.layout import LATEST_KEY, MANIFEST_FILE, MODELS, REGISTRY, data_store, version_key
 from include.storage.store import LocalStore, Store
-from include.storage.versions import list_versions, read_latest
+from include.storage.versions import read_manifest
 
 #: ``YYYYMMDDTHHMMSSZ-<8 hex>``, the names :func:`include.storage.publish.version_id` gives.
 VERSION_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
+#: The previous routes' name for ``default@champion``.
 LATEST_ALIAS = "latest"
 MAX_WORD_CHARS = 100
 MAX_K = 100
@@ -42,6 +58,14 @@ DEFAULT_K = 10
 MAX_PER_PAGE = 200
 #: Report files served to a browser (the report folder holds nothing else today).
 REPORT_FILES = ("report.html", "report.json")
+#: Longest reason a person may give for an alias move (characters).
+MAX_REASON_CHARS = 500
+#: Longest actor name recorded for an alias move (characters).
+MAX_ACTOR_CHARS = 200
+#: Seconds a read manifest is reused (manifests are immutable; a deleted version's manifest goes first).
+MANIFEST_TTL_SECONDS = 5.0
+#: How the page names each evaluation (others are shown by their key).
+SCORE_LABELS = {"wordsim353": "WordSim-353", "simlex999": "SimLex-999", "analogies": "Analogies"}
 
 
 class CatalogError(Exception):
@@ -122,12 +146,11 @@ class ArtifactSource(Protocol):
     """Read access to published versions. ``local_file`` returns a local path to read (the file
     itself for a local data root; a copy in a bounded cache for an object store)."""
 
-    def manifests(self) -> list[dict]:
-        """Every whole version's manifest (a version is whole when its manifest exists)."""
-        ...
+    registry: ModelRegistry  #: models, aliases and their history
 
-    def latest(self) -> str | None:
-        """The version ``LATEST`` names, or ``None`` before the first promotion."""
+    def manifests(self) -> list[dict]:
+        """Every whole version's manifest (a version is whole when its manifest exists), oldest
+        folder name first."""
         ...
 
     def local_file(self, version: str, relative: str) -> Path:
@@ -140,15 +163,40 @@ class StoreArtifactSource:
     same storage layer as the pipeline. A local root's files are read in place; an object store's
     through ``cache`` (a :class:`BoundedFileCache`), so memory-mapping works on local copies."""
 
-    def __init__(self, store: Store, cache: BoundedFileCache | None = None) -> None:
+    def __init__(
+        self, store: Store, cache: BoundedFileCache | None = None, ttl_seconds: float = MANIFEST_TTL_SECONDS
+    ) -> None:
         self.store = store
         self.cache = cache
+        self.registry = ModelRegistry(store)
+        self.ttl_seconds = ttl_seconds
+        self._manifests: dict[str, tuple[float, dict | None]] = {}  # folder -> (monotonic time read, manifest)
+        self._lock = threading.Lock()
 
     def manifests(self) -> list[dict]:
-        return list_versions(self.store)
+        """Every published version's manifest, oldest folder name first: one listing of ``models/``,
+        and a manifest read only when its folder is new or its copy older than ``ttl_seconds``."""
+        names = sorted(n for n in self.store.children(MODELS) if n != "LATEST" and not n.startswith("."))
+        now = time.monotonic()
+        with self._lock:
+            cached = dict(self._manifests)
+        fresh: dict[str, tuple[float, dict | None]] = {}
+        for name in names:
+            entry = cached.get(name)
+            if entry is None or now - entry[0] >= self.ttl_seconds:
+                # None: half published or being deleted, invisible (and asked again after the TTL)
+                entry = (now, read_manifest(self.store, name))
+            fresh[name] = entry
+        with self._lock:
+            self._manifests = fresh
+        return [manifest for _, manifest in fresh.values() if manifest is not None]
 
     def latest(self) -> str | None:
-        return read_latest(self.store)
+        """The version ``default@champion`` names (the previous layout's ``LATEST``), or ``None``."""
+        try:
+            return self.registry.resolve(DEFAULT_MODEL, alias=CHAMPION)
+        except (NotInRegistryError, PipelineInputError):
+            return None
 
     def local_file(self, version: str, relative: str) -> Path:
         version = validate_version(version, allow_latest=False)
@@ -262,6 +310,26 @@ def serving_cache() -> BoundedFileCache:
 
 
 @dataclass(frozen=True)
+class Score:
+    """One evaluation of a version: its value and, when recorded, how many items it was computed
+    on (``{"scored", "total", "unit"}``; ``None`` for a version of the previous layout)."""
+
+    name: str  #: the evaluation's key in the manifest (``wordsim353``)
+    label: str  #: how the page names it (``WordSim-353``)
+    metric: str  #: ``spearman`` or ``accuracy``
+    value: float | None
+    coverage: dict | None
+
+    @property
+    def shown(self) -> str:
+        """``0.412 (212/353 pairs)``, ``not computable (2/999 pairs)``, ``0.412 (coverage not recorded)``."""
+        return format_score(self.value, self.coverage)
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "shown": self.shown}
+
+
+@dataclass(frozen=True)
 class VersionSummary:
     """One row of the versions page."""
 
@@ -275,11 +343,113 @@ class VersionSummary:
     decision: str | None
     reason: str | None
     run_id: str | None
-    is_latest: bool
+    is_latest: bool  #: ``default@champion`` names it (the previous layout's ``LATEST``)
     files: tuple[str, ...] = field(default=())
+    model: str = DEFAULT_MODEL
+    aliases: tuple[str, ...] = field(default=())  #: the aliases of its model that name it, sorted
+    scores: tuple[Score, ...] = field(default=())
+    checks: tuple[dict, ...] = field(default=())  #: the gate's checks (``{name, kind, value, ...}``), when recorded
 
     def as_dict(self) -> dict:
-        return {**self.__dict__, "files": list(self.files)}
+        return {
+            **self.__dict__,
+            "files": list(self.files),
+            "aliases": list(self.aliases),
+            "scores": [score.as_dict() for score in self.scores],
+            "checks": [dict(check) for check in self.checks],
+            "gate": {"decision": self.decision, "reason": self.reason, "checks": [dict(c) for c in self.checks]},
+        }
+
+
+def _number(value: object) -> float | None:
+    """A finite float, else ``None`` (a missing, non-numeric, NaN or infinite score)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _score(evaluation: dict, name: str, key: str) -> float | None:
+    return _number((evaluation.get(name) or {}).get(key))
+
+
+def scores_of(evaluation: dict) -> tuple[Score, ...]:
+    """Every evaluation in a manifest's ``evaluation`` as a :class:`Score`: the named benchmarks
+    first (WordSim-353, SimLex-999, analogies), others after by name. The value is the entry's
+    ``spearman`` or ``accuracy``; its coverage the entry's ``scored``/``total``/``unit`` when present."""
+    names = [n for n in SCORE_LABELS if n in evaluation] + sorted(n for n in evaluation if n not in SCORE_LABELS)
+    scores = []
+    for name in names:
+        entry = evaluation.get(name)
+        if not isinstance(entry, dict):
+            continue
+        if "spearman" in entry or "accuracy" in entry:
+            metric = "spearman" if "spearman" in entry else "accuracy"
+        else:
+            metric = "accuracy" if name == "analogies" else "spearman"
+        coverage = None
+        if isinstance(entry.get("scored"), int) and isinstance(entry.get("total"), int):
+            coverage = {"scored": entry["scored"], "total": entry["total"], "unit": entry.get("unit") or "items"}
+        scores.append(Score(name, SCORE_LABELS.get(name, name), metric, _number(entry.get(metric)), coverage))
+    return tuple(scores)
+
+
+def check_shown(check: dict) -> str:
+    """A gate check's value with its coverage (``0.412 (212/353 pairs)``), as every score is shown."""
+    coverage = check.get("coverage") if isinstance(check.get("coverage"), dict) else None
+    return format_score(_number(check.get("value")), coverage)
+
+
+def summarize(manifest: dict, latest: str | None, aliases: dict[str, str] | None = None) -> VersionSummary:
+    """The page row of one version's manifest (missing facts become ``None``). ``latest``: the
+    version ``default@champion`` names; ``aliases``: ``alias -> version`` of the version's model."""
+    evaluation = manifest.get("evaluation") or {}
+    gate = manifest.get("gate") or {}
+    training = manifest.get("training") or {}
+    vocab_size = training.get("vocab_size")
+    checks = tuple(c for c in gate.get("checks") or () if isinstance(c, dict))
+    return VersionSummary(
+        version=manifest["version"],
+        corpus_id=manifest.get("corpus_id"),
+        data_time=manifest.get("data_time"),
+        vocab_size=int(vocab_size) if isinstance(vocab_size, int | float) else None,
+        wordsim353=_score(evaluation, "wordsim353", "spearman"),
+        simlex999=_score(evaluation, "simlex999", "spearman"),
+        analogies=_score(evaluation, "analogies", "accuracy"),
+        decision=gate.get("decision"),
+        reason=gate.get("reason"),
+        run_id=manifest.get("run_id"),
+        is_latest=manifest["version"] == latest and model_of(manifest) == DEFAULT_MODEL,
+        files=tuple(sorted(manifest.get("files") or {})),
+        model=model_of(manifest),
+        aliases=tuple(sorted(a for a, v in (aliases or {}).items() if v == manifest["version"])),
+        scores=scores_of(evaluation),
+        checks=checks,
+    )
+
+
+def validate_reason(reason: object) -> str:
+    """The reason a person gives for an alias move, stripped: required, at most
+    :data:`MAX_REASON_CHARS` characters, no control characters other than a line break."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidRequestError("reason is missing: say why the alias moves (it is kept in the model's history)")
+    text = reason.strip()
+    if len(text) > MAX_REASON_CHARS:
+        raise InvalidRequestError(f"reason is {len(text)} characters long; at most {MAX_REASON_CHARS} are allowed")
+    if any(unicodedata.category(c).startswith("C") and c not in "\n\r\t" for c in text):
+        raise InvalidRequestError("reason contains control characters")
+    return text
+
+
+@contextmanager
+def registry_errors():
+    """The registry's errors as the catalog's: an unknown model, alias or version (the message lists
+    what exists) -> :class:`NotFoundError`; a malformed name -> :class:`InvalidRequestError`."""
+    try:
+        yield
+    except NotInRegistryError as error:
+        raise NotFoundError(str(error)) from None
+    except PipelineInputError as error:
+        raise InvalidRequestError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -306,56 +476,106 @@ class LoadedVersion:
         return np.divide(dots, scale, out=np.zeros_like(dots), where=scale > 0)
 
 
-def _score(evaluation: dict, name: str, key: str) -> float | None:
-    value = (evaluation.get(name) or {}).get(key)
-    return float(value) if isinstance(value, int | float) else None
-
-
-def summarize(manifest: dict, latest: str | None) -> VersionSummary:
-    """The page row of one version's manifest (missing facts become ``None``)."""
-    evaluation = manifest.get("evaluation") or {}
-    gate = manifest.get("gate") or {}
-    training = manifest.get("training") or {}
-    vocab_size = training.get("vocab_size")
-    return VersionSummary(
-        version=manifest["version"],
-        corpus_id=manifest.get("corpus_id"),
-        data_time=manifest.get("data_time"),
-        vocab_size=int(vocab_size) if isinstance(vocab_size, int | float) else None,
-        wordsim353=_score(evaluation, "wordsim353", "spearman"),
-        simlex999=_score(evaluation, "simlex999", "spearman"),
-        analogies=_score(evaluation, "analogies", "accuracy"),
-        decision=gate.get("decision"),
-        reason=gate.get("reason"),
-        run_id=manifest.get("run_id"),
-        is_latest=manifest["version"] == latest,
-        files=tuple(sorted(manifest.get("files") or {})),
-    )
-
-
 class Catalog:
-    """Version listing and search over an :class:`ArtifactSource`. Loaded versions are cached
-    (at most ``max_loaded`` at once, least recently used dropped); the matrix stays memory-mapped,
-    only its row lengths (``n_words`` floats) are held in memory."""
+    """Models, versions, aliases and search over an :class:`ArtifactSource`. Loaded versions are
+    cached (at most ``max_loaded`` at once, least recently used dropped); the matrix stays
+    memory-mapped, only its row lengths (``n_words`` floats) are held in memory."""
 
     def __init__(self, source: ArtifactSource, max_loaded: int = 2) -> None:
         self.source = source
+        self.registry: ModelRegistry = source.registry
         self.max_loaded = max(1, max_loaded)
         self._loaded: OrderedDict[str, LoadedVersion] = OrderedDict()
         self._lock = threading.Lock()
 
+    # ----------------------------------------------------------- models and aliases
+
+    def _published(self) -> list[dict]:
+        return [m for m in self.source.manifests() if VERSION_NAME.fullmatch(str(m.get("version", "")))]
+
+    def latest(self) -> str | None:
+        """The version ``default@champion`` names (the previous layout's ``LATEST``), or ``None``."""
+        try:
+            return self.registry.resolve(DEFAULT_MODEL, alias=CHAMPION)
+        except (NotInRegistryError, PipelineInputError):
+            return None
+
+    def model_names(self, manifests: list[dict] | None = None) -> list[str]:
+        """Every model with a published version or an alias, sorted (of ``manifests``, a listing
+        already made, or of a new one)."""
+        named = {model_of(m) for m in (self._published() if manifests is None else manifests)}
+        named.update(n for n in self.registry.store.children(REGISTRY) if not n.startswith("."))
+        if self.registry.store.exists(LATEST_KEY):
+            named.add(DEFAULT_MODEL)
+        return sorted(named)
+
+    def check_model(self, model: object) -> str:
+        """``model`` when it exists; :class:`InvalidRequestError` for a malformed name,
+        :class:`NotFoundError` listing the models for an unknown one."""
+        with registry_errors():
+            check_model_name(model)
+        known = self.model_names()
+        if model not in known:
+            raise NotFoundError(f"no model {model!r}; models: {', '.join(known) or '(none yet)'}")
+        return model
+
+    def aliases(self, model: object) -> dict[str, str]:
+        """``alias -> version`` of ``model`` (which must exist)."""
+        model = self.check_model(model)
+        with registry_errors():
+            return self.registry.aliases(model)
+
+    def history(self, model: object, alias: str | None = None) -> list[dict]:
+        """The alias moves of ``model`` (of ``alias`` only when given), newest first."""
+        model = self.check_model(model)
+        with registry_errors():
+            if alias is not None:
+                check_alias_name(alias)
+            return list(reversed(self.registry.history(model, alias)))
+
+    def models(self, manifests: list[dict] | None = None) -> list[dict]:
+        """``[{"model", "aliases": {alias: version}, "versions": count, "newest": version|None}]``, by name."""
+        manifests = self._published() if manifests is None else manifests
+        by_model: dict[str, list[dict]] = {}
+        for manifest in manifests:
+            by_model.setdefault(model_of(manifest), []).append(manifest)
+        found = []
+        for model in self.model_names(manifests):
+            manifests = sorted(by_model.get(model, []), key=lambda m: (m.get("data_time") or "", m["version"]))
+            with registry_errors():
+                aliases = self.registry.aliases(model)
+            found.append(
+                {
+                    "model": model,
+                    "aliases": aliases,
+                    "versions": len(manifests),
+                    "newest": manifests[-1]["version"] if manifests else None,
+                }
+            )
+        return found
+
     # ----------------------------------------------------------- listing
 
-    def summaries(self) -> list[VersionSummary]:
-        """Every published version of every corpus, newest data time first (ties: newest name first)."""
-        latest = self.source.latest()
-        rows = [summarize(m, latest) for m in self.source.manifests() if VERSION_NAME.fullmatch(m.get("version", ""))]
+    def summaries(self, model: str | None = None, manifests: list[dict] | None = None) -> list[VersionSummary]:
+        """The published versions (of ``model`` only when given), newest data time first (ties:
+        newest name first), each with the aliases of its model that name it."""
+        latest = self.latest()
+        manifests = self._published() if manifests is None else manifests
+        manifests = [m for m in manifests if model is None or model_of(m) == model]
+        aliases: dict[str, dict[str, str]] = {}
+        for name in {model_of(m) for m in manifests}:
+            with registry_errors():
+                aliases[name] = self.registry.aliases(name)
+        rows = [summarize(m, latest, aliases.get(model_of(m))) for m in manifests]
         return sorted(rows, key=lambda row: (row.data_time or "", row.version), reverse=True)
 
-    def page(self, page: object = 1, per_page: object = 50) -> dict:
-        """``{"versions": [...], "page", "per_page", "pages", "total", "latest"}``, pages counted from 1."""
+    def page(self, page: object = 1, per_page: object = 50, model: str | None = None) -> dict:
+        """``{"versions": [...], "page", "per_page", "pages", "total", "latest", "model"}``, pages
+        counted from 1; every model's versions, or ``model``'s (which must exist)."""
         per_page = _bounded_int(per_page, "per_page", 1, MAX_PER_PAGE)
-        rows = self.summaries()
+        if model is not None:
+            model = self.check_model(model)
+        rows = self.summaries(model)
         pages = max(1, -(-len(rows) // per_page))
         page = _bounded_int(page, "page", 1, pages)
         start = (page - 1) * per_page
@@ -365,26 +585,82 @@ class Catalog:
             "per_page": per_page,
             "pages": pages,
             "total": len(rows),
-            "latest": self.source.latest(),
+            "latest": self.latest(),
+            "model": model,
         }
 
+    def overview(self, per_model: int = 10, moves: int = 5) -> list[dict]:
+        """The versions page: one section per model, ``{"model", "aliases", "versions" (the newest
+        ``per_model`` rows), "total", "history" (the newest ``moves`` alias moves)}``."""
+        manifests = self._published()
+        rows = self.summaries(manifests=manifests)
+        sections = []
+        for entry in self.models(manifests):
+            mine = [row for row in rows if row.model == entry["model"]]
+            with registry_errors():
+                history = list(reversed(self.registry.history(entry["model"])))[:moves]
+            sections.append(
+                {
+                    "model": entry["model"],
+                    "aliases": entry["aliases"],
+                    "versions": mine[:per_model],
+                    "total": len(mine),
+                    "history": history,
+                }
+            )
+        return sections
+
     def resolve(self, version: object) -> str:
-        """A validated, published version name; ``"latest"`` becomes the version ``LATEST`` names."""
+        """A validated, published version name; ``"latest"`` becomes the version ``default@champion`` names."""
         name = validate_version(version)
         if name == LATEST_ALIAS:
-            latest = self.source.latest()
+            latest = self.latest()
             if not latest:
-                raise NotFoundError("no version has been promoted yet, so there is no LATEST")
+                raise NotFoundError("no version has been promoted yet, so there is no LATEST (default@champion)")
             return latest
-        if not any(m.get("version") == name for m in self.source.manifests()):
+        if not any(m.get("version") == name for m in self._published()):
             raise NotFoundError(f"no published model version {name}")
         return name
+
+    def resolve_at(self, model: object, alias: object = None, version: object = None) -> str:
+        """The version ``model@alias`` names, or ``version`` checked to be one of ``model``'s (give
+        at most one; ``champion`` when neither). Unknown model, alias or version:
+        :class:`NotFoundError` listing what exists; a malformed name: :class:`InvalidRequestError`."""
+        model = self.check_model(model)
+        if alias and version:
+            raise InvalidRequestError("give alias or version, not both")
+        if version:
+            name = validate_version(version, allow_latest=False)
+            if not any(m.get("version") == name and model_of(m) == model for m in self._published()):
+                mine = [row.version for row in self.summaries(model)]
+                listed = ", ".join(mine[:20]) + (f" (and {len(mine) - 20} older)" if len(mine) > 20 else "")
+                raise NotFoundError(f"model {model!r} has no version {name!r}; its versions: {listed or '(none)'}")
+            return name
+        with registry_errors():
+            return self.registry.resolve(model, alias=alias or CHAMPION)
 
     def summary(self, version: object) -> VersionSummary:
         """The row of one version (``latest`` allowed)."""
         name = self.resolve(version)
-        manifest = next(m for m in self.source.manifests() if m.get("version") == name)
-        return summarize(manifest, self.source.latest())
+        manifest = next(m for m in self._published() if m.get("version") == name)
+        with registry_errors():
+            aliases = self.registry.aliases(model_of(manifest))
+        return summarize(manifest, self.latest(), aliases)
+
+    def move_alias(self, model: object, alias: object, version: object, *, actor: object, reason: object) -> dict:
+        """A person's explicit move of ``model@alias`` to ``version`` (backward in data time too),
+        recorded in the model's history with ``actor`` and ``reason``. Returns the history entry."""
+        model = self.check_model(model)
+        with registry_errors():
+            alias = check_alias_name(alias)
+        name = self.resolve_at(model, version=version)
+        reason = validate_reason(reason)
+        if not isinstance(actor, str) or not actor.strip() or len(actor) > MAX_ACTOR_CHARS:
+            raise InvalidRequestError("the move's actor (the logged-in user's name) is missing or too long")
+        with registry_errors():
+            return dict(
+                self.registry.move_alias(model, alias, name, actor=actor.strip(), reason=reason, forward_only=False)
+            )
 
     def file(self, version: object, relative: object) -> Path:
         """Local path of a file the version's manifest lists (an artifact download); the manifest
@@ -402,6 +678,26 @@ class Catalog:
         return self.source.local_file(self.resolve(version), f"report/{name}")
 
     # ----------------------------------------------------------- search
+
+    def neighbours_at(
+        self, model: object, word: object, k: object = DEFAULT_K, *, alias: object = None, version: object = None
+    ) -> dict:
+        """:meth:`neighbours` of ``model@alias`` (or a version of ``model``), plus ``"model"`` and ``"alias"``."""
+        word, k = validate_word(word), validate_k(k)
+        name = self.resolve_at(model, alias, version)
+        return {"model": model, "alias": None if version else (alias or CHAMPION), **self.neighbours(name, word, k)}
+
+    def similarity_at(
+        self, model: object, first: object, second: object, *, alias: object = None, version: object = None
+    ) -> dict:
+        """:meth:`similarity` at ``model@alias`` (or a version of ``model``), plus ``"model"`` and ``"alias"``."""
+        first, second = validate_word(first, "a"), validate_word(second, "b")
+        name = self.resolve_at(model, alias, version)
+        return {
+            "model": model,
+            "alias": None if version else (alias or CHAMPION),
+            **self.similarity(name, first, second),
+        }
 
     def load(self, version: object) -> LoadedVersion:
         """The version's embeddings and row lengths, from the cache or read now."""

@@ -9,15 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from include.registry.registry import ModelRegistry
 from include.serving import pages
 from include.serving.catalog import (
     MAX_K,
+    MAX_REASON_CHARS,
     MAX_WORD_CHARS,
     BoundedFileCache,
     Catalog,
     InvalidRequestError,
     LocalArtifactSource,
     NotFoundError,
+    StoreArtifactSource,
     UnknownWordError,
     app_url,
     linked_version,
@@ -36,8 +39,20 @@ VECTORS = np.array(
 )
 
 
-def make_version(models: Path, name: str, *, decision="promoted", data_time="2026-11-01T00:00:00+00:00", words=WORDS):
-    """A published version folder as publish writes it (embeddings, vocab, report, manifest)."""
+def make_version(
+    models: Path,
+    name: str,
+    *,
+    decision="promoted",
+    data_time="2026-11-01T00:00:00+00:00",
+    words=WORDS,
+    model: str | None = None,
+    coverage: bool = False,
+):
+    """A published version folder as publish writes it (embeddings, vocab, report, manifest).
+    ``model``: the manifest names it (the named-models layout; ``None``: the previous layout's
+    manifest, read as ``default``). ``coverage``: the evaluation records each score's coverage and
+    the gate its checks (the new layout), else only the scores (the previous one)."""
     folder = models / name
     (folder / "report").mkdir(parents=True)
     (folder / "keras").mkdir()
@@ -57,6 +72,26 @@ def make_version(models: Path, name: str, *, decision="promoted", data_time="202
         "gate": {"decision": decision, "reason": f"because <{decision}>"},
         "files": files,
     }
+    if model is not None:
+        manifest["model"] = model
+    if coverage:
+        manifest["evaluation"] = {
+            "wordsim353": {"spearman": 0.412, "scored": 212, "total": 353, "unit": "pairs"},
+            "simlex999": {"spearman": None, "scored": 2, "total": 999, "unit": "pairs"},
+            "analogies": {"accuracy": 0.5, "scored": 120, "total": 19544, "unit": "questions"},
+        }
+        manifest["gate"]["checks"] = [
+            {
+                "name": "wordsim353_vs_champion",
+                "kind": "regression",
+                "value": 0.412,
+                "reference": 0.4,
+                "threshold": 0.02,
+                "coverage": {"scored": 212, "total": 353, "unit": "pairs"},
+                "status": "pass",
+                "detail": "within tolerance",
+            }
+        ]
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
 
@@ -228,8 +263,7 @@ def test_bounded_cache_evicts_least_recently_used(tmp_path):
 
 
 def test_pages_escape_untrusted_text(catalog):
-    listing = catalog.page(1, 50)
-    html = pages.render_versions("/word2vec", listing)
+    html = pages.render_versions("/word2vec", catalog.overview(), catalog.latest())
     assert "because &lt;rejected&gt;" in html and "<rejected>" not in html
     assert f'href="/word2vec/versions/{OLD}/report"' in html
     assert "LATEST" in html
@@ -292,3 +326,184 @@ def test_an_object_store_data_root_is_read_through_the_bounded_cache(trained_ver
     assert (tmp_path / "cache" / "20261101T000000Z-aaaaaaaa" / "embeddings.npy").is_file()
     with pytest.raises(NotFoundError):
         StoreArtifactSource(store, cache).local_file("20261101T000000Z-aaaaaaaa", "missing.bin")
+
+
+# ---------------------------------------------------------------------------- named models
+
+NEWS_1 = "20261201T000000Z-11111111"
+NEWS_2 = "20261202T000000Z-22222222"
+
+
+@pytest.fixture
+def two_models(models) -> tuple[Catalog, ModelRegistry]:
+    """``default`` of the previous layout (``models/LATEST`` -> OLD) beside ``news-en`` (two
+    versions with coverage and gate checks, ``champion`` at the newer one, set by the gate)."""
+    make_version(models, NEWS_1, model="news-en", data_time="2026-12-01T00:00:00+00:00", coverage=True)
+    make_version(models, NEWS_2, model="news-en", data_time="2026-12-02T00:00:00+00:00", coverage=True)
+    source = LocalArtifactSource(models)
+    source.registry.move_alias("news-en", "champion", NEWS_2, actor="gate", reason="first version", run_id="r1")
+    return Catalog(source), source.registry
+
+
+def test_versions_are_grouped_by_model_with_their_aliases(two_models):
+    catalog, _ = two_models
+    assert [(m["model"], m["aliases"], m["versions"], m["newest"]) for m in catalog.models()] == [
+        ("default", {"champion": OLD}, 2, NEW),
+        ("news-en", {"champion": NEWS_2}, 2, NEWS_2),
+    ]
+    sections = {s["model"]: s for s in catalog.overview()}
+    assert [r.version for r in sections["news-en"]["versions"]] == [NEWS_2, NEWS_1]
+    assert [r.version for r in sections["default"]["versions"]] == [NEW, OLD]
+    news = {r.version: r for r in catalog.summaries("news-en")}
+    assert news[NEWS_2].aliases == ("champion",) and news[NEWS_1].aliases == ()
+    assert news[NEWS_2].model == "news-en" and not news[NEWS_2].is_latest  # LATEST is default@champion only
+    default = {r.version: r for r in catalog.summaries("default")}
+    assert default[OLD].aliases == ("champion",) and default[OLD].is_latest and default[OLD].model == "default"
+    assert [h["to_version"] for h in sections["news-en"]["history"]] == [NEWS_2]
+    assert sections["default"]["history"] == []  # models/LATEST is read, never written, by the UI
+
+
+def test_every_score_is_shown_with_its_coverage_or_says_it_is_not_recorded(two_models):
+    catalog, _ = two_models
+    new_layout = catalog.summary(NEWS_2)
+    assert [(s.label, s.shown) for s in new_layout.scores] == [
+        ("WordSim-353", "0.412 (212/353 pairs)"),
+        ("SimLex-999", "not computable (2/999 pairs)"),
+        ("Analogies", "0.500 (120/19544 questions)"),
+    ]
+    assert new_layout.checks[0]["name"] == "wordsim353_vs_champion"
+    assert new_layout.as_dict()["gate"]["checks"][0]["status"] == "pass"
+    old_layout = catalog.summary(OLD)
+    assert [s.shown for s in old_layout.scores] == ["0.250 (coverage not recorded)", "not computable", "not computable"]
+    assert old_layout.checks == ()
+    html = pages.render_versions("/word2vec", catalog.overview(), catalog.latest())
+    assert "0.412 (212/353 pairs)" in html and "not computable (2/999 pairs)" in html
+    assert "0.250 (coverage not recorded)" in html and "-1.000" not in html
+    assert html.index('id="model-default"') < html.index('id="model-news-en"')
+    version_page = pages.render_version("/word2vec", new_layout, aliases={"champion": NEWS_2}, can_move=True)
+    assert "wordsim353_vs_champion" in version_page and "0.412 (212/353 pairs)" in version_page
+    assert 'id="move-alias-form"' in version_page
+    old_page = pages.render_version("/word2vec", old_layout)
+    assert "not recorded for this version" in old_page and 'id="move-alias-form"' not in old_page
+
+
+def test_non_finite_scores_are_not_shown_as_numbers(tmp_path):
+    from include.serving.catalog import scores_of
+
+    scores = scores_of({"wordsim353": {"spearman": float("nan")}, "extra": {"accuracy": 0.25}, "junk": 3})
+    assert [(s.name, s.metric, s.value, s.shown) for s in scores] == [
+        ("wordsim353", "spearman", None, "not computable"),
+        ("extra", "accuracy", 0.25, "0.250 (coverage not recorded)"),
+    ]
+
+
+def test_resolving_at_an_alias_or_a_version_of_a_model(two_models):
+    catalog, _ = two_models
+    assert catalog.resolve_at("news-en") == NEWS_2
+    assert catalog.resolve_at("news-en", alias="champion") == NEWS_2
+    assert catalog.resolve_at("news-en", version=NEWS_1) == NEWS_1
+    assert catalog.resolve_at("default") == OLD == catalog.resolve("latest")
+    with pytest.raises(NotFoundError, match="models: default, news-en"):
+        catalog.resolve_at("fr-wiki")
+    with pytest.raises(NotFoundError, match=f"its aliases: champion -> {NEWS_2}"):
+        catalog.resolve_at("news-en", alias="staging")
+    with pytest.raises(NotFoundError, match=f"has no version '{OLD}'; its versions: {NEWS_2}, {NEWS_1}"):
+        catalog.resolve_at("news-en", version=OLD)
+    with pytest.raises(InvalidRequestError, match="not a valid name"):
+        catalog.resolve_at("News EN")
+    with pytest.raises(InvalidRequestError, match="not both"):
+        catalog.resolve_at("news-en", alias="champion", version=NEWS_1)
+    found = catalog.neighbours_at("news-en", "king", 2, alias="champion")
+    assert (found["model"], found["alias"], found["version"]) == ("news-en", "champion", NEWS_2)
+    assert catalog.similarity_at("news-en", "king", "king", version=NEWS_1)["cosine"] == pytest.approx(1.0)
+
+
+def test_an_alias_move_is_recorded_with_actor_and_reason_and_may_go_back(two_models):
+    catalog, registry = two_models
+    move = catalog.move_alias("news-en", "champion", NEWS_1, actor="ana", reason="  roll back: bad phrases ")
+    assert (move["from_version"], move["to_version"], move["actor"], move["reason"]) == (
+        NEWS_2,
+        NEWS_1,
+        "ana",
+        "roll back: bad phrases",
+    )
+    assert registry.resolve("news-en") == NEWS_1  # backward in data time: an explicit move may
+    catalog.move_alias("news-en", "staging", NEWS_2, actor="bo", reason="try it")
+    assert catalog.aliases("news-en") == {"champion": NEWS_1, "staging": NEWS_2}
+    assert [(h["alias"], h["actor"]) for h in catalog.history("news-en")] == [
+        ("staging", "bo"),
+        ("champion", "ana"),
+        ("champion", "gate"),
+    ]
+    assert [h["actor"] for h in catalog.history("news-en", "champion")] == ["ana", "gate"]
+    assert {r.version: r.aliases for r in catalog.summaries("news-en")} == {NEWS_2: ("staging",), NEWS_1: ("champion",)}
+    page = pages.render_model(
+        "/word2vec", "news-en", catalog.aliases("news-en"), catalog.page(model="news-en"), catalog.history("news-en")
+    )
+    assert "roll back: bad phrases" in page and ">ana<" in page
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"reason": ""}, InvalidRequestError, "reason is missing"),
+        ({"reason": "   "}, InvalidRequestError, "reason is missing"),
+        ({"reason": "x" * (MAX_REASON_CHARS + 1)}, InvalidRequestError, "at most"),
+        ({"reason": "a\x00b"}, InvalidRequestError, "control characters"),
+        ({"actor": ""}, InvalidRequestError, "actor"),
+        ({"alias": "Champion"}, InvalidRequestError, "not a valid name"),
+        ({"version": OLD}, NotFoundError, "its versions"),
+        ({"version": "latest"}, InvalidRequestError, "not a version name"),
+        ({"model": "nope"}, NotFoundError, "models: default, news-en"),
+    ],
+)
+def test_a_bad_alias_move_changes_nothing(two_models, kwargs, error, message):
+    catalog, registry = two_models
+    arguments = {"model": "news-en", "alias": "champion", "version": NEWS_1, "actor": "ana", "reason": "r", **kwargs}
+    with pytest.raises(error, match=message):
+        catalog.move_alias(
+            arguments["model"],
+            arguments["alias"],
+            arguments["version"],
+            actor=arguments["actor"],
+            reason=arguments["reason"],
+        )
+    assert registry.aliases("news-en") == {"champion": NEWS_2} and len(registry.history("news-en")) == 1
+
+
+def test_manifests_are_read_once_per_ttl_and_new_or_deleted_versions_show_at_once(two_models, models, monkeypatch):
+    import include.serving.catalog as catalog_module
+
+    reads = []
+    original = catalog_module.read_manifest
+    monkeypatch.setattr(
+        catalog_module, "read_manifest", lambda store, name: reads.append(name) or original(store, name)
+    )
+    source = StoreArtifactSource(two_models[1].store, ttl_seconds=60)
+    catalog = Catalog(source)
+    catalog.overview()
+    first = len(reads)
+    assert first == 5  # OLD, NEW, NEWS_1, NEWS_2 and the folder without a manifest, once each
+    catalog.overview()
+    catalog.summaries("news-en")
+    assert len(reads) == first, "a second listing reads no manifest again"
+    make_version(models, "20261203T000000Z-33333333", model="news-en", data_time="2026-12-03T00:00:00+00:00")
+    assert next(r.version for r in catalog.summaries("news-en")) == "20261203T000000Z-33333333"
+    assert len(reads) == first + 1
+    import shutil
+
+    shutil.rmtree(models / NEWS_1)
+    assert NEWS_1 not in [r.version for r in catalog.summaries("news-en")]
+    expired = StoreArtifactSource(two_models[1].store, ttl_seconds=0)
+    expired.manifests()
+    before = len(reads)
+    expired.manifests()
+    assert len(reads) == before + 5, "with no TTL every listing reads every manifest again"
+
+
+def test_a_model_with_an_alias_but_no_version_yet_is_listed(two_models):
+    catalog, registry = two_models
+    registry.store.put_bytes("registry/empty/aliases/.keep", b"")
+    names = [m["model"] for m in catalog.models()]
+    assert "empty" in names
+    assert catalog.page(model="empty")["total"] == 0
