@@ -2,7 +2,8 @@
 
 Bottom to top: ``storage`` (where things live and how they are written) knows nothing of the
 pipeline; ``text`` reads and tokenizes files; ``artifacts`` writes and reads the files a version
-holds; ``quality`` judges embeddings without knowing where they are stored; ``steps`` are the
+holds; ``quality`` judges embeddings without knowing where they are stored; ``registry`` names models,
+versions and aliases above ``storage``; ``steps`` are the
 tasks, using everything below; ``serving`` uses published versions and never runs a step.
 ``errors`` and ``settings`` are shared by all. A new import against these directions fails here.
 """
@@ -19,8 +20,9 @@ ALLOWED = {
     "text": SHARED | {"storage"},
     "artifacts": SHARED | {"storage"},
     "quality": SHARED | {"artifacts"},
-    "steps": SHARED | {"storage", "text", "artifacts", "quality"},
-    "serving": SHARED | {"storage", "artifacts", "quality"},
+    "registry": SHARED | {"storage"},
+    "steps": SHARED | {"storage", "text", "artifacts", "quality", "registry"},
+    "serving": SHARED | {"storage", "artifacts", "quality", "registry"},
 }
 
 
