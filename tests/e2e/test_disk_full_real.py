@@ -1,6 +1,7 @@
 """A real full disk: the data root is a small tmpfs, filled up between two runs of ``make run``'s
 script. The second run fails with an error naming the file and "No space left on device", and
-publishes nothing: no new version folder, LATEST unchanged, no half-written folder in models/.
+publishes nothing: no new version folder, default@champion unchanged, no half-written folder in
+models/.
 
 Needs root (or CAP_SYS_ADMIN) to mount a tmpfs; skipped, saying so, where mounting is refused.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from include.storage.publish import file_sha256
-from tests.conftest import PROJECT_ROOT, synthetic_sentences
+from tests.conftest import PROJECT_ROOT, champion, synthetic_sentences
 
 pytestmark = pytest.mark.slow
 TMPFS_BYTES = 8 * 1024 * 1024
@@ -83,9 +84,11 @@ def test_disk_full_fails_naming_the_file_and_publishes_nothing(airflow_db, tmp_p
     first = _run_dag(data_root, corpus_root, conf)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     models = data_root / "models"
-    latest = (models / "LATEST").read_text()
+    promoted = champion(data_root)
+    assert promoted and (models / promoted / "manifest.json").is_file()
     versions = sorted(p.name for p in models.iterdir())
     checksums = {p: file_sha256(p) for p in sorted(models.rglob("*")) if p.is_file()}
+    registry = {p: file_sha256(p) for p in sorted((data_root / "registry").rglob("*")) if p.is_file()}
 
     free = _fill(data_root, leave_bytes=64 * 1024)
     assert free < 128 * 1024
@@ -99,5 +102,6 @@ def test_disk_full_fails_naming_the_file_and_publishes_nothing(airflow_db, tmp_p
     assert all("No space left on device" in line or "had already failed in" in line for line in failed), failed
 
     assert sorted(p.name for p in models.iterdir()) == versions, "no new version, no half-written folder"
-    assert (models / "LATEST").read_text() == latest
+    assert champion(data_root) == promoted
+    assert {p: file_sha256(p) for p in sorted((data_root / "registry").rglob("*")) if p.is_file()} == registry
     assert {p: file_sha256(p) for p in sorted(models.rglob("*")) if p.is_file()} == checksums
