@@ -1,12 +1,14 @@
 """The pipeline's results in the Airflow UI: a "Model report" extra link on the tasks that know the
-version, a versions browser with neighbour search (a FastAPI app at ``/word2vec``), a "Word
-embeddings" entry under Browse and a tab on every DAG run.
+version, a models browser (each model's versions, aliases and alias history) with neighbour search
+(a FastAPI app at ``/word2vec``), a "Word embeddings" entry under Browse and a tab on every DAG run.
 
 Loaded by every Airflow process (scheduler, dag-processor, workers): this module imports nothing
 heavy. The FastAPI app is built on its first request, in the api-server only (:class:`LazyASGIApp`).
 Every route needs the logged-in Airflow user (the api-server's JWT, ``Authorization: Bearer`` or
 the UI's ``_token`` cookie) with read access to the DAG ``word2vec_embeddings``, checked by
-Airflow's own ``get_user`` and ``requires_access_dag`` through the configured auth manager.
+Airflow's own ``get_user`` and ``requires_access_dag`` through the configured auth manager; moving
+an alias needs edit access to it as well, and a cookie session's POST must come from this server's
+own page with its CSRF token (see ``word2vec_ui_app``).
 """
 
 from __future__ import annotations

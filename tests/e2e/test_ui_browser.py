@@ -3,7 +3,10 @@ dag-processor, api-server on PostgreSQL, tests/integration/cluster.py), a run of
 then headless Chromium logs in through Airflow's login page, follows the "Model report" link of
 the run's ``publish`` task, opens Browse > Word embeddings, searches a word, and opens the run's tab.
 Each step asserts visible text and saves a screenshot to test-artifacts/. The JSON API is checked
-for 401/403/404/422 and path traversal against the same api-server (one cluster for everything).
+for 401/403/404/422 and path traversal against the same api-server (one cluster for everything);
+an alias is moved through the API (403 for a read-only user and for a cookie-authenticated POST
+from another origin) and through the version page's form in the browser; the versions page is
+shot in light and dark (``prefers-color-scheme``) and its background must differ.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def stack(tmp_path_factory):
         env_extra={
             "EMBEDDINGS_DATA_DIR": str(data_root),
             "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,outsider:viewer",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,outsider:viewer,reader:viewer",
         },
     )
     # Links are built from [api] base_url: the address the browser uses.
@@ -55,7 +58,7 @@ def stack(tmp_path_factory):
         outcome = cluster.wait_for_run(DAG_ID, second, timeout=600)
         assert outcome.state == "success", outcome.report
         passwords = json.loads((cluster.home / "simple_auth_manager_passwords.json.generated").read_text())
-        latest = (data_root / "models" / "LATEST").read_text().strip()
+        latest = champion_of(data_root)
         yield {
             "cluster": cluster,
             "data_root": data_root,
@@ -64,6 +67,14 @@ def stack(tmp_path_factory):
             "version": latest,
             "passwords": passwords,
         }
+
+
+def champion_of(data_root: Path, model: str = "default") -> str:
+    """The version ``model@champion`` names (``models/LATEST`` of the previous layout included)."""
+    from include.registry.registry import ModelRegistry
+    from include.storage.store import LocalStore
+
+    return ModelRegistry(LocalStore(data_root)).resolve(model)
 
 
 def token_for(stack, user: str) -> str:
@@ -302,7 +313,7 @@ def test_browser_opens_word_embeddings_from_browse_and_searches(stack, browser):
     wait_for_text(browser, "Word embeddings")
     next(e for e in browser.find_elements(By.XPATH, "//*[text()='Word embeddings']") if e.is_displayed()).click()
     text = wait_for_text(browser, version, frame=True)
-    assert "promoted" in text and "LATEST" in text and "first version of this corpus" in text
+    assert "promoted" in text and "champion" in text and "default" in text
     browser.switch_to.default_content()
     path = shot(browser, "ui-versions.png")
     assert path.stat().st_size > 20_000
@@ -340,3 +351,101 @@ def test_browser_shows_the_runs_version_in_its_tab(stack, browser):
     assert version in text
     browser.switch_to.default_content()
     shot(browser, "ui-run-tab.png")
+
+
+# ---------------------------------------------------------------------------- models and aliases
+
+
+def post(stack, path: str, body: dict, headers: dict) -> httpx.Response:
+    return httpx.post(f"{stack['cluster'].base_url}{path}", json=body, headers=headers, timeout=60)
+
+
+def test_models_api_and_moving_an_alias_needs_edit_access_and_a_same_origin_request(stack):
+    version, base = stack["version"], stack["cluster"].base_url
+    admin, reader = token_for(stack, "admin"), token_for(stack, "reader")
+    models = get(stack, "/word2vec/api/models", reader).json()["models"]
+    assert {m["model"]: m["aliases"] for m in models}["default"]["champion"] == version
+    versions = get(stack, "/word2vec/api/models/default/versions", reader).json()["versions"]
+    assert versions[0]["version"] == version and "champion" in versions[0]["aliases"]
+    assert versions[0]["gate"]["decision"] == "promoted"
+    missing = get(stack, "/word2vec/api/models/default/neighbours", reader, alias="nope", word="king")
+    assert missing.status_code == 404 and f"champion -> {version}" in missing.json()["detail"]
+    unknown = get(stack, "/word2vec/api/models/nope/versions", reader)
+    assert unknown.status_code == 404 and "models: default" in unknown.json()["detail"]
+
+    path, body = "/word2vec/api/models/default/aliases/staging", {"version": version, "reason": "e2e: try it"}
+    refused = post(stack, path, body, {"Authorization": f"Bearer {reader}"})
+    assert refused.status_code == 403, refused.text  # read access only
+    # the browser's session cookie, sent by a page of another origin: refused
+    forged = httpx.post(
+        f"{base}{path}", json=body, cookies={"_token": admin}, headers={"Origin": "https://evil.example"}, timeout=60
+    )
+    assert forged.status_code == 403 and "cross-site" in forged.json()["detail"], forged.text
+    assert "staging" not in get(stack, "/word2vec/api/models/default/aliases", reader).json()["aliases"]
+
+    moved = post(stack, path, body, {"Authorization": f"Bearer {admin}"})
+    assert moved.status_code == 200, moved.text
+    aliases = get(stack, "/word2vec/api/models/default/aliases", reader).json()
+    assert aliases["aliases"]["staging"] == version
+    newest = aliases["history"][0]
+    assert (newest["alias"], newest["actor"], newest["reason"]) == ("staging", "admin", "e2e: try it")
+    at_alias = get(stack, "/word2vec/api/models/default/neighbours", reader, alias="staging", word="king", k=3)
+    assert at_alias.status_code == 200 and at_alias.json()["version"] == version
+
+
+def test_browser_moves_an_alias_from_the_version_page(stack, browser):
+    from selenium.webdriver.common.by import By
+
+    base, version = stack["cluster"].base_url, stack["version"]
+    browser.switch_to.default_content()
+    browser.get(f"{base}/word2vec/versions/{version}")
+    wait_for_text(browser, "Move an alias here")
+    form = browser.find_element(By.ID, "move-alias-form")
+    alias = form.find_element(By.NAME, "alias")
+    alias.clear()
+    alias.send_keys("pinned")
+    form.find_element(By.NAME, "reason").send_keys("pinned from the browser")
+    form.find_element(By.XPATH, ".//button").click()
+    text = wait_for_text(browser, "pinned from the browser")
+    assert "/word2vec/models/default" in browser.current_url
+    assert "Alias history" in text and "admin" in text
+    assert champion_of(stack["data_root"]) == version
+    from include.registry.registry import ModelRegistry
+    from include.storage.store import LocalStore
+
+    move = ModelRegistry(LocalStore(stack["data_root"])).history("default", "pinned")[-1]
+    assert (move["to_version"], move["actor"], move["reason"]) == (version, "admin", "pinned from the browser")
+    shot(browser, "ui-model-history.png")
+
+
+def test_browser_pages_follow_light_and_dark(stack, browser, tmp_path):
+    """The versions page in light and in dark (the ``prefers-color-scheme`` a browser gives a page,
+    also what it gives Airflow's iframe when Airflow's own theme is dark): a screenshot of each
+    under the test's tmp dir, and the page's computed background differs."""
+    base = stack["cluster"].base_url
+    backgrounds = {}
+    try:
+        for scheme in ("light", "dark"):
+            browser.execute_cdp_cmd(
+                "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+            )
+            browser.switch_to.default_content()
+            browser.get(f"{base}/word2vec/versions")
+            wait_for_text(browser, "Models")
+            backgrounds[scheme] = browser.execute_script(
+                "return [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]"
+            )
+            path = tmp_path / f"ui-versions-{scheme}.png"
+            assert browser.save_screenshot(str(path)) and path.stat().st_size > 10_000
+            shot(browser, f"ui-versions-{scheme}.png")
+        forced = {}
+        for theme in ("light", "dark"):
+            browser.get(f"{base}/word2vec/versions?theme={theme}")
+            wait_for_text(browser, "Models")
+            forced[theme] = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    assert backgrounds["light"][0] != backgrounds["dark"][0], backgrounds
+    assert backgrounds["light"][1] != backgrounds["dark"][1], backgrounds  # the text follows
+    assert forced["light"] == backgrounds["light"][0], forced  # ?theme=light wins over a dark preference
+    assert forced["dark"] == backgrounds["dark"][0], forced
