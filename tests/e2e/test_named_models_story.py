@@ -115,9 +115,7 @@ def test_named_models_and_a_gate_that_cannot_be_fooled(root, capsys):
     assert [(e["version"], e["previous"]) for e in champion_events("scratch")] == [(scratch, None)]
     if root == "local":
         consumer = consumer_dag()
-        assert [asset.name for asset in consumer.timetable.asset_condition.iter_assets().values()] == [
-            "word2vec_model.default"
-        ]
+        assert [asset.name for asset in consumer.timetable.asset_condition.objects] == ["word2vec_model.default"]
         from airflow.utils.state import DagRunState
 
         consumed = consumer.test(logical_date=None)
