@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, champion
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +26,8 @@ def _make_run(tmp_path, data_root, conf):
 def test_make_run_publishes_and_prints_where(tmp_path, data_root, small_corpus):
     result, _ = _make_run(tmp_path, data_root, '{"corpus_path": "corpus", "epochs": 2, "min_count": 2}')
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    version = (data_root / "models" / "LATEST").read_text().strip()
-    assert "succeeded: promoted" in result.stdout
+    version = champion(data_root)
+    assert version and "succeeded: promoted" in result.stdout
     assert f"Model version: {data_root / 'models' / version}" in result.stdout
     assert re.search(r"Report: +\S+/report/report\.html", result.stdout)
     assert (data_root / "models" / version / "report" / "report.html").is_file()
@@ -79,17 +79,19 @@ def test_scripts_run_exits_with_the_documented_codes(tmp_path, data_root):
     good = {"corpus_path": str(corpus), "min_count": 1, "vector_size": 32, "window": 3, "workers": 1}  # epochs auto
     promoted = _scripts_run(tmp_path, data_root, json.dumps(good))
     assert promoted.returncode == 0 and "succeeded: promoted" in promoted.stdout, promoted.stderr[-3000:]
-    version = (data_root / "models" / "LATEST").read_text().strip()
+    version = champion(data_root)
     report = json.loads((data_root / "models" / version / "report" / "report.json").read_text())
     choice = report["epochs_choice"]
     assert report["params"]["epochs_requested"] == "auto" == choice["requested"]
     assert report["params"]["epochs"] == choice["epochs"] > 5 and choice["corpus_words"] == report["corpus"]["tokens"]
     assert choice["reason"] in (data_root / "models" / version / "report" / "report.html").read_text()
 
-    worse = {**good, "epochs": 1, "vector_size": 2, "window": 1}
+    # a vector_size other than the champion's fails before training unless allow_contract_change; with
+    # it, the version is published and the gate rejects it (only an explicit promote could take it)
+    worse = {**good, "epochs": 1, "vector_size": 2, "window": 1, "allow_contract_change": True}
     rejected = _scripts_run(tmp_path, data_root, json.dumps(worse))
     assert rejected.returncode == 3 and "succeeded: rejected" in rejected.stdout, rejected.stderr[-3000:]
-    assert (data_root / "models" / "LATEST").read_text().strip() == version
+    assert champion(data_root) == version
     [other] = [p for p in (data_root / "models").iterdir() if p.is_dir() and p.name != version]
     report = json.loads((other / "report" / "report.json").read_text())
     assert report["params"]["epochs"] == 1 == report["params"]["epochs_requested"]
