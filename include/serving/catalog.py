@@ -192,11 +192,9 @@ class StoreArtifactSource:
         return [manifest for _, manifest in fresh.values() if manifest is not None]
 
     def latest(self) -> str | None:
-        """The version ``default@champion`` names (the previous layout's ``LATEST``), or ``None``."""
-        try:
-            return self.registry.resolve(DEFAULT_MODEL, alias=CHAMPION)
-        except (NotInRegistryError, PipelineInputError):
-            return None
+        """The version ``default@champion`` names (the previous layout's ``LATEST``), or ``None``
+        (read from the alias files alone: no listing of every manifest when there is none)."""
+        return self.registry.aliases(DEFAULT_MODEL).get(CHAMPION)
 
     def local_file(self, version: str, relative: str) -> Path:
         version = validate_version(version, allow_latest=False)
@@ -494,11 +492,9 @@ class Catalog:
         return [m for m in self.source.manifests() if VERSION_NAME.fullmatch(str(m.get("version", "")))]
 
     def latest(self) -> str | None:
-        """The version ``default@champion`` names (the previous layout's ``LATEST``), or ``None``."""
-        try:
-            return self.registry.resolve(DEFAULT_MODEL, alias=CHAMPION)
-        except (NotInRegistryError, PipelineInputError):
-            return None
+        """The version ``default@champion`` names (the previous layout's ``LATEST``), or ``None``
+        (read from the alias files alone: no listing of every manifest when there is none)."""
+        return self.registry.aliases(DEFAULT_MODEL).get(CHAMPION)
 
     def model_names(self, manifests: list[dict] | None = None) -> list[str]:
         """Every model with a published version or an alias, sorted (of ``manifests``, a listing

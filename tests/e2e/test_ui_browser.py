@@ -449,3 +449,30 @@ def test_browser_pages_follow_light_and_dark(stack, browser, tmp_path):
     assert backgrounds["light"][1] != backgrounds["dark"][1], backgrounds  # the text follows
     assert forced["light"] == backgrounds["light"][0], forced  # ?theme=light wins over a dark preference
     assert forced["dark"] == backgrounds["dark"][0], forced
+
+
+def test_browser_pages_follow_airflows_own_theme_inside_airflow(stack, browser, tmp_path):
+    """A user who picks dark in Airflow (its ``theme`` in localStorage; Airflow then sets
+    ``color-scheme: dark`` on its page) sees the versions page dark in Airflow's iframe, though the
+    system preference is light: the browser hands the iframe the embedding page's colour scheme."""
+    from selenium.webdriver.common.by import By
+
+    base = stack["cluster"].base_url
+    seen = {}
+    try:
+        for theme in ("light", "dark"):
+            browser.switch_to.default_content()
+            browser.get(f"{base}/")
+            browser.execute_script("window.localStorage.setItem('theme', arguments[0])", theme)
+            browser.get(f"{base}/plugin/word-embeddings")
+            wait_for_text(browser, "Models", frame=True)  # leaves the driver inside the iframe
+            seen[theme] = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+            browser.switch_to.default_content()
+            path = tmp_path / f"ui-in-airflow-{theme}.png"
+            assert browser.save_screenshot(str(path))
+            shot(browser, f"ui-in-airflow-{theme}.png")
+            assert browser.find_elements(By.TAG_NAME, "iframe")
+    finally:
+        browser.switch_to.default_content()
+        browser.execute_script("window.localStorage.removeItem('theme')")
+    assert seen["light"] != seen["dark"], seen

@@ -507,3 +507,27 @@ def test_a_model_with_an_alias_but_no_version_yet_is_listed(two_models):
     names = [m["model"] for m in catalog.models()]
     assert "empty" in names
     assert catalog.page(model="empty")["total"] == 0
+
+
+def test_a_root_without_a_default_champion_lists_no_manifest_again(tmp_path, monkeypatch):
+    """Pages ask for ``default@champion`` (the previous routes' LATEST) on every request: when it is
+    unset that costs the alias files, never a read of every manifest."""
+    import include.serving.catalog as catalog_module
+    import include.storage.versions as versions_module
+
+    models = tmp_path / "models"
+    make_version(models, NEWS_1, model="news-en", coverage=True)
+    reads = []
+    for module in (catalog_module, versions_module):
+        original = module.read_manifest
+        monkeypatch.setattr(
+            module, "read_manifest", lambda store, name, read=original: reads.append(name) or read(store, name)
+        )
+    catalog = Catalog(StoreArtifactSource(LocalArtifactSource(models).store, ttl_seconds=60))
+    assert catalog.latest() is None and [m["model"] for m in catalog.models()] == ["news-en"]
+    catalog.overview()
+    before = len(reads)
+    catalog.overview()
+    catalog.page(model="news-en")
+    assert catalog.latest() is None
+    assert len(reads) == before
