@@ -9,7 +9,7 @@ it loads the new champion through ``ModelStore`` and logs what downstream work w
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, conf, task
 
@@ -23,7 +23,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["embeddings", "word2vec", "example"],
-    default_args={"retries": 1},
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     doc_md=__doc__,
 ):
 
