@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from include.storage.paths import safe_name
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, champion
 from tests.corpora import dated_corpus, wordsim_corpus
 
 pytestmark = pytest.mark.slow
@@ -26,11 +26,16 @@ def _record(data_root, dag_run):
 
 
 def _versions(data_root):
-    return sorted(p.name for p in (data_root / "models").iterdir() if p.name != "LATEST")
+    """The version folders: models/ holds nothing else (the aliases live under registry/)."""
+    names = sorted(p.name for p in (data_root / "models").iterdir())
+    assert all(p.is_dir() for p in (data_root / "models").iterdir()) and "LATEST" not in names, names
+    return names
 
 
-def _latest(data_root):
-    return (data_root / "models" / "LATEST").read_text().strip()
+def _champion(data_root):
+    named = champion(data_root)
+    assert named, "default@champion is set"
+    return named
 
 
 def _run_interval(dag, day_end, conf):
@@ -41,7 +46,7 @@ def _run_interval(dag, day_end, conf):
     return dag_run
 
 
-def test_intervals_ingest_their_own_days_and_latest_never_moves_back(dag, data_root):
+def test_intervals_ingest_their_own_days_and_the_champion_never_moves_back(dag, data_root):
     corpus = dated_corpus(data_root / "news", ["2026-11-01", "2026-11-02", "2026-11-03"])
     conf = {"corpus_path": str(corpus), **TINY}
 
@@ -52,28 +57,28 @@ def test_intervals_ingest_their_own_days_and_latest_never_moves_back(dag, data_r
     assert _record(data_root, first)["outcome"] == "promoted"
     third = _run_interval(dag, "2026-11-04", conf)
     assert sorted(p.name for p in tokens.iterdir()) == ["dt=2026-11-01", "dt=2026-11-03"]
-    latest = _latest(data_root)
-    assert _record(data_root, third)["version"] == latest and latest.startswith("20261104T000000Z")
-    manifest = json.loads((data_root / "models" / latest / "manifest.json").read_text())
+    current = _champion(data_root)
+    assert _record(data_root, third)["version"] == current and current.startswith("20261104T000000Z")
+    manifest = json.loads((data_root / "models" / current / "manifest.json").read_text())
     assert list(manifest["partitions"]) == ["dt=2026-11-01", "dt=2026-11-03"]  # history_days 0: all days so far
     assert (
         manifest["partitions"]["dt=2026-11-03"]["files"] == 1
         and len(manifest["partitions"]["dt=2026-11-03"]["sources"]) == 1
     )
 
-    # an older interval, as a backfill would run it: its own partition and version, LATEST stays
+    # an older interval, as a backfill would run it: its own partition and version, the champion stays
     second = _run_interval(dag, "2026-11-03", conf)
     assert sorted(p.name for p in tokens.iterdir()) == ["dt=2026-11-01", "dt=2026-11-02", "dt=2026-11-03"]
     record = _record(data_root, second)
-    assert record["outcome"] == "published" and "kept LATEST" in record["reason"]
-    assert _latest(data_root) == latest
+    assert record["outcome"] == "published" and f"kept default@champion at {current}" in record["reason"]
+    assert _champion(data_root) == current
     assert len(_versions(data_root)) == 3
 
     # re-running an interval: partition replaced with the same content, no new version, nothing else moves
     before = {p.name: p.stat().st_mtime_ns for p in tokens.iterdir()}
     again = _run_interval(dag, "2026-11-03", conf)
-    assert _record(data_root, again)["outcome"] == "unchanged"
-    assert len(_versions(data_root)) == 3 and _latest(data_root) == latest
+    assert _record(data_root, again)["outcome"] == "unchanged", (_record(data_root, again), _versions(data_root))
+    assert len(_versions(data_root)) == 3 and _champion(data_root) == current
     after = {p.name: p.stat().st_mtime_ns for p in tokens.iterdir()}
     assert after["dt=2026-11-01"] == before["dt=2026-11-01"] and after["dt=2026-11-03"] == before["dt=2026-11-03"]
 
@@ -92,18 +97,21 @@ def _run_dag_main():
     return module.main
 
 
-def test_a_worse_model_is_published_as_rejected_and_latest_stays(dag, data_root, capsys):
+def test_a_worse_model_is_published_as_rejected_and_the_champion_stays(dag, data_root, capsys):
     corpus = wordsim_corpus(data_root / "wordsim" / "corpus.txt")
     good = {"corpus_path": str(corpus), "min_count": 1, "epochs": 10, "vector_size": 32, "window": 3, "workers": 1}
     main = _run_dag_main()
     assert main(["--conf", json.dumps(good)]) == 0
-    promoted = _latest(data_root)
+    promoted = _champion(data_root)
 
-    worse = {**good, "epochs": 1, "vector_size": 2, "window": 1}
+    # another vector_size breaks the model's contract: allow_contract_change lets it be trained and
+    # published (without it the run fails before training), and the gate rejects it
+    worse = {**good, "epochs": 1, "vector_size": 2, "window": 1, "allow_contract_change": True}
     assert main(["--conf", json.dumps(worse)]) == 3
     output = capsys.readouterr()
-    assert "succeeded: rejected" in output.out and "models/LATEST is unchanged" in output.err
-    assert _latest(data_root) == promoted
+    assert "succeeded: rejected" in output.out
+    assert "champion" in output.err and "unchanged" in output.err and "LATEST" not in output.err
+    assert _champion(data_root) == promoted
     [rejected] = [name for name in _versions(data_root) if name != promoted]
     manifest = json.loads((data_root / "models" / rejected / "manifest.json").read_text())
     assert manifest["gate"]["decision"] == "rejected" and manifest["gate"]["compared_with"] == promoted
