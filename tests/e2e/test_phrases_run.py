@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, champion
 from tests.e2e.test_dag_run import SMALL, _expect_fast_failure, _task_states
 from tests.unit.test_phrases import phrase_lines
 
@@ -38,7 +38,7 @@ def test_a_run_with_phrases_publishes_them_in_vocab_report_and_manifest(dag, dat
     assert dag_run.state == DagRunState.SUCCESS, states
     assert states["detect_phrases"][0] == "success"
 
-    version_dir = data_root / "models" / (data_root / "models" / "LATEST").read_text().strip()
+    version_dir = data_root / "models" / champion(data_root)
     vocab = json.loads((version_dir / "vocab.json").read_text())
     assert {"children_of_israel", "new_york_city"} <= set(vocab)
     report = json.loads((version_dir / "report" / "report.json").read_text())

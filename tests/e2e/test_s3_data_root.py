@@ -1,7 +1,8 @@
 """`make run` with the data root in an S3-compatible store (a real moto_server process on
 127.0.0.1), set up as a user does it: ``EMBEDDINGS_DATA_DIR=s3://bucket/prefix`` and the standard
-``AWS_*`` environment, nothing else. The bucket ends up with LATEST and one whole version; nothing
-is written under the project's local ``data/``."""
+``AWS_*`` environment, nothing else. The bucket ends up with one whole version, named by
+default@champion (``registry/default/aliases/champion``); nothing is written under the project's
+local ``data/``."""
 
 import hashlib
 import json
@@ -15,6 +16,7 @@ from tests.conftest import PROJECT_ROOT
 from tests.s3server import bucket_objects, free_port
 
 pytestmark = pytest.mark.slow
+CONF = '{"corpus_path": "bundled:lee", "epochs": 15, "vector_size": 20}'
 
 
 def _make_run(tmp_path, env_extra, conf):
@@ -36,22 +38,30 @@ def _local_data_files() -> set[str]:
 def test_make_run_on_an_s3_data_root_publishes_a_whole_version_there(tmp_path, s3_endpoint, s3_bucket):
     before = _local_data_files()
     env = {"EMBEDDINGS_DATA_DIR": f"{s3_bucket}/embeddings", "HOME": str(tmp_path / "home")}
-    result, _ = _make_run(tmp_path, env, '{"corpus_path": "bundled:lee", "epochs": 2, "vector_size": 20}')
+    # 15 epochs (CONF): with fewer, Lee's vectors collapse and the gate's degenerate-space check
+    # rejects even a model's first version
+    result, _ = _make_run(tmp_path, env, CONF)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "succeeded: promoted" in result.stdout
     bucket = s3_bucket.removeprefix("s3://")
     objects = bucket_objects(s3_endpoint, bucket)
-    latest = objects["embeddings/models/LATEST"].decode().strip()
-    assert f"Model version: {s3_bucket}/embeddings/models/{latest}" in result.stdout
-    manifest = json.loads(objects[f"embeddings/models/{latest}/manifest.json"])
+    champion = objects["embeddings/registry/default/aliases/champion"].decode().strip()
+    assert "embeddings/models/LATEST" not in objects
+    registry = sorted(key for key in objects if key.startswith("embeddings/registry/"))
+    alias, history = registry  # the alias and the one recorded move
+    assert alias == "embeddings/registry/default/aliases/champion", registry
+    assert history.startswith("embeddings/registry/default/history/") and history.endswith(".json"), registry
+    assert json.loads(objects[history])["to_version"] == champion
+    assert f"Model version: {s3_bucket}/embeddings/models/{champion}" in result.stdout
+    manifest = json.loads(objects[f"embeddings/models/{champion}/manifest.json"])
     assert {"embeddings.npy", "vocab.json", "word2vec.model", "report/report.html", "keras/similarity.keras"} <= set(
         manifest["files"]
     )
     for name, entry in manifest["files"].items():  # every listed file is there, whole
-        data = objects[f"embeddings/models/{latest}/{name}"]
+        data = objects[f"embeddings/models/{champion}/{name}"]
         assert len(data) == entry["bytes"] and hashlib.sha256(data).hexdigest() == entry["sha256"], name
     versions = {key.split("/")[2] for key in objects if key.startswith("embeddings/models/") and key.count("/") > 2}
-    assert versions == {latest}, "one version, and no half-built one beside it"
+    assert versions == {champion}, "one version, and no half-built one beside it"
     summaries = [key for key in objects if key.startswith("embeddings/tokens/") and key.endswith("_SUCCESS.json")]
     assert len(summaries) == 1 and json.loads(objects[summaries[0]])["parts"]
     run_records = [key for key in objects if key.startswith("embeddings/runs/")]
@@ -59,7 +69,7 @@ def test_make_run_on_an_s3_data_root_publishes_a_whole_version_there(tmp_path, s
     assert not [key for key in objects if key.startswith("embeddings/staging/")], "the run's scratch is dropped"
     assert _local_data_files() == before, "nothing is written under the local data/"
 
-    again, _ = _make_run(tmp_path, env, '{"corpus_path": "bundled:lee", "epochs": 2, "vector_size": 20}')
+    again, _ = _make_run(tmp_path, env, CONF)
     assert again.returncode == 0 and "succeeded: unchanged" in again.stdout, again.stderr[-3000:]
 
 
