@@ -29,12 +29,12 @@ from include.registry.names import DEFAULT_MODEL
 from include.registry.registry import ModelRegistry
 from include.storage.layout import data_store, partition_key, staging_key, version_key
 from include.storage.partitions import partition_parts, read_partition_summary, training_partitions
-from include.storage.paths import PROJECT_ROOT
-from include.storage.publish import code_version, content_hash, version_id
+from include.storage.publish import content_hash, version_id
 from include.storage.run_records import RunOutcome, update_run_record
 from include.storage.version_files import record_written
 from include.storage.versions import claim_version, find_by_content_hash
 from include.text.tokens import tokenizer_version
+from include.versions import CODE_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -371,7 +371,7 @@ def training_plan(
         partition_checksums(summaries),
         {**params.as_dict(), "history_days": int(history_days), **phrase_settings.hashed()}
         | ({} if model == DEFAULT_MODEL else {"model": model}),
-        code_version(PROJECT_ROOT),
+        CODE_VERSION,
     )
     return partitions, summaries, params, epochs_choice, digest
 

@@ -14,7 +14,6 @@ from typing import Any, TypedDict
 from include.storage.layout import CLAIM_FILE, MANIFEST_FILE, version_key
 from include.storage.store import AlreadyExists, Store, sha256_file
 
-CODE_DIRS = ("include", "plugins", "dags")
 LIBRARIES = ("apache-airflow", "gensim", "tensorflow", "keras", "numpy", "pyarrow")
 
 
@@ -53,19 +52,9 @@ def file_sha256(path: Path) -> str:
     return sha256_file(path)[0]
 
 
-def code_version(project_root: Path) -> str:
-    """sha256 (16 hex) over the project's Python sources and templates: changes when the code does."""
-    digest = hashlib.sha256()
-    for folder in CODE_DIRS:
-        for path in sorted((project_root / folder).rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".j2") and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(project_root)).encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def content_hash(input_checksums: list[str], params: dict, code: str) -> str:
-    """sha256 hex of the inputs' checksums, the params and the code version."""
+    """sha256 hex of the inputs' checksums, the params and the code version
+    (:data:`include.versions.CODE_VERSION`)."""
     payload = json.dumps({"inputs": sorted(input_checksums), "params": params, "code": code}, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

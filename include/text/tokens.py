@@ -25,6 +25,7 @@ from include.storage.atomic_io import replace_dir, write_json_atomic
 from include.storage.corpus_location import CorpusChanged, CorpusLocation
 from include.text.files import BLOCK_CHARS, LINES, TextFileReader
 from include.text.prefetch import prefetched
+from include.versions import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -356,21 +357,10 @@ def write_partition_summary(partition_dir: Path, shard_totals: list[dict], secon
     return summary
 
 
-#: The modules whose code decides which tokens a file gives: the whole ``include/text`` package.
-TOKENIZER_PACKAGE = Path(__file__).parent
-
-
 def tokenizer_version() -> str:
-    """sha256 (16 hex) of the tokenizer's code and gensim's version: a committed partition made by
-    another version is tokenized again rather than reused."""
-    import hashlib
-    from importlib import metadata
-
-    digest = hashlib.sha256(metadata.version("gensim").encode())
-    for path in sorted(TOKENIZER_PACKAGE.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    """The tokenizer's declared version (:data:`include.versions.TOKENIZER_VERSION`): a committed
+    partition made by another version is tokenized again rather than reused."""
+    return TOKENIZER_VERSION
 
 
 def partition_is_current(partition_dir: Path, inputs: dict[str, str]) -> bool:

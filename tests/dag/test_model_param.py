@@ -18,7 +18,7 @@ def dag(airflow_db):
 
 def test_the_dag_param_and_the_library_hold_the_same_pattern(dag):
     assert dag.params.get_param("model").schema["pattern"] == SLUG_PATTERN
-    assert list(dag.params)[0] == "model", "the trigger form shows the model first"
+    assert next(iter(dag.params)) == "model", "the trigger form shows the model first"
     assert dag.params["model"] == "default" and dag.params["allow_contract_change"] is False
 
 

@@ -16,7 +16,7 @@ from tests.conftest import PROJECT_ROOT
 from tests.s3server import bucket_objects, put_objects
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "previous_layout_root"
-OLDER, NEWER = "20261205T084154Z-91a06a15", "20261205T084211Z-ce232efc"
+OLDER, NEWER = "20261205T085608Z-91a06a15", "20261205T085622Z-ce232efc"
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -95,3 +95,37 @@ def test_a_new_run_on_the_previous_layout_gates_against_its_latest(tmp_path, mon
     assert registry.resolve("default") == new[0]["version"]
     assert registry.history("default")[0]["from_version"] == NEWER
     assert {m["version"] for m in registry.manifests("default")} == {OLDER, NEWER, new[0]["version"]}
+
+
+@pytest.mark.slow
+def test_the_previous_release_root_keeps_reusing_its_tokens_and_models(s3_endpoint, s3_bucket, monkeypatch, tmp_path):
+    """The fixture in the bucket its release wrote it to: the same runs again after the upgrade
+    tokenize nothing (the partition is current) and train nothing (each version is found by its
+    content hash), because the declared versions are those the previous release computed."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.state import DagRunState
+
+    from include.storage.run_records import read_run_record
+    from tests.s3server import create_bucket
+
+    create_bucket(s3_endpoint, "w2v-previous-release")
+    objects = {f"root/{p.relative_to(FIXTURE)}": p.read_bytes() for p in FIXTURE.rglob("*") if p.is_file()}
+    put_objects(s3_endpoint, "w2v-previous-release", objects)
+    monkeypatch.setenv("EMBEDDINGS_DATA_DIR", "s3://w2v-previous-release/root")
+    monkeypatch.setenv("EMBEDDINGS_CACHE_DIR", str(tmp_path / "cache"))
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["word2vec_embeddings"]
+    for epochs, version in ((3, OLDER), (4, NEWER)):
+        conf = {"corpus_path": "corpus", "epochs": epochs, "vector_size": 8, "min_count": 1, "workers": 1}
+        dag_run = dag.test(run_conf=conf, logical_date=None)
+        assert dag_run.state == DagRunState.SUCCESS
+        states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+        assert states["tokenize_to_parquet"] == "skipped", "the committed partition is reused"
+        assert states["train_word2vec"] == "skipped", states
+        record = read_run_record(dag_run.run_id)
+        assert record["outcome"] == "unchanged" and record["version"] == version, record
+    after = bucket_objects(s3_endpoint, "w2v-previous-release")
+    assert sorted({k.split("/")[2] for k in after if k.startswith("root/models/") and k.count("/") > 2}) == [
+        OLDER,
+        NEWER,
+    ], "no new version"
+    assert [k for k in after if k.startswith("root/tokens/")] == [k for k in objects if k.startswith("root/tokens/")]

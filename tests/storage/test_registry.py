@@ -84,12 +84,16 @@ def _race(root: str, version: str, barrier, results) -> None:
 
     store = open_store(root)
     barrier.wait()
-    moved = ModelRegistry(store).move_alias("default", "champion", version, actor="gate", reason="race", forward_only=True)
+    moved = ModelRegistry(store).move_alias(
+        "default", "champion", version, actor="gate", reason="race", forward_only=True
+    )
     results.put(type(moved).__name__)
 
 
 def test_concurrent_gate_moves_end_at_the_newest_data(store):
-    versions = [publish(store, v, model="default", data_time=f"2026-11-0{i + 1}") for i, v in enumerate((V1, V2, V3, V4))]
+    versions = [
+        publish(store, v, model="default", data_time=f"2026-11-0{i + 1}") for i, v in enumerate((V1, V2, V3, V4))
+    ]
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(len(versions)), context.Queue()
     workers = [context.Process(target=_race, args=(store.url, v, barrier, results)) for v in versions]
@@ -142,7 +146,11 @@ def test_a_root_of_the_previous_layout_opens_as_model_default(store):
     store.swap("models/LATEST", f"{V1}\n".encode(), None)
     assert registry.models() == ["default"]
     assert registry.resolve("default") == V1 and registry.aliases("default") == {"champion": V1}
-    assert contract_of(registry.champion_manifest("default")) == {"vector_size": 16, "tokenizer": None, "phrases": False}
+    assert contract_of(registry.champion_manifest("default")) == {
+        "vector_size": 16,
+        "tokenizer": None,
+        "phrases": False,
+    }
     # the first move writes the alias (create-only on an absent key); LATEST is no longer read after it
     registry.move_alias("default", "champion", V2, actor="gate", reason="newer", forward_only=True)
     assert store.read_bytes(alias_key("default", "champion")).decode().strip() == V2

@@ -53,7 +53,10 @@ def test_versions_json_gives_one_object_per_version_with_aliases_and_gate(regist
     code, out, _ = run(capsys, "--json", "--model", "default", "versions")
     assert code == 0
     rows = json.loads(out)
-    assert [(r["version"], r["aliases"], r["gate"]) for r in rows] == [(V1, ["champion"], "promoted"), (V2, [], "rejected")]
+    assert [(r["version"], r["aliases"], r["gate"]) for r in rows] == [
+        (V1, ["champion"], "promoted"),
+        (V2, [], "rejected"),
+    ]
     assert rows[0]["coverage"]["wordsim353"] == {"scored": 212, "total": 353, "unit": "pairs"}
     code, out, _ = run(capsys, "--model", "scratch", "versions")
     assert code == 0 and V3 in out and V1 not in out and "* = scratch@champion" in out
@@ -67,7 +70,17 @@ def test_versions_table_shows_every_score_with_its_coverage(registry, capsys):
 
 def test_promote_moves_an_alias_explicitly_and_records_it(registry, capsys):
     code, out, _ = run(
-        capsys, "--model", "default", "promote", V2, "--alias", "champion", "--reason", "the gate was wrong", "--actor", "ana"
+        capsys,
+        "--model",
+        "default",
+        "promote",
+        V2,
+        "--alias",
+        "champion",
+        "--reason",
+        "the gate was wrong",
+        "--actor",
+        "ana",
     )
     assert code == 0 and f"default@champion: {V1} -> {V2}" in out
     code, out, _ = run(capsys, "--json", "--model", "default", "aliases")

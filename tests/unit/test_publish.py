@@ -4,8 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from include.registry.registry import ModelRegistry
-from include.storage.paths import PROJECT_ROOT
-from include.storage.publish import code_version, content_hash, file_sha256, version_id, write_version_manifest
+from include.storage.publish import content_hash, file_sha256, version_id, write_version_manifest
 from include.storage.store import AlreadyExists, open_store
 from include.storage.versions import list_versions, read_manifest
 
@@ -21,11 +20,6 @@ def test_content_hash_changes_with_inputs_params_and_code():
     assert base != content_hash(["a", "c"], {"epochs": 5}, "c1")
     assert base != content_hash(["a", "b"], {"epochs": 6}, "c1")
     assert base != content_hash(["a", "b"], {"epochs": 5}, "c2")
-
-
-def test_code_version_is_stable():
-    assert code_version(PROJECT_ROOT) == code_version(PROJECT_ROOT)
-    assert len(code_version(PROJECT_ROOT)) == 16
 
 
 def test_manifest_lists_every_file_with_its_sha256_and_is_written_last(tmp_path):

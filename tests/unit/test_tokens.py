@@ -472,3 +472,39 @@ def test_file_batches_equal_simple_preprocess_line_by_line(tmp_path, text):
     assert batched == expected
     assert list(iter_token_rows(path)) == expected
     assert all(0 < len(tokens) <= 10_000 for _, _, tokens in batched)
+
+
+# --- the declared tokenizer version -------------------------------------------------------------
+
+#: sha256 of the rows the tokenizer gives for :func:`_golden_text`, per declared TOKENIZER_VERSION
+#: (include/versions.py). A change of output needs a new TOKENIZER_VERSION (and CODE_VERSION) and a
+#: new entry here; never edit a recorded one.
+GOLDEN_ROWS_SHA256 = {"55ad17533dc8ce4a": "a1fc9ccbed034749"}  # recorded with 8384ace's tokenizer
+
+
+def _golden_text() -> str:
+    """Lines that exercise what the tokenizer decides: accents, Cyrillic and Greek (final sigma),
+    digits, markup, a dotted capital I, blank lines, CRLF, and a line longer than one row."""
+    long_line = " ".join(distinct_words(12_000))
+    return "\r\n".join(
+        [
+            "Héllo Wörld ÆSIR naïve café",
+            "Я люблю Москву; ΟΔΥΣΣΕΥΣ σοφός",
+            "abc123def 42 x1y <b>bold</b> http://example.com/a_b",
+            "",
+            "İstanbul is big — e-mail don't",
+            long_line,
+            "   last",
+        ]
+    )
+
+
+def test_tokenizer_output_is_the_one_recorded_for_its_version(tmp_path):
+    import hashlib
+
+    from include.versions import TOKENIZER_VERSION
+
+    path = tmp_path / "golden.txt"
+    path.write_bytes(_golden_text().encode("utf-8"))
+    rows = json.dumps(list(iter_token_rows(path)), ensure_ascii=False).encode("utf-8")
+    assert hashlib.sha256(rows).hexdigest()[:16] == GOLDEN_ROWS_SHA256[TOKENIZER_VERSION]
