@@ -266,7 +266,7 @@ def test_pages_escape_untrusted_text(catalog):
     html = pages.render_versions("/word2vec", catalog.overview(), catalog.latest())
     assert "because &lt;rejected&gt;" in html and "<rejected>" not in html
     assert f'href="/word2vec/versions/{OLD}/report"' in html
-    assert "LATEST" in html
+    assert "<code>default@champion</code>" in html and "LATEST" not in html
     found = catalog.neighbours(OLD, "king", 5)
     html = pages.render_search("/word2vec", {"word": "<script>x</script>"}, neighbours=found)
     assert "<script>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
