@@ -109,6 +109,7 @@ class VersionSummary(TypedDict):
     coverage: dict[str, dict | None]  #: metric -> ``{"scored", "total", "unit"}`` (``None``: not recorded)
     gate: str | None  #: the quality gate's decision: ``promoted`` or ``rejected``
     gate_reason: str | None
+    gate_checks: list[dict]  #: each check: name, value, reference, threshold, coverage, status, detail
 
 
 METRICS = (("wordsim353", "spearman"), ("simlex999", "spearman"), ("analogies", "accuracy"))
@@ -142,6 +143,7 @@ def summarize_version(name: str, manifest: dict[str, Any] | None, aliases: list[
         coverage={metric: _coverage(evaluation.get(metric) or {}) for metric, _ in METRICS},
         gate=gate.get("decision"),
         gate_reason=gate.get("reason"),
+        gate_checks=list(gate.get("checks") or []),
     )
 
 
@@ -149,6 +151,13 @@ def _metric(name: str):
     return lambda v: (
         None if v[name] is None and v["coverage"].get(name) is None else format_score(v[name], v["coverage"].get(name))
     )
+
+
+def _failed(check: dict) -> str:
+    """``vocabulary 133 (>= 0.5 x champion)``: a failed gate check, its value and threshold."""
+    value = check.get("value")
+    shown = format_score(value, check.get("coverage")) if isinstance(value, float) else f"{value}"
+    return f"{check.get('name')} {shown} ({check.get('threshold')})"
 
 
 VERSION_COLUMNS = (
@@ -168,6 +177,10 @@ VERSION_COLUMNS = (
     ("simlex999", _metric("simlex999")),
     ("analogies", _metric("analogies")),
     ("gate", lambda v: v["gate"]),
+    (
+        "failed checks",
+        lambda v: "; ".join(_failed(check) for check in v["gate_checks"] if check.get("status") == "failed") or None,
+    ),
 )
 
 

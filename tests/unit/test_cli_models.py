@@ -25,7 +25,19 @@ def publish(store, version, model, day, decision="promoted", scored=212):
                 "wordsim353": {"spearman": 0.41, "scored": scored, "total": 353, "unit": "pairs"},
                 "simlex999": {"spearman": None, "scored": 12, "total": 999, "unit": "pairs"},
             },
-            "gate": {"decision": decision, "reason": "test"},
+            "gate": {
+                "decision": decision,
+                "reason": "test",
+                "checks": [
+                    {
+                        "name": "vocabulary",
+                        "value": 133 if decision == "rejected" else 1750,
+                        "threshold": ">= 0.5 x champion",
+                        "coverage": None,
+                        "status": "failed" if decision == "rejected" else "passed",
+                    }
+                ],
+            },
         },
         create_only=True,
     )
@@ -65,6 +77,7 @@ def test_versions_json_gives_one_object_per_version_with_aliases_and_gate(regist
 def test_versions_table_shows_every_score_with_its_coverage(registry, capsys):
     _, out, _ = run(capsys, "versions")
     assert "0.410 (212/353 pairs)" in out and "not computable (12/999 pairs)" in out
+    assert "FAILED CHECKS" in out and "vocabulary 133 (>= 0.5 x champion)" in out and "vocabulary 1750" not in out
     assert "-1.000" not in out
 
 
