@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import champion
 from tests.corpora import dated_corpus, wordsim_corpus
 from tests.integration.cluster import AirflowCluster
 
@@ -17,7 +18,10 @@ TINY = {"min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1, "window": 2
 
 
 def _versions(data_root: Path) -> list[str]:
-    return sorted(p.name for p in (data_root / "models").iterdir() if p.is_dir())
+    """The version folders: models/ holds nothing else (aliases live under registry/)."""
+    children = list((data_root / "models").iterdir())
+    assert all(p.is_dir() for p in children), sorted(p.name for p in children)
+    return sorted(p.name for p in children)
 
 
 def _runs(cluster, **params) -> list[dict]:
@@ -73,7 +77,7 @@ def test_backfill_of_three_days_gives_three_partitions_and_versions(tmp_path):
         assert sorted(p.name for p in tokens.iterdir()) == ["dt=2026-11-01", "dt=2026-11-02", "dt=2026-11-03"]
         versions = _versions(data_root)
         assert [v[:16] for v in versions] == ["20261102T000000Z", "20261103T000000Z", "20261104T000000Z"]
-        assert (data_root / "models" / "LATEST").read_text().strip() == versions[-1]
+        assert champion(data_root) == versions[-1]
 
         # re-running one interval changes nothing else: no new version, other partitions untouched
         before = {p.name: p.stat().st_mtime_ns for p in tokens.iterdir()}
@@ -98,13 +102,13 @@ def test_backfill_of_three_days_gives_three_partitions_and_versions(tmp_path):
         outcomes = {record["run_id"]: record["outcome"] for record in records}
         by_day = {r["data_interval_start"][:10]: r["dag_run_id"] for r in _runs(cluster)}
         assert outcomes[by_day["2026-11-02"]] == "unchanged", outcomes
-        assert outcomes[by_day["2026-11-03"]] == "promoted", outcomes  # the newest interval holds LATEST
+        assert outcomes[by_day["2026-11-03"]] == "promoted", outcomes  # the newest interval holds the champion
         # backfill runs may finish in any order; an older one finishing last is published, not promoted
         assert outcomes[by_day["2026-11-01"]] in ("promoted", "published"), outcomes
         assert _versions(data_root) == versions
         after = {p.name: p.stat().st_mtime_ns for p in tokens.iterdir()}
         assert after["dt=2026-11-01"] == before["dt=2026-11-01"] and after["dt=2026-11-03"] == before["dt=2026-11-03"]
-        assert (data_root / "models" / "LATEST").read_text().strip() == versions[-1]
+        assert champion(data_root) == versions[-1]
 
 
 def test_gate_rejects_a_worse_run_triggered_through_the_api(tmp_path):
@@ -114,11 +118,14 @@ def test_gate_rejects_a_worse_run_triggered_through_the_api(tmp_path):
     with AirflowCluster(tmp_path, env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
         first = cluster.trigger(DAG_ID, good)
         assert cluster.wait_for_run(DAG_ID, first, timeout=900).state == "success"
-        promoted = (data_root / "models" / "LATEST").read_text().strip()
-        second = cluster.trigger(DAG_ID, {**good, "epochs": 1, "vector_size": 2, "window": 1})
+        promoted = champion(data_root)
+        assert promoted
+        # another vector_size breaks the model's contract: allowed, so it is trained and published, and rejected
+        worse = {**good, "epochs": 1, "vector_size": 2, "window": 1, "allow_contract_change": True}
+        second = cluster.trigger(DAG_ID, worse)
         outcome = cluster.wait_for_run(DAG_ID, second, timeout=900)
         assert outcome.state == "success" and outcome.task_states["promote"] == "skipped", outcome.task_states
-    assert (data_root / "models" / "LATEST").read_text().strip() == promoted
+    assert champion(data_root) == promoted
     [rejected] = [v for v in _versions(data_root) if v != promoted]
     manifest = json.loads((data_root / "models" / rejected / "manifest.json").read_text())
     assert manifest["gate"]["decision"] == "rejected" and manifest["run_id"] == second
