@@ -2,7 +2,8 @@
 directory, and the data root in an S3 server (moto_server on 127.0.0.1). They share only
 read-only things (the code, the venv, the DAG folder, the corpus) and the Airflow home. The run
 succeeds, the mapped tokenize shards ran on both workers, the bucket holds one whole version and
-LATEST, and nothing was left under either worker's own folders or the project's local data/."""
+default@champion naming it (``registry/default/aliases/champion``), and nothing was left under
+either worker's own folders or the project's local data/."""
 
 from __future__ import annotations
 
@@ -57,13 +58,14 @@ def test_two_celery_workers_sharing_no_writable_folder_publish_to_s3(tmp_path, s
     assert len(ran) == 2 and all(count > 0 for count in ran.values()), f"mapped tokenize tasks per worker: {ran}"
 
     objects = bucket_objects(s3_endpoint, s3_bucket.removeprefix("s3://"))
-    latest = objects["embeddings/models/LATEST"].decode().strip()
-    manifest = json.loads(objects[f"embeddings/models/{latest}/manifest.json"])
+    champion = objects["embeddings/registry/default/aliases/champion"].decode().strip()
+    assert "embeddings/models/LATEST" not in objects
+    manifest = json.loads(objects[f"embeddings/models/{champion}/manifest.json"])
     for name, entry in manifest["files"].items():
-        data = objects[f"embeddings/models/{latest}/{name}"]
+        data = objects[f"embeddings/models/{champion}/{name}"]
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
     versions = {key.split("/")[2] for key in objects if key.startswith("embeddings/models/") and key.count("/") > 2}
-    assert versions == {latest}
+    assert versions == {champion}
     assert _files(PROJECT_ROOT / "data") == local_data_before, "nothing written under the local data/"
     for worker in ("celery-worker-1", "celery-worker-2"):
         scratch = [f for f in _files(workers / worker / "tmp") if f.startswith("w2v-")]
