@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import champion
 from tests.integration.checks import task_process
 from tests.integration.cluster import AirflowCluster
 
@@ -155,4 +156,5 @@ def test_celery_worker_killed_mid_tokenize_is_retried_on_the_other_worker(tmp_pa
     assert summary["rows"] == table.num_rows == len(expected)
     assert summary["tokens"] == sum(len(words) for words in expected.values())
     assert not list(partition.glob(".*")), "no partial file in the committed partition"
-    assert (data_root / "models" / "LATEST").is_file()
+    promoted = champion(data_root)
+    assert promoted and (data_root / "models" / promoted / "manifest.json").is_file(), "default@champion is set"
