@@ -6,11 +6,11 @@ a real scheduler). But two deployments, or ``airflow dags test`` beside a runnin
 share a data root. Here two ``airflow dags test word2vec_embeddings 2026-11-02``
 processes, each with its own metadata DB, start at the same moment: both tokenize the day into
 the same partition ``dt=2026-11-01`` (one in one shard, the other in three, so a partition mixed
-from both would show), both train the same version and race to publish it and to move LATEST.
+from both would show), both train the same version and race to publish it and to move default@champion.
 
 Both must end cleanly: one publishes and promotes the version, the other finds it published and
 ends ``unchanged``. The partition is one run's whole output, the one version folder is whole,
-LATEST names it, and training saw exactly the rows of a whole partition.
+default@champion names it, and training saw exactly the rows of a whole partition.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from include.storage.publish import file_sha256
-from tests.conftest import PROJECT_ROOT, synthetic_sentences
+from tests.conftest import PROJECT_ROOT, champion, synthetic_sentences
 from tests.integration.checks import assert_version_whole
 from tests.integration.cluster import AirflowCluster
 
@@ -108,7 +108,7 @@ def test_one_airflow_refuses_a_second_run_of_an_interval_and_queues_a_second_man
     }
     assert records[first]["outcome"] == "promoted"
     assert records[second]["outcome"] == "unchanged", records[second]  # same inputs, params and code
-    assert (data_root / "models" / "LATEST").read_text().strip() == records[first]["version"]
+    assert champion(data_root) == records[first]["version"]
 
 
 def test_two_runs_of_the_same_interval_at_once_publish_one_whole_version(tmp_path):
@@ -149,11 +149,12 @@ def test_two_runs_of_the_same_interval_at_once_publish_one_whole_version(tmp_pat
     unchanged = next(record for record in records if record["outcome"] == "unchanged")
     assert "nothing new to publish" in unchanged["reason"]
 
-    # one version, whole, named by LATEST
+    # one version, whole, named by default@champion, moved once
     models = data_root / "models"
     [version] = [p.name for p in models.iterdir() if p.is_dir()]
-    assert not [p.name for p in models.iterdir() if p.name not in (version, "LATEST")], "no half-written folder"
-    assert (models / "LATEST").read_text().strip() == version
+    assert not [p.name for p in models.iterdir() if p.name != version], "no half-written folder"
+    assert champion(data_root) == version
+    assert len(list((data_root / "registry" / "default" / "history").glob("*.json"))) == 1
     assert {record["version"] for record in records} == {version}
     manifest = assert_version_whole(models / version)
 
