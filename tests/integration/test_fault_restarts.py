@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import champion
 from tests.integration.checks import assert_version_whole, task_process
 from tests.integration.cluster import AirflowCluster
 
@@ -51,12 +52,14 @@ def _wait_until_running(cluster, run_id: str, task_id: str, log_text: str | None
 
 
 def _assert_whole_version(models: Path, run_id: str) -> None:
-    version_dir = models / (models / "LATEST").read_text().strip()
+    promoted = champion(models.parent)  # default@champion of the data root
+    assert promoted, "default@champion is set"
+    version_dir = models / promoted
     manifest = assert_version_whole(version_dir)
     assert manifest["run_id"] == run_id
     for required in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/similarity.keras", "report/report.json"):
         assert required in manifest["files"]
-    assert [p.name for p in models.iterdir() if p.is_dir()] == [version_dir.name], "exactly one version"
+    assert [p.name for p in models.iterdir()] == [version_dir.name], "exactly one version, and nothing else"
 
 
 def test_scheduler_stopped_and_restarted_during_a_run_completes_it(tmp_path):
