@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tests.conftest import champion
 from tests.integration.checks import assert_version_whole, task_process
 from tests.integration.cluster import AirflowCluster
 
@@ -59,9 +60,12 @@ def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path)
         assert f"epoch {EPOCHS}/{EPOCHS}" not in first_log
 
     models = data_root / "models"
-    version_dir = models / (models / "LATEST").read_text().strip()
+    promoted = champion(data_root)
+    assert promoted, "default@champion is set"
+    version_dir = models / promoted
     manifest = assert_version_whole(version_dir)
     assert manifest["run_id"] == run_id
     for required in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/similarity.keras", "report/report.json"):
         assert required in manifest["files"]
     assert not [p for p in models.iterdir() if p.name.startswith(".") and p.is_dir()], "no half-written folder"
+    assert [p.name for p in models.iterdir()] == [promoted], "models/ holds the one version and nothing else"
