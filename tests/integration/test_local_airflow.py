@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import champion
 from tests.integration.cluster import PROJECT_ROOT, SCRIPT, AirflowCluster, free_port
 
 pytestmark = pytest.mark.slow
@@ -81,11 +82,17 @@ def test_dag_runs_on_local_executor_with_postgres_and_uses_the_conf(tmp_path):
         outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
         assert outcome.state == "success", outcome.report
         assert outcome.task_states and all(state in ("success", "skipped") for state in outcome.task_states.values())
+        # promote's AssetAlias word2vec_champion resolved to the model's Asset: one event for this run
+        events = cluster.api("GET", "/api/v2/assets/events", params={"source_run_id": run_id, "limit": 100})
+        champion_events = [e for e in events["asset_events"] if e["source_task_id"] == "promote"]
+        assert [e["name"] for e in champion_events] == ["word2vec_model.default"], events
 
     models = data_root / "models"
-    version = (models / "LATEST").read_text(encoding="utf-8").strip()
+    version = champion(data_root)
     version_dir = models / version
     assert version and version_dir.is_dir()
+    assert [p.name for p in models.iterdir()] == [version], "models/ holds only version folders"
+    assert champion_events[0]["extra"].get("version") == version, champion_events[0]
     vocab = json.loads((version_dir / "vocab.json").read_text(encoding="utf-8"))
     embeddings = np.load(version_dir / "embeddings.npy", allow_pickle=False)
     assert embeddings.shape == (len(vocab), 16)  # vector_size from the conf
