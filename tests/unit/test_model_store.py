@@ -82,11 +82,14 @@ def test_cli(store, data_root):
         "SIMLEX999",
         "ANALOGIES",
         "GATE",
+        "FAILED",
+        "CHECKS",
     ]
     assert table[1].split() == [  # a manifest with no facts but the name
         "*",
         "20261101T000000Z-aaaaaaaa",
         "champion",
+        "-",
         "-",
         "-",
         "-",
@@ -129,7 +132,20 @@ def test_versions_tell_a_person_what_they_have(store, data_root, capsys):
         rejected,
         data_time="2026-11-28T10:00:00+00:00",
         params={"corpus_path": "/x/lee_background.cor", "epochs": 1},
-        gate={"decision": "rejected", "reason": "worse than 20261101T000000Z-aaaaaaaa by more than 0.05"},
+        gate={
+            "decision": "rejected",
+            "reason": "worse than 20261101T000000Z-aaaaaaaa by more than 0.05",
+            "checks": [
+                {"name": "vocabulary", "value": 1750, "threshold": ">= 0.5 x champion", "status": "passed"},
+                {
+                    "name": "wordsim353",
+                    "value": 0.01,
+                    "threshold": "drop <= 0.050",
+                    "coverage": {"scored": 177, "total": 353, "unit": "pairs"},
+                    "status": "failed",
+                },
+            ],
+        },
     )
     summaries = store.describe_versions()
     assert [(v["version"], v["model"], v["aliases"], v["gate"]) for v in summaries] == [
@@ -168,9 +184,11 @@ def test_versions_tell_a_person_what_they_have(store, data_root, capsys):
         "(300/1500",
         "questions)",
         "promoted",
+        "-",  # no failed check
     ]
     assert other.split()[:3] == ["20261102T000000Z-bbbbbbbb", "-", "2026-11-28T10:00:00"]  # no alias
-    assert other.split()[-1] == "rejected" and other.split()[5] == "1"
+    assert other.split()[5] == "1"
+    assert other.endswith("rejected  wordsim353 0.010 (177/353 pairs) (drop <= 0.050)"), other
     assert header.index("GATE") == latest.index("promoted") and legend.startswith("* = default@champion (")
     assert main(["--json", "versions"]) == 0
     assert json.loads(capsys.readouterr().out) == summaries
