@@ -23,7 +23,7 @@ help:
 	@echo "scripts/run ['{\"epochs\": 10}']     the same, exiting 0/1/2/3 as the README says (make turns failures into 2)"
 	@echo "make test                          install test dependencies, run the whole suite"
 	@echo "make unit                          fast unit tests of include/ while you work"
-	@echo "make lint | format                 ruff: check the style (part of make test) | fix it"
+	@echo "make lint | format                 ruff and mypy: check the style and types (part of make test) | fix the style"
 	@echo "make bench [BENCH_TOKENS=10000000]  each step against the plain recipe, same corpus, same run;"
 	@echo "           [BENCH_SWEEP=10000,100000,1000000]  then the vocabulary sweep (BENCH_SWEEP= skips it)"
 	@echo "make airflow | airflow-stop | airflow-status   local Airflow with the UI on :8080 (AIRFLOW_PORT)"
@@ -62,10 +62,12 @@ test-deps:
 unit: venv
 	$(PY) -m pytest -q tests/unit
 
-# ruff (configured in pyproject.toml) holds the style: lint and format are checked by make test.
+# ruff (configured in pyproject.toml) holds the style: lint and format are checked by make test;
+# mypy ([tool.mypy] in pyproject.toml) checks the types of include/, plugins/ and dags/.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Asset, AssetAlias, CronDataIntervalTimetable, Param, conf
+from airflow.sdk import DAG, Asset, AssetAlias, BaseOperator, CronDataIntervalTimetable, Param, conf
+from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 from word2vec_operators import (
     BuildKerasModelOperator,
@@ -320,6 +321,15 @@ PHRASE_SETTINGS = {
     for name in ("phrases", "phrases_min_count", "phrases_threshold", "phrases_scoring", "phrases_max_vocab")
 }
 
+
+def xcom_of(task: BaseOperator) -> PlainXComArg:
+    """``task.output``: for a plain (unmapped) operator a :class:`PlainXComArg`, whose ``["key"]``
+    names one XCom the task pushed (``BaseOperator.output`` is declared as its base, ``XComArg``)."""
+    output = task.output
+    assert isinstance(output, PlainXComArg)
+    return output
+
+
 with DAG(
     dag_id=DAG_ID,
     description="Train Word2Vec on a text corpus and publish embeddings, Keras models and a similarity report",
@@ -343,20 +353,20 @@ with DAG(
     )
     tokenize = TokenizeToParquetOperator.partial(
         task_id="tokenize_to_parquet",
-        manifest_path=ingest.output["manifest_path"],
+        manifest_path=xcom_of(ingest)["manifest_path"],
     ).expand_kwargs(ingest.output)
     commit_tokens = CommitTokensOperator(
         task_id="commit_tokens",
-        manifest_path=ingest.output["manifest_path"],
-        corpus_id=ingest.output["corpus_id"],
+        manifest_path=xcom_of(ingest)["manifest_path"],
+        corpus_id=xcom_of(ingest)["corpus_id"],
         outlets=[TOKENS_ASSET],
         # when every partition is reused, tokenize_to_parquet maps over no shard and is skipped
         trigger_rule="none_failed",
     )
     detect_phrases = DetectPhrasesOperator(
         task_id="detect_phrases",
-        corpus_id=ingest.output["corpus_id"],
-        dated=ingest.output["dated"],
+        corpus_id=xcom_of(ingest)["corpus_id"],
+        dated=xcom_of(ingest)["dated"],
         history_days="{{ params.history_days }}",
         phrase_settings=PHRASE_SETTINGS,
         hyperparameters=HYPERPARAMETERS,
@@ -364,8 +374,8 @@ with DAG(
     )
     train = TrainWord2VecOperator(
         task_id="train_word2vec",
-        corpus_id=ingest.output["corpus_id"],
-        dated=ingest.output["dated"],
+        corpus_id=xcom_of(ingest)["corpus_id"],
+        dated=xcom_of(ingest)["dated"],
         history_days="{{ params.history_days }}",
         hyperparameters=HYPERPARAMETERS,
         phrase_settings=PHRASE_SETTINGS,
@@ -376,7 +386,7 @@ with DAG(
     )
     # After training, four independent steps on the version's embeddings: a real executor runs them
     # side by side; the report joins them.
-    version_dir = train.output["version_dir"]
+    version_dir = xcom_of(train)["version_dir"]
     export = ExportEmbeddingsOperator(task_id="export_embeddings", version_dir=version_dir)
     keras_models = BuildKerasModelOperator(
         task_id="build_keras_model", version_dir=version_dir, seed="{{ params.seed }}"
@@ -387,60 +397,60 @@ with DAG(
     evaluate = EvaluateEmbeddingsOperator(
         task_id="evaluate_embeddings",
         version_dir=version_dir,
-        model=train.output["model"],
-        corpus_id=ingest.output["corpus_id"],
+        model=xcom_of(train)["model"],
+        corpus_id=xcom_of(ingest)["corpus_id"],
         probe_words="{{ params.probe_words }}",
         top_k="{{ params.top_k }}",
     )
     report = WriteSimilarityReportOperator(
         task_id="write_similarity_report",
         version_dir=version_dir,
-        version=train.output["version"],
-        model=train.output["model"],
-        contract_changes=train.output["contract_changes"],
-        corpus_path=ingest.output["corpus_path"],
-        corpus_id=ingest.output["corpus_id"],
+        version=xcom_of(train)["version"],
+        model=xcom_of(train)["model"],
+        contract_changes=xcom_of(train)["contract_changes"],
+        corpus_path=xcom_of(ingest)["corpus_path"],
+        corpus_id=xcom_of(ingest)["corpus_id"],
         corpus_stats={
-            "files": ingest.output["files"],
-            "lines": ingest.output["lines"],
-            "tokens": train.output["corpus_words"],
-            "partitions": train.output["partitions"],
-            "train_seconds": train.output["train_seconds"],
-            "data_time": train.output["data_time"],
+            "files": xcom_of(ingest)["files"],
+            "lines": xcom_of(ingest)["lines"],
+            "tokens": xcom_of(train)["corpus_words"],
+            "partitions": xcom_of(train)["partitions"],
+            "train_seconds": xcom_of(train)["train_seconds"],
+            "data_time": xcom_of(train)["data_time"],
         },
-        epochs_choice=train.output["epochs_choice"],
+        epochs_choice=xcom_of(train)["epochs_choice"],
         probe_words="{{ params.probe_words }}",
         top_k="{{ params.top_k }}",
         gate_tolerance="{{ params.gate_tolerance }}",
-        parity=keras_models.output["parity"],
+        parity=xcom_of(keras_models)["parity"],
         evaluation=evaluate.output,
-        neighbour_table=neighbour_table.output["neighbour_table"],
+        neighbour_table=xcom_of(neighbour_table)["neighbour_table"],
     )
     publish = PublishVersionOperator(
         task_id="publish",
-        version=train.output["version"],
-        manifest_path=ingest.output["manifest_path"],
+        version=xcom_of(train)["version"],
+        manifest_path=xcom_of(ingest)["manifest_path"],
         facts={
-            "model": train.output["model"],
-            "contract": train.output["contract"],
-            "corpus_id": ingest.output["corpus_id"],
-            "content_hash": train.output["content_hash"],
-            "data_time": train.output["data_time"],
-            "partitions": train.output["partitions"],
+            "model": xcom_of(train)["model"],
+            "contract": xcom_of(train)["contract"],
+            "corpus_id": xcom_of(ingest)["corpus_id"],
+            "content_hash": xcom_of(train)["content_hash"],
+            "data_time": xcom_of(train)["data_time"],
+            "partitions": xcom_of(train)["partitions"],
             "training": {
-                "vocab_size": train.output["vocab_size"],
-                "corpus_words": train.output["corpus_words"],
-                "sentences": train.output["sentences"],
-                "train_seconds": train.output["train_seconds"],
+                "vocab_size": xcom_of(train)["vocab_size"],
+                "corpus_words": xcom_of(train)["corpus_words"],
+                "sentences": xcom_of(train)["sentences"],
+                "train_seconds": xcom_of(train)["train_seconds"],
             },
         },
     )
     promote = PromoteVersionOperator(
         task_id="promote",
-        version=publish.output["version"],
-        decision=report.output["decision"],
-        reason=report.output["reason"],
-        model=train.output["model"],
+        version=xcom_of(publish)["version"],
+        decision=xcom_of(report)["decision"],
+        reason=xcom_of(report)["reason"],
+        model=xcom_of(train)["model"],
         outlets=[CHAMPION_ALIAS],
     )
     commit_tokens >> detect_phrases >> train

@@ -12,21 +12,32 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
-from airflow.sdk import Asset, AssetAlias, BaseOperator
+from airflow.sdk import Asset, AssetAlias, BaseOperator, XComArg
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from word2vec_links import ModelReportLink
 
 from include.errors import ParityError, PipelineInputError, VersionConflictError
+
+if TYPE_CHECKING:  # the step modules import gensim, pyarrow...: only their types here
+    from include.steps.evaluate_embeddings import EvaluationFacts
+    from include.steps.train_word2vec import EpochsChoice
 
 log = logging.getLogger(__name__)
 
 #: Loggers whose INFO progress lines (files, tokens, epochs, words/s) belong in the task log.
 PROGRESS_LOGGERS = ("include", "gensim.models.word2vec")
 TRAINING_POOL = "word2vec_training"
+
+T = TypeVar("T")
+#: What a template field is given in the DAG file: its value, a Jinja template rendering to it
+#: (``"{{ params.top_k }}"``) or another task's XCom. Airflow renders every template field into its
+#: value before ``execute``, so each operator keeps the field under the rendered type
+#: (``cast(int, top_k)``): what ``run`` reads.
+Templated: TypeAlias = T | str | XComArg
 
 
 def data_interval(context: Any) -> tuple[datetime | None, datetime | None]:
@@ -41,7 +52,7 @@ def data_interval(context: Any) -> tuple[datetime | None, datetime | None]:
 def window_end(context: Any) -> date | None:
     """First day after this run's data (exclusive end of the training window); ``None`` = no limit."""
     start, end = data_interval(context)
-    if start is None:
+    if start is None or end is None:  # both or neither
         return None
     return max(end.date(), start.date() + timedelta(days=1))
 
@@ -165,7 +176,10 @@ class PipelineStepOperator(BaseOperator):
         kwargs.setdefault("multiple_outputs", True)  # each returned key is an XCom of its own
         super().__init__(**kwargs)
 
-    def execute(self, context: Any) -> dict:
+    def execute(self, context: Any) -> Mapping[str, Any] | list[dict[str, int]]:
+        return self._execute_step(context)
+
+    def _execute_step(self, context: Any) -> Mapping[str, Any]:
         for name in PROGRESS_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)
         configure_storage_from_connection()
@@ -174,7 +188,7 @@ class PipelineStepOperator(BaseOperator):
         finally:
             release_memory(self.task_id)
 
-    def _run_mapping_errors(self, context: Any) -> dict:
+    def _run_mapping_errors(self, context: Any) -> Mapping[str, Any]:
         try:
             return self.run(context)
         except (PipelineInputError, ParityError, VersionConflictError) as error:
@@ -201,7 +215,7 @@ class PipelineStepOperator(BaseOperator):
                 "then clear the task to retry"
             ) from error
 
-    def run(self, context: Any) -> dict:  # pragma: no cover - every subclass overrides it
+    def run(self, context: Any) -> Mapping[str, Any]:  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
 
 
@@ -219,21 +233,21 @@ class IngestTextOperator(PipelineStepOperator):
 
     template_fields: Sequence[str] = ("corpus_path", "max_shards")
 
-    def __init__(self, *, corpus_path: str, max_shards: int = 4, **kwargs) -> None:
+    def __init__(self, *, corpus_path: Templated[str], max_shards: Templated[int] = 4, **kwargs) -> None:
         kwargs["multiple_outputs"] = False
         super().__init__(**kwargs)
-        self.corpus_path = corpus_path
-        self.max_shards = max_shards
+        self.corpus_path = cast(str, corpus_path)
+        self.max_shards = cast(int, max_shards)
 
-    def execute(self, context: Any) -> list[dict]:
+    def execute(self, context: Any) -> list[dict[str, int]]:
         """Push the facts as XComs of their own keys; return one ``{"shard": n}`` per shard (Airflow
         maps only over a return value)."""
-        facts = super().execute(context)
+        facts = self._execute_step(context)
         for key, value in facts.items():
             context["ti"].xcom_push(key=key, value=value)
         return [{"shard": number} for number in range(facts["shards"])]
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.ingest_text import ingest_text
 
         interval_start, interval_end = data_interval(context)
@@ -259,12 +273,12 @@ class TokenizeToParquetOperator(PipelineStepOperator):
 
     template_fields: Sequence[str] = ("manifest_path", "shard")
 
-    def __init__(self, *, manifest_path: str, shard: int, **kwargs) -> None:
+    def __init__(self, *, manifest_path: Templated[str], shard: Templated[int], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.manifest_path = manifest_path
-        self.shard = shard
+        self.manifest_path = cast(str, manifest_path)
+        self.shard = cast(int, shard)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.tokenize_to_parquet import tokenize_to_parquet
 
         return tokenize_to_parquet(self.manifest_path, int(self.shard), context["run_id"])
@@ -281,12 +295,12 @@ class CommitTokensOperator(PipelineStepOperator):
 
     template_fields: Sequence[str] = ("manifest_path", "corpus_id")
 
-    def __init__(self, *, manifest_path: str, corpus_id: str, **kwargs) -> None:
+    def __init__(self, *, manifest_path: Templated[str], corpus_id: Templated[str], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.manifest_path = manifest_path
-        self.corpus_id = corpus_id
+        self.manifest_path = cast(str, manifest_path)
+        self.corpus_id = cast(str, corpus_id)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.commit_tokens import commit_tokens
 
         today = window_end(context) or run_time(context).date()
@@ -331,23 +345,23 @@ class DetectPhrasesOperator(PipelineStepOperator):
     def __init__(
         self,
         *,
-        corpus_id: str,
-        dated: bool,
-        history_days: int,
-        phrase_settings: dict,
-        hyperparameters: dict | None = None,
-        model: str = "default",
+        corpus_id: Templated[str],
+        dated: Templated[bool],
+        history_days: Templated[int],
+        phrase_settings: Templated[dict],
+        hyperparameters: Templated[dict | None] = None,
+        model: Templated[str] = "default",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.corpus_id = corpus_id
-        self.dated = dated
-        self.history_days = history_days
-        self.phrase_settings = phrase_settings
-        self.hyperparameters = hyperparameters
-        self.model = model
+        self.corpus_id = cast(str, corpus_id)
+        self.dated = cast(bool, dated)
+        self.history_days = cast(int, history_days)
+        self.phrase_settings = cast(dict, phrase_settings)
+        self.hyperparameters = cast("dict | None", hyperparameters)
+        self.model = cast(str, model)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.artifacts.phrases import PhraseParams
         from include.steps.detect_phrases import NothingToLearn, detect_phrases
         from include.steps.train_word2vec import Word2VecParams
@@ -398,26 +412,26 @@ class TrainWord2VecOperator(PipelineStepOperator):
     def __init__(
         self,
         *,
-        corpus_id: str,
-        dated: bool,
-        history_days: int,
-        hyperparameters: dict,
-        phrase_settings: dict | None = None,
-        model: str = "default",
-        allow_contract_change: bool = False,
+        corpus_id: Templated[str],
+        dated: Templated[bool],
+        history_days: Templated[int],
+        hyperparameters: Templated[dict],
+        phrase_settings: Templated[dict | None] = None,
+        model: Templated[str] = "default",
+        allow_contract_change: Templated[bool] = False,
         **kwargs,
     ) -> None:
         kwargs.setdefault("pool", TRAINING_POOL)
         super().__init__(**kwargs)
-        self.corpus_id = corpus_id
-        self.dated = dated
-        self.history_days = history_days
-        self.hyperparameters = hyperparameters
-        self.phrase_settings = phrase_settings
-        self.model = model
-        self.allow_contract_change = allow_contract_change
+        self.corpus_id = cast(str, corpus_id)
+        self.dated = cast(bool, dated)
+        self.history_days = cast(int, history_days)
+        self.hyperparameters = cast(dict, hyperparameters)
+        self.phrase_settings = cast("dict | None", phrase_settings)
+        self.model = cast(str, model)
+        self.allow_contract_change = cast(bool, allow_contract_change)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.artifacts.phrases import PhraseParams
         from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
 
@@ -447,11 +461,11 @@ class ExportEmbeddingsOperator(PipelineStepOperator):
 
     template_fields: Sequence[str] = ("version_dir",)
 
-    def __init__(self, *, version_dir: str, **kwargs) -> None:
+    def __init__(self, *, version_dir: Templated[str], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.version_dir = version_dir
+        self.version_dir = cast(str, version_dir)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.export_embeddings import export_embeddings
 
         return export_embeddings(self.version_dir, context["run_id"])
@@ -469,13 +483,15 @@ class BuildKerasModelOperator(PipelineStepOperator):
 
     template_fields: Sequence[str] = ("version_dir", "parity_pairs", "seed")
 
-    def __init__(self, *, version_dir: str, parity_pairs: int = 200, seed: int = 0, **kwargs) -> None:
+    def __init__(
+        self, *, version_dir: Templated[str], parity_pairs: Templated[int] = 200, seed: Templated[int] = 0, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
-        self.version_dir = version_dir
-        self.parity_pairs = parity_pairs
-        self.seed = seed
+        self.version_dir = cast(str, version_dir)
+        self.parity_pairs = cast(int, parity_pairs)
+        self.seed = cast(int, seed)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.build_keras_model import build_keras_model
 
         return build_keras_model(
@@ -494,12 +510,12 @@ class BuildNeighbourTableOperator(PipelineStepOperator):
 
     template_fields: Sequence[str] = ("version_dir", "top_k")
 
-    def __init__(self, *, version_dir: str, top_k: int, **kwargs) -> None:
+    def __init__(self, *, version_dir: Templated[str], top_k: Templated[int], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.version_dir = version_dir
-        self.top_k = top_k
+        self.version_dir = cast(str, version_dir)
+        self.top_k = cast(int, top_k)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.build_neighbour_table import build_neighbour_table
 
         return build_neighbour_table(self.version_dir, context["run_id"], int(self.top_k))
@@ -521,21 +537,21 @@ class EvaluateEmbeddingsOperator(PipelineStepOperator):
     def __init__(
         self,
         *,
-        version_dir: str,
-        corpus_id: str,
-        probe_words: list | None,
-        top_k: int,
-        model: str = "default",
+        version_dir: Templated[str],
+        corpus_id: Templated[str],
+        probe_words: Templated[list[str] | None],
+        top_k: Templated[int],
+        model: Templated[str] = "default",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.version_dir = version_dir
-        self.model = model
-        self.corpus_id = corpus_id
-        self.probe_words = probe_words
-        self.top_k = top_k
+        self.version_dir = cast(str, version_dir)
+        self.model = cast(str, model)
+        self.corpus_id = cast(str, corpus_id)
+        self.probe_words = cast("list[str] | None", probe_words)
+        self.top_k = cast(int, top_k)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.evaluate_embeddings import evaluate_embeddings
 
         return evaluate_embeddings(
@@ -591,39 +607,39 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
     def __init__(
         self,
         *,
-        version_dir: str,
-        version: str,
-        corpus_path: str,
-        corpus_id: str,
-        corpus_stats: dict,
-        probe_words: list | None,
-        top_k: int,
-        gate_tolerance: float,
-        parity: dict,
-        evaluation: dict,
-        neighbour_table: dict,
-        epochs_choice: dict | None = None,
-        model: str = "default",
-        contract_changes: dict | None = None,
+        version_dir: Templated[str],
+        version: Templated[str],
+        corpus_path: Templated[str],
+        corpus_id: Templated[str],
+        corpus_stats: Templated[dict],
+        probe_words: Templated[list[str] | None],
+        top_k: Templated[int],
+        gate_tolerance: Templated[float],
+        parity: Templated[dict],
+        evaluation: Templated[EvaluationFacts],
+        neighbour_table: Templated[dict],
+        epochs_choice: Templated[EpochsChoice | None] = None,
+        model: Templated[str] = "default",
+        contract_changes: Templated[dict | None] = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.version_dir = version_dir
-        self.version = version
-        self.model = model
-        self.contract_changes = contract_changes
-        self.corpus_path = corpus_path
-        self.corpus_id = corpus_id
-        self.corpus_stats = corpus_stats
-        self.epochs_choice = epochs_choice
-        self.probe_words = probe_words
-        self.top_k = top_k
-        self.gate_tolerance = gate_tolerance
-        self.parity = parity
-        self.evaluation = evaluation
-        self.neighbour_table = neighbour_table
+        self.version_dir = cast(str, version_dir)
+        self.version = cast(str, version)
+        self.model = cast(str, model)
+        self.contract_changes = cast("dict | None", contract_changes)
+        self.corpus_path = cast(str, corpus_path)
+        self.corpus_id = cast(str, corpus_id)
+        self.corpus_stats = cast(dict, corpus_stats)
+        self.epochs_choice = cast("EpochsChoice | None", epochs_choice)
+        self.probe_words = cast("list[str] | None", probe_words)
+        self.top_k = cast(int, top_k)
+        self.gate_tolerance = cast(float, gate_tolerance)
+        self.parity = cast(dict, parity)
+        self.evaluation = cast("EvaluationFacts", evaluation)
+        self.neighbour_table = cast(dict, neighbour_table)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.write_similarity_report import write_similarity_report
 
         return write_similarity_report(
@@ -662,17 +678,17 @@ class PublishVersionOperator(PipelineStepOperator):
     def __init__(
         self,
         *,
-        version: str,
-        manifest_path: str,
-        facts: dict,
+        version: Templated[str],
+        manifest_path: Templated[str],
+        facts: Templated[dict],
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.version = version
-        self.manifest_path = manifest_path
-        self.facts = facts
+        self.version = cast(str, version)
+        self.manifest_path = cast(str, manifest_path)
+        self.facts = cast(dict, facts)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.publish import publish
         from include.steps.train_word2vec import Unchanged
 
@@ -704,14 +720,22 @@ class PromoteVersionOperator(PipelineStepOperator):
     operator_extra_links = (ModelReportLink(),)
     template_fields: Sequence[str] = ("version", "decision", "reason", "model")
 
-    def __init__(self, *, version: str, decision: str, reason: str, model: str = "default", **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        version: Templated[str],
+        decision: Templated[str],
+        reason: Templated[str],
+        model: Templated[str] = "default",
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
-        self.version = version
-        self.decision = decision
-        self.reason = reason
-        self.model = model
+        self.version = cast(str, version)
+        self.decision = cast(str, decision)
+        self.reason = cast(str, reason)
+        self.model = cast(str, model)
 
-    def run(self, context: Any) -> dict:
+    def run(self, context: Any) -> Mapping[str, Any]:
         from include.steps.promote import NotPromoted, promote
 
         result = promote(

@@ -14,7 +14,7 @@ own page with its CSRF token (see ``word2vec_ui_app``).
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 from word2vec_links import APP_PREFIX, ModelReportLink, app_prefix
@@ -54,11 +54,12 @@ class Word2VecUIPlugin(AirflowPlugin):
     """Extra link, FastAPI app and UI entries of the word2vec pipeline."""
 
     name = "word2vec_ui"
-    operator_extra_links: ClassVar[list[Any]] = [ModelReportLink()]
-    fastapi_apps: ClassVar[list[dict]] = [
+    # AirflowPlugin declares these as (list) instance attributes, so no ClassVar here
+    operator_extra_links: list[Any] = [ModelReportLink()]  # noqa: RUF012
+    fastapi_apps: list[Any] = [  # noqa: RUF012
         {"app": LazyASGIApp(create_app), "url_prefix": APP_PREFIX, "name": "Word embeddings"}
     ]
-    external_views: ClassVar[list[dict]] = [
+    external_views: list[Any] = [  # noqa: RUF012
         {
             "name": "Word embeddings",
             "href": "word2vec/versions",

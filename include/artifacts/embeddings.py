@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
@@ -87,6 +88,7 @@ def read_rows(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
     stop = max(min(stop, vectors.shape[0]), start)
     if stop == start or not _maps_whole_file(vectors):
         return np.ascontiguousarray(vectors[start:stop], dtype="<f4")
+    assert vectors.filename  # a map of a whole file has one
     handle = os.open(vectors.filename, os.O_RDONLY)
     try:
         return _pread_rows(handle, vectors, start, stop)
@@ -103,6 +105,7 @@ def take_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
         raise IndexError(f"row indices must be in 0..{vectors.shape[0] - 1}, got {rows.min()}..{rows.max()}")
     if not len(rows) or not _maps_whole_file(vectors):
         return np.ascontiguousarray(vectors[rows], dtype="<f4").reshape(len(rows), vectors.shape[1])
+    assert vectors.filename  # a map of a whole file has one
     handle = os.open(vectors.filename, os.O_RDONLY)
     try:
         return np.concatenate([_pread_rows(handle, vectors, int(row), int(row) + 1) for row in rows])
@@ -115,7 +118,7 @@ def _pread_rows(handle: int, vectors: np.memmap, start: int, stop: int) -> np.nd
     its file, open as ``handle``; raises :class:`PipelineInputError` naming the file when it ends
     early (cut short while read)."""
     block = np.empty((stop - start, vectors.shape[1]), dtype="<f4")
-    view = memoryview(block.reshape(-1)).cast("B")
+    view = block.reshape(-1).data.cast("B")
     position = int(vectors.offset) + start * vectors.shape[1] * 4
     done = 0
     while done < len(view):
@@ -126,7 +129,7 @@ def _pread_rows(handle: int, vectors: np.memmap, start: int, stop: int) -> np.nd
     return block
 
 
-def _maps_whole_file(vectors: np.ndarray) -> bool:
+def _maps_whole_file(vectors: np.ndarray) -> TypeGuard[np.memmap]:
     """True when ``vectors`` is a C-ordered little-endian float32 memory map of all of its file's
     data (``np.load(mmap_mode="r")``), not a slice of one."""
     if not isinstance(vectors, np.memmap) or not vectors.filename or vectors.ndim != 2:

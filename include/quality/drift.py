@@ -36,7 +36,7 @@ def jaccard(first: set, second: set) -> float | None:
 
 
 def compare_versions(
-    current: Embeddings, previous: Embeddings, probe_words: list[str], top_k: int, previous_version: str
+    current: Embeddings, previous: Embeddings, probe_words: list[str], top_k: int, previous_version: str | None
 ) -> dict:
     """Drift of ``current`` against ``previous``: per probe word (in both vocabularies) the Jaccard
     overlap of its top-``top_k`` neighbours; the shared words whose neighbourhoods changed most

@@ -214,7 +214,7 @@ def compare_on_common_items(new: ItemScores, reference: ItemScores) -> dict:
     for name, scored in new.pairs.items():
         before = reference.pairs.get(name, {})
         common = sorted(scored.keys() & before.keys())
-        entry = {"value": None, "reference": None, "delta": None, "delta_se": None}
+        entry: dict[str, float | None] = {"value": None, "reference": None, "delta": None, "delta_se": None}
         if len(common) >= MIN_PAIRS:
             value, old, se = _paired_spearman([scored[i] for i in common], [before[i] for i in common])
             entry = {
@@ -229,11 +229,11 @@ def compare_on_common_items(new: ItemScores, reference: ItemScores) -> dict:
     if len(common_questions) >= MIN_QUESTIONS:
         ordered = sorted(common_questions)
         now = np.array([q in new.correct for q in ordered], dtype=np.float64)
-        before = np.array([q in reference.correct for q in ordered], dtype=np.float64)
-        differences = now - before
+        then = np.array([q in reference.correct for q in ordered], dtype=np.float64)
+        differences = now - then
         entry = {
             "value": round(float(now.mean()), 6),
-            "reference": round(float(before.mean()), 6),
+            "reference": round(float(then.mean()), 6),
             "delta": round(float(differences.mean()), 6),
             "delta_se": round(float(differences.std(ddof=1) / math.sqrt(len(ordered))), 6),
         }

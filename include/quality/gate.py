@@ -19,8 +19,9 @@ workers 1, seeds 1-3, ``simple_preprocess`` per line); the figures are in the co
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from include.quality.coverage import Coverage
 
@@ -193,7 +194,7 @@ def _metric_check(name: str, paired: dict | None, tolerance: float) -> GateCheck
 
 
 def decide(
-    facts: dict,
+    facts: Mapping[str, Any],
     champion: dict | None,
     tolerance: float,
     *,
@@ -237,13 +238,18 @@ def decide(
     compared_with = champion.get("version") if champion else None
     failed = [line for line in checks if line["status"] == FAILED]
     unknown = [line["name"] for line in checks if line["status"] == NOT_COMPUTABLE]
-    result = {
-        "compared_with": compared_with,
-        "tolerance": tolerance,
-        "deltas": deltas,
-        "checks": checks,
-        "contract_changes": contract_changes,
-    }
+
+    def verdict(decision: GateDecision, reason: str) -> GateResult:
+        return {
+            "decision": decision,
+            "reason": reason,
+            "compared_with": compared_with,
+            "tolerance": tolerance,
+            "deltas": deltas,
+            "checks": checks,
+            "contract_changes": contract_changes,
+        }
+
     failures = "; ".join(f"{line['name']} failed ({line['detail']}; needs {line['threshold']})" for line in failed)
     if contract_changes:
         changed = ", ".join(f"{field} {pair[0]!r} -> {pair[1]!r}" for field, pair in contract_changes.items())
@@ -254,20 +260,14 @@ def decide(
         )
         if failed:
             reason += f". Also: {failures}"
-        return {"decision": REJECTED, "reason": reason, **result}
+        return verdict(REJECTED, reason)
     if failed:
         against = f"against champion {compared_with}" if compared_with else "as the model's first version"
-        return {"decision": REJECTED, "reason": f"rejected {against}: {failures}", **result}
+        return verdict(REJECTED, f"rejected {against}: {failures}")
     not_computed = f"; not computable: {', '.join(unknown)}" if unknown else ""
     if champion is None:
-        return {
-            "decision": PROMOTED,
-            "reason": f"first version of this model: no champion to compare with, no check failed{not_computed}",
-            **result,
-        }
+        return verdict(
+            PROMOTED, f"first version of this model: no champion to compare with, no check failed{not_computed}"
+        )
     passed = sum(line["status"] == PASSED for line in checks)
-    return {
-        "decision": PROMOTED,
-        "reason": f"no check failed against champion {compared_with} ({passed} passed{not_computed})",
-        **result,
-    }
+    return verdict(PROMOTED, f"no check failed against champion {compared_with} ({passed} passed{not_computed})")

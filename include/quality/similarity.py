@@ -89,7 +89,7 @@ def undertraining(neighbours: dict[str, list[list]]) -> dict:
     high = sum(cosine >= UNDERTRAINED_COSINE for cosine in top1)
     share = high / len(top1) if top1 else None
     return {
-        "undertrained": bool(top1) and share >= UNDERTRAINED_SHARE,
+        "undertrained": share is not None and share >= UNDERTRAINED_SHARE,  # no probe word: False
         "probe_words": len(top1),
         "top1_at_or_above": high,
         "share": None if share is None else round(share, 4),

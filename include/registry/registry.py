@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Literal, TypedDict, overload
 
 from include.errors import NotInRegistryError
 from include.registry.names import (
@@ -154,6 +154,32 @@ class ModelRegistry:
         named, _ = self._read_alias(check_model_name(model), CHAMPION)
         return read_manifest(self.store, named) if named else None
 
+    @overload
+    def move_alias(
+        self,
+        model: str,
+        alias: str,
+        version: str,
+        *,
+        actor: str,
+        reason: str,
+        run_id: str | None = None,
+        forward_only: Literal[False] = False,
+    ) -> AliasMove: ...
+
+    @overload
+    def move_alias(
+        self,
+        model: str,
+        alias: str,
+        version: str,
+        *,
+        actor: str,
+        reason: str,
+        run_id: str | None = None,
+        forward_only: bool,
+    ) -> AliasMove | AliasKept: ...
+
     def move_alias(
         self,
         model: str,
@@ -179,7 +205,7 @@ class ModelRegistry:
             if current == version:
                 return self._record(model, alias, current, version, actor, reason, run_id, moved=False)
             named = read_manifest(self.store, current) if current else None
-            if forward_only and named and named.get("data_time", "") > mine.get("data_time", ""):
+            if forward_only and current and named and named.get("data_time", "") > mine.get("data_time", ""):
                 return AliasKept(
                     alias,
                     current,

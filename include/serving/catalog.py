@@ -43,8 +43,9 @@ from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings
 from include.errors import NotInRegistryError, PipelineInputError
 from include.quality.coverage import format_score
 from include.registry.names import CHAMPION, DEFAULT_MODEL, check_alias_name, check_model_name, model_of
-from include.registry.registry import ModelRegistry
+from include.registry.registry import AliasMove, ModelRegistry
 from include.storage.layout import LATEST_KEY, MANIFEST_FILE, MODELS, REGISTRY, data_store, version_key
+from include.storage.run_records import RunRecord
 from include.storage.store import LocalStore, Store
 from include.storage.versions import read_manifest
 
@@ -374,7 +375,9 @@ def scores_of(evaluation: dict) -> tuple[Score, ...]:
     """Every evaluation in a manifest's ``evaluation`` as a :class:`Score`: the named benchmarks
     first (WordSim-353, SimLex-999, analogies), others after by name. The value is the entry's
     ``spearman`` or ``accuracy``; its coverage the entry's ``scored``/``total``/``unit`` when present."""
-    names = [n for n in SCORE_LABELS if n in evaluation] + sorted(n for n in evaluation if n not in SCORE_LABELS)
+    names: list[str] = [n for n in SCORE_LABELS if n in evaluation] + sorted(
+        n for n in evaluation if n not in SCORE_LABELS
+    )
     scores = []
     for name in names:
         entry = evaluation.get(name)
@@ -521,7 +524,7 @@ class Catalog:
         with registry_errors():
             return self.registry.aliases(model)
 
-    def history(self, model: object, alias: str | None = None) -> list[dict]:
+    def history(self, model: object, alias: str | None = None) -> list[AliasMove]:
         """The alias moves of ``model`` (of ``alias`` only when given), newest first."""
         model = self.check_model(model)
         with registry_errors():
@@ -633,7 +636,7 @@ class Catalog:
                 raise NotFoundError(f"model {model!r} has no version {name!r}; its versions: {listed or '(none)'}")
             return name
         with registry_errors():
-            return self.registry.resolve(model, alias=alias or CHAMPION)
+            return self.registry.resolve(model, alias=check_alias_name(alias or CHAMPION))
 
     def summary(self, version: object) -> VersionSummary:
         """The row of one version (``latest`` allowed)."""
@@ -774,7 +777,7 @@ def _bounded_int(value: object, name: str, low: int, high: int) -> int:
     return min(number, high)
 
 
-def run_summary(record: dict | None, catalog: Catalog) -> dict:
+def run_summary(record: RunRecord | None, catalog: Catalog) -> dict:
     """What a DAG run made, from its run record (``include.storage.run_records``): ``{"outcome",
     "version", "reason", "published"}``; ``published`` says whether the named version can be opened.
     ``None`` record -> outcome ``None`` (the run made no record: another DAG, or still running)."""
@@ -797,7 +800,7 @@ def run_summary(record: dict | None, catalog: Catalog) -> dict:
     }
 
 
-def linked_version(record: dict | None, own_version: object, catalog: Catalog) -> str | None:
+def linked_version(record: RunRecord | None, own_version: object, catalog: Catalog) -> str | None:
     """The published version a finished task should link to, or ``None`` (then no link).
 
     ``record`` is the run's record: a run that ended ``unchanged`` names the existing identical

@@ -27,6 +27,7 @@ import sys
 
 from include.errors import PipelineInputError
 from include.registry.names import DEFAULT_MODEL
+from include.registry.registry import AliasMove
 from include.serving.model_store import ModelStore, UnknownWordError, versions_table
 
 
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _aliases_text(aliases: dict[str, str], history: list[dict]) -> str:
+def _aliases_text(aliases: dict[str, str], history: list[AliasMove]) -> str:
     lines = [f"{alias}\t{version}" for alias, version in aliases.items()] or ["(no aliases)"]
     lines.append("")
     lines.append("history (oldest first):")
@@ -77,13 +78,13 @@ def _aliases_text(aliases: dict[str, str], history: list[dict]) -> str:
 def _run(args, store: ModelStore) -> tuple[object, str]:
     """The command's result (for --json) and its text."""
     if args.command == "models":
-        result = {name: ModelStore(store=store.store, model=name).aliases() for name in store.model_names()}
-        text = "\n".join(f"{name}\t{' '.join(f'{a}={v}' for a, v in al.items())}" for name, al in result.items())
-        return result, text or "(no models yet)"
+        models = {name: ModelStore(store=store.store, model=name).aliases() for name in store.model_names()}
+        text = "\n".join(f"{name}\t{' '.join(f'{a}={v}' for a, v in al.items())}" for name, al in models.items())
+        return models, text or "(no models yet)"
     if args.command == "versions":
         store.registry.check_model(store.model)
-        result = store.describe_versions()
-        return result, versions_table(result, store.model)
+        summaries = store.describe_versions()
+        return summaries, versions_table(summaries, store.model)
     if args.command == "aliases":
         aliases, history = store.aliases(), store.history()
         return aliases, _aliases_text(aliases, history)
@@ -97,8 +98,8 @@ def _run(args, store: ModelStore) -> tuple[object, str]:
         return move, text
     model = store.load()
     if args.command == "vector":
-        result = {"version": model.version, "word": args.word, "vector": model.vector(args.word).tolist()}
-        return result, " ".join(f"{x:.6g}" for x in result["vector"])
+        vector = model.vector(args.word).tolist()
+        return {"version": model.version, "word": args.word, "vector": vector}, " ".join(f"{x:.6g}" for x in vector)
     if args.command == "tokens":
         words = model.tokens(" ".join(args.text))
         return {"version": model.version, "tokens": words, "in_vocab": [word in model for word in words]}, " ".join(
@@ -106,8 +107,8 @@ def _run(args, store: ModelStore) -> tuple[object, str]:
         )
     if args.command == "neighbours":
         pairs = model.neighbours(args.word, args.k)
-        result = {"version": model.version, "word": args.word, "neighbours": pairs}
-        return result, "\n".join(f"{word}\t{cosine:.4f}" for word, cosine in pairs)
+        found = {"version": model.version, "word": args.word, "neighbours": pairs}
+        return found, "\n".join(f"{word}\t{cosine:.4f}" for word, cosine in pairs)
     value = model.similarity(args.first, args.second)
     return {"version": model.version, "first": args.first, "second": args.second, "similarity": value}, f"{value:.6f}"
 

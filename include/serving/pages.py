@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from include.quality.coverage import format_score
+from include.registry.registry import AliasMove
 from include.serving.catalog import MAX_K, MAX_REASON_CHARS, MAX_WORD_CHARS, VersionSummary, check_shown
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -63,7 +64,7 @@ def theme_of(value: object) -> str | None:
 
 
 def _render(template: str, prefix: str, **values) -> str:
-    defaults = {
+    defaults: dict[str, object] = {
         "word": None,
         "k": None,
         "a": None,
@@ -91,7 +92,7 @@ def render_versions(prefix: str, sections: list[dict], latest: str | None = None
 
 
 def render_model(
-    prefix: str, model: str, aliases: dict[str, str], listing: dict, history: list[dict], theme: str | None = None
+    prefix: str, model: str, aliases: dict[str, str], listing: dict, history: list[AliasMove], theme: str | None = None
 ) -> str:
     """One model: its aliases, a page of its versions (:meth:`Catalog.page`), its alias history (newest first)."""
     listing = {key: value for key, value in listing.items() if key != "model"}

@@ -55,7 +55,7 @@ def evaluate_embeddings(
             embeddings, before, champion["version"] if champion else None, probe_words, int(top_k)
         )
     log.info("evaluation of a version of %s (corpus %s): %s", model, corpus_id, facts["evaluation"])
-    if champion:
+    if champion and facts["overlap"] is not None:  # measured whenever there is a champion
         log.info(
             "against champion %s: paired %s, neighbour overlap %s",
             champion["version"],

@@ -7,10 +7,10 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from include.errors import PipelineInputError
 from include.steps.run_conf import check_conf_keys, check_params, check_run_contract
@@ -42,7 +42,7 @@ class IngestFacts(TypedDict):
     bytes: int
     bad_bytes: int
     shards: int  #: how many ``tokenize_to_parquet`` tasks to map
-    reused_partitions: list[str]  #: partitions committed from the same files earlier: not tokenized again
+    reused_partitions: int  #: how many partitions were committed from the same files earlier: not tokenized again
 
 
 def ingest_text(
@@ -103,7 +103,13 @@ def ingest_text(
         corpus_id=identity,
         dated=plan.dated,
         partitions=[name for name, _ in plan.sources],
-        **totals,
+        files=totals["files"],
+        skipped_files=totals["skipped_files"],
+        lines=totals["lines"],
+        bytes=totals["bytes"],
+        bad_bytes=totals["bad_bytes"],
+        shards=totals["shards"],
+        reused_partitions=totals["reused_partitions"],
     )
 
 
@@ -119,7 +125,7 @@ def ingest_corpus(
     plan: PartitionPlan | None = None,
     max_shards: int = 1,
     is_current: Callable[[str, dict[str, str]], bool] | None = None,
-) -> dict:
+) -> dict[str, int]:
     """Read every file of ``corpus`` once and write ``manifest_path`` (JSON).
 
     ``corpus`` is a resolved, confined location, local or an object-store URL (see
@@ -142,7 +148,7 @@ def ingest_corpus(
     located = [(partition, found) for partition, source in plan.sources for found in source.files()]
     if not located:
         raise PipelineInputError(f"corpus_path '{corpus.path}' holds no .txt, .gz or .bz2 file")
-    entries = []
+    entries: list[dict[str, Any]] = []
     for number, (partition, found) in enumerate(located, start=1):
         path = found.path
         reader = TextFileReader(path, corpus=corpus)
@@ -217,7 +223,7 @@ def current_partitions(entries: list[dict], is_current: Callable[[str, dict[str,
     return sorted(name for name, files in inputs.items() if files and is_current(name, files))
 
 
-def plan_shards(entries: list[dict], max_shards: int, skip_partitions: list[str] = ()) -> list[dict]:
+def plan_shards(entries: list[dict], max_shards: int, skip_partitions: Collection[str] = ()) -> list[dict]:
     """Split the readable files of each partition (but ``skip_partitions``) into at most
     ``max_shards`` groups of similar total size (largest file first into the lightest group). Returns
     ``[{"partition": name, "shard": i, "files": [entry index, ...]}, ...]``, ``shard`` numbered

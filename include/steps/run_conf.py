@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from include.errors import PipelineInputError
+
+if TYPE_CHECKING:
+    from include.registry.contract import Contract
 
 
 def check_conf_keys(conf: dict, known: Iterable[str]) -> None:
@@ -36,7 +40,7 @@ def check_params(params: Mapping) -> None:
         settings(**{name: value for name, value in params.items() if name in names})
 
 
-def check_run_contract(store, params: Mapping, tokenizer: str) -> tuple[dict, dict]:
+def check_run_contract(store, params: Mapping, tokenizer: str) -> tuple[Contract, dict[str, tuple]]:
     """The run's contract (``vector_size``, ``tokenizer``, ``phrases``) and how it differs from its
     model's champion: :class:`include.errors.ContractError` when it does and ``params`` do not set
     ``allow_contract_change`` (see :func:`include.registry.contract.check_contract`)."""

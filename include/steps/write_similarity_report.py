@@ -8,7 +8,7 @@ import io
 import logging
 import tempfile
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from include.storage.atomic_io import write_json_atomic, write_text_atomic
 from include.storage.layout import data_store
 from include.storage.version_files import record_written, relocated
 from include.storage.versions import read_manifest
+
+if TYPE_CHECKING:
+    from include.steps.evaluate_embeddings import EvaluationFacts
+    from include.steps.train_word2vec import EpochsChoice
 
 log = logging.getLogger(__name__)
 REPORT_SCHEMA_VERSION = 1
@@ -236,9 +240,9 @@ def write_similarity_report(
     top_k: int,
     gate_tolerance: float,
     parity: dict,
-    evaluation: dict,
+    evaluation: EvaluationFacts,
     neighbour_table: dict,
-    epochs_choice: dict | None = None,
+    epochs_choice: EpochsChoice | None = None,
     contract_changes: dict | None = None,
 ) -> ReportFacts:
     """The whole ``write_similarity_report`` task for the version of ``model`` being built at
@@ -310,8 +314,10 @@ def write_similarity_report(
         with store.writer(f"{prefix}/report", Path(scratch)) as out:
             paths = write_report(report, embeddings, out.folder)
         record_written(store, run_id, "write_similarity_report", out.files, under="report")
+    located = relocated(paths, out.folder, store, f"{prefix}/report")
     return ReportFacts(
-        **relocated(paths, out.folder, store, f"{prefix}/report"),
+        report_json=located["report_json"],
+        report_html=located["report_html"],
         decision=gate["decision"],
         reason=gate["reason"],
         max_abs_diff=parity["max_abs_diff"],

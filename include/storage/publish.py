@@ -65,9 +65,9 @@ def version_id(run_time: datetime, digest: str) -> str:
     return f"{stamp}-{digest[:8]}"
 
 
-def library_versions() -> dict[str, str]:
+def library_versions() -> dict[str, str | None]:
     """Installed versions of the libraries a model depends on, and Python's."""
-    versions = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
             versions[name] = metadata.version(name)

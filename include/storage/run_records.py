@@ -9,7 +9,7 @@ A record that cannot be written (a full disk) is still kept in this process's me
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypedDict
+from typing import TypedDict, Unpack
 
 from include.errors import PipelineInputError
 from include.storage.layout import data_store, run_record_key
@@ -42,7 +42,7 @@ class RunRecord(TypedDict, total=False):
 
 
 #: run id -> the record whose last write failed (read before the store, dropped once a write succeeds)
-_UNWRITTEN: dict[str, dict] = {}
+_UNWRITTEN: dict[str, RunRecord] = {}
 
 
 def run_record_path(run_id: str) -> str:
@@ -50,13 +50,13 @@ def run_record_path(run_id: str) -> str:
     return data_store().key_url(run_record_key(run_id))
 
 
-def update_run_record(run_id: str, **facts) -> RunRecord:
+def update_run_record(run_id: str, /, **facts: Unpack[RunRecord]) -> RunRecord:
     """Merge ``facts`` into the run's record (``failures`` entries accumulate); return the record.
     Raises the ``OSError`` when the file cannot be written; the record is then kept in memory."""
     try:
-        record = dict(read_run_record(run_id) or {"run_id": run_id})
+        record = (read_run_record(run_id) or RunRecord(run_id=run_id)).copy()
     except (OSError, PipelineInputError):  # the store cannot be read either: start from what is known
-        record = {"run_id": run_id}
+        record = RunRecord(run_id=run_id)
     failures = record.get("failures", []) + facts.pop("failures", [])
     record.update(facts)
     if failures:

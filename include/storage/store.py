@@ -43,8 +43,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from include.errors import PipelineInputError
+
+if TYPE_CHECKING:  # publish imports this module
+    from include.storage.publish import FileEntry
 
 #: fsspec protocols whose backend offers both create-only writes and compare-and-swap here.
 CONDITIONAL_PROTOCOLS = ("s3", "s3a")
@@ -92,7 +96,7 @@ class Written:
     block's prefix) to ``{"sha256", "bytes"}``, computed once from the local file."""
 
     folder: Path
-    files: dict[str, dict] = field(default_factory=dict)
+    files: dict[str, FileEntry] = field(default_factory=dict)
 
     def publish(self, put: Callable[[Path, str], None]) -> None:
         """Checksum every file of :attr:`folder` (once, recorded in :attr:`files`) and hand it to

@@ -4,18 +4,19 @@ sha256 computed once, while writing), and ``publish`` lists them all in the mani
 from __future__ import annotations
 
 from include.storage.layout import files_list_key, staging_key
+from include.storage.publish import FileEntry
 from include.storage.store import Store
 
 
-def record_written(store: Store, run_id: str, task_id: str, files: dict[str, dict], under: str = "") -> None:
+def record_written(store: Store, run_id: str, task_id: str, files: dict[str, FileEntry], under: str = "") -> None:
     """Record ``files`` (relative to ``under`` inside the version folder) as written by ``task_id``."""
     prefix = f"{under.strip('/')}/" if under.strip("/") else ""
     store.put_json(files_list_key(run_id, task_id), {prefix + name: entry for name, entry in files.items()})
 
 
-def written_files(store: Store, run_id: str) -> dict[str, dict]:
+def written_files(store: Store, run_id: str) -> dict[str, FileEntry]:
     """Every version file run ``run_id``'s tasks recorded: key inside the version -> {sha256, bytes}."""
-    merged: dict[str, dict] = {}
+    merged: dict[str, FileEntry] = {}
     folder = f"{staging_key(run_id)}/files"
     for name in sorted(store.files(folder)):
         merged.update(store.read_json(f"{folder}/{name}"))

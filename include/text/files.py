@@ -127,7 +127,8 @@ class TextFileReader:
                 stream = io.TextIOWrapper(
                     self._decompressed(hashing), encoding="utf-8", errors="surrogateescape", newline=None
                 )
-                stream._CHUNK_SIZE = _READ_BYTES  # decode a MiB at a time, not 8 KiB
+                # decode a MiB at a time, not 8 KiB (a CPython TextIOWrapper attribute typeshed leaves out)
+                stream._CHUNK_SIZE = _READ_BYTES  # type: ignore[attr-defined]
                 while True:
                     chunk = stream.read(self.read_chars)
                     if not chunk:
@@ -166,7 +167,7 @@ class TextFileReader:
                     pass
         except (OSError, EOFError, zlib.error, lzma.LZMAError) as error:
             if opened is not None and replaced_while_read(error):
-                raise CorpusReplacedWhileRead(self.path, opened.etag) from error
+                raise CorpusReplacedWhileRead(str(self.path), opened.etag) from error
             raise PipelineInputError(f"corpus file '{self.path}' is corrupt or unreadable: {error}") from error
         self.sha256 = hashing.sha256.hexdigest()
         self.size = hashing.size

@@ -17,8 +17,9 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypedDict
 
 from include.errors import PipelineInputError
 from include.storage.atomic_io import replace_dir, write_json_atomic
@@ -141,7 +142,7 @@ def iter_token_rows(path: Path, reader: TextFileReader | None = None) -> Iterato
         yield from zip(lines.tolist(), chunks.tolist(), tokens.to_pylist())
 
 
-def iter_token_batches(path: Path, reader: TextFileReader | None = None):
+def iter_token_batches(path: Path | str, reader: TextFileReader | None = None):
     """Yield ``(lines, chunks, tokens)`` batches for one file: numpy line and chunk numbers and a
     ``list<string>`` Arrow array, the same rows as :func:`iter_token_rows` in the same order.
 
@@ -211,12 +212,22 @@ def iter_token_batches(path: Path, reader: TextFileReader | None = None):
         )
 
 
+class ShardTotals(TypedDict):
+    """What :func:`write_token_file` wrote (also kept beside the part file as JSON)."""
+
+    rows: int
+    tokens: int
+    files: int
+    sources: list[str]  #: the files' sha256, in order
+    inputs: dict[str, str]  #: file path -> sha256
+
+
 def write_token_file(
     entries: list[dict],
     out_path: Path,
     progress_every: int = 100_000,
     corpus: CorpusLocation | Path | str | None = None,
-) -> dict:
+) -> ShardTotals:
     """Tokenize the files of ingest manifest ``entries`` into one Parquet file at ``out_path``.
 
     The files are read through ``corpus`` (the manifest's corpus: a local folder or file, or a URL;
@@ -236,7 +247,7 @@ def write_token_file(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(f".{out_path.name}.partial")
     schema = token_schema()
-    totals = {"rows": 0, "tokens": 0, "files": 0, "sources": [], "inputs": {}}
+    totals = ShardTotals(rows=0, tokens=0, files=0, sources=[], inputs={})
     pending: list = []
     pending_rows = pending_tokens = 0
     next_report = progress_every
@@ -331,7 +342,7 @@ def part_file_name(shard: int) -> str:
     return f"part-{shard:05d}.parquet"
 
 
-def partition_summary(shard_totals: list[dict], seconds: float) -> dict:
+def partition_summary(shard_totals: Sequence[Mapping[str, Any]], seconds: float) -> dict:
     """A partition's ``_SUCCESS.json``: rows, tokens, files, the sources' sha256 sorted, ``inputs``
     (each file's path and sha256), the ``tokenizer`` version that made it, seconds, and ``parts``
     (the part files that belong to it, when the shards' totals name them)."""
@@ -350,7 +361,7 @@ def partition_summary(shard_totals: list[dict], seconds: float) -> dict:
     return summary
 
 
-def write_partition_summary(partition_dir: Path, shard_totals: list[dict], seconds: float) -> dict:
+def write_partition_summary(partition_dir: Path, shard_totals: Sequence[Mapping[str, Any]], seconds: float) -> dict:
     """Write :func:`partition_summary` as ``_SUCCESS.json`` into a local partition folder."""
     summary = partition_summary(shard_totals, seconds)
     write_json_atomic(partition_dir / "_SUCCESS.json", summary)
