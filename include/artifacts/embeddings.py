@@ -177,4 +177,5 @@ def load_embeddings(folder: Path, mmap: bool = False) -> Embeddings:
         raise PipelineInputError(
             f"'{vocab_path}' has {len(index_to_word)} words but '{embeddings_path}' has {vectors.shape[0]} rows"
         )
+    # n unique indices in 0..n-1 filled every slot: no None is left, which mypy cannot follow
     return Embeddings(vectors=vectors, word_to_index=word_to_index, index_to_word=index_to_word)  # type: ignore[arg-type]
