@@ -74,7 +74,7 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 test: venv test-deps lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 tests
 
 clean:
 	rm -rf $(AIRFLOW_HOME) $(VENV)

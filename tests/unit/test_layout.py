@@ -5,7 +5,7 @@ pipeline; ``text`` reads and tokenizes files; ``artifacts`` writes and reads the
 holds; ``quality`` judges embeddings without knowing where they are stored; ``registry`` names models,
 versions and aliases above ``storage``; ``steps`` are the
 tasks, using everything below; ``serving`` uses published versions and never runs a step.
-``errors`` and ``settings`` are shared by all. A new import against these directions fails here.
+``errors``, ``settings`` and ``versions`` (the declared code versions) are shared by all. A new import against these directions fails here.
 """
 
 import ast
@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.conftest import PROJECT_ROOT
 
 INCLUDE = PROJECT_ROOT / "include"
-SHARED = {"errors", "settings"}
+SHARED = {"errors", "settings", "versions"}
 ALLOWED = {
     "storage": SHARED,
     "text": SHARED | {"storage"},
@@ -44,7 +44,7 @@ def include_imports(path: Path) -> set[str]:
 
 def test_every_module_lives_in_a_package_of_its_role():
     loose = sorted(p.name for p in INCLUDE.glob("*.py"))
-    assert loose == ["__init__.py", "cli.py", "errors.py", "settings.py"], loose
+    assert loose == ["__init__.py", "cli.py", "errors.py", "settings.py", "versions.py"], loose
 
 
 def test_packages_import_only_in_the_allowed_directions():
