@@ -5,7 +5,8 @@ pipeline; ``text`` reads and tokenizes files; ``artifacts`` writes and reads the
 holds; ``quality`` judges embeddings without knowing where they are stored; ``registry`` names models,
 versions and aliases above ``storage``; ``steps`` are the
 tasks, using everything below; ``serving`` uses published versions and never runs a step.
-``errors``, ``settings`` and ``versions`` (the declared code versions) are shared by all. A new import against these directions fails here.
+``errors``, ``settings`` and ``versions`` (the declared code versions) are shared by all.
+A new import against these directions fails here.
 """
 
 import ast
