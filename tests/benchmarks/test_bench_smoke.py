@@ -45,7 +45,8 @@ def test_bench_runs_and_prints_the_table(tmp_path):
     assert re.search(
         r"^make run, data root local / S3 \(moto\) .* the S3 data root costs [+-]\d+%", result.stdout, re.M
     )
-    assert "succeeded: promoted" in (tmp_path / "make-run-s3-root.log").read_text()
+    # the synthetic corpus at 5 epochs may be judged collapsed by the gate: published either way, whole
+    assert re.search(r"succeeded: (promoted|rejected)\.", (tmp_path / "make-run-s3-root.log").read_text())
     assert re.search(r"^gensim training alone \(the floor\) +\d+\.\d+ s", result.stdout, re.M)
     pair_line = r"^  pair (\d): gensim training alone [\d.]+ s, then make run [\d.]+ s: ([\d.]+)x$"
     pairs = re.findall(pair_line, result.stdout, re.M)
@@ -56,7 +57,8 @@ def test_bench_runs_and_prints_the_table(tmp_path):
         re.M,
     )
     assert median and median.group(1) == min((ratio for _, ratio in pairs), key=float), "the lower middle of two"
-    assert "succeeded: promoted" in (tmp_path / "make-run-pair-2.log").read_text()
+    # the synthetic corpus at 5 epochs may be judged collapsed by the gate: published either way, whole
+    assert re.search(r"succeeded: (promoted|rejected)\.", (tmp_path / "make-run-pair-2.log").read_text())
     assert not (tmp_path / "data-pair-2").exists(), "each pair's data root is removed once measured"
     tasks = dict(re.findall(r"^  (\w+) +(\d+\.\d+)", result.stdout, re.M))
     for task_id in ("ingest_text", "tokenize_to_parquet", "train_word2vec", "write_similarity_report", "publish"):
