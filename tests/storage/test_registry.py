@@ -14,14 +14,6 @@ from include.registry.registry import AliasKept, ModelRegistry, alias_key
 from include.storage.store import open_store
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return open_store(tmp_path / "root")
-    bucket = request.getfixturevalue("s3_bucket")
-    return open_store(f"{bucket}/prefix")
-
-
 def publish(store, version, *, model=None, data_time="2026-11-01T00:00:00+00:00", vector_size=16, phrases=0):
     """A published version as far as the registry can tell: its manifest (and one file)."""
     manifest = {
@@ -80,7 +72,6 @@ def test_gate_moves_forward_only_a_person_may_roll_back_and_every_move_is_record
 
 def _race(root: str, version: str, barrier, results) -> None:
     from include.registry.registry import ModelRegistry
-    from include.storage.store import open_store
 
     store = open_store(root)
     barrier.wait()

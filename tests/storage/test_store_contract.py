@@ -16,14 +16,6 @@ from include.storage.store import (
 )
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return open_store(tmp_path / "root")
-    bucket = request.getfixturevalue("s3_bucket")
-    return open_store(f"{bucket}/prefix")
-
-
 def test_bytes_json_and_listing(store, tmp_path):
     assert store.read_versioned("a/b.json") is None
     store.put_json("a/b.json", {"x": 1})
