@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -507,7 +508,33 @@ def wait_until_up(settings: Settings, started: dict[str, subprocess.Popen]) -> d
         status, answer = get_json(health_url)
         if status == 200 and isinstance(answer, dict):
             health = answer
+    wait_for_celery_workers(settings, started)
     return health
+
+
+def wait_for_celery_workers(settings: Settings, started: dict[str, subprocess.Popen], timeout: float = 180) -> None:
+    """Return once every Celery worker has logged Celery's ``<hostname> ready.`` line, so that a
+    run triggered right after ``start`` is shared by all workers (a worker still importing would
+    leave every task to the first one). Exit if a worker dies or is not ready within ``timeout``."""
+    waiting = [name for name in started if name.startswith("celery-worker-")]
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for name in list(waiting):
+            log_path = settings.home / "logs" / f"{name}.log"
+            if started[name].poll() is not None:
+                raise SystemExit(f"{name} exited with code {started[name].returncode}; {log_path}:\n{tail(log_path)}")
+            text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+            if re.search(r"\bw\d+@\S+ ready\.", text):
+                print(f"{name} ready", flush=True)
+                waiting.remove(name)
+        if waiting and time.monotonic() > deadline:
+            name = waiting[0]
+            raise SystemExit(
+                f"{name} not ready within {timeout:.0f}s; {settings.home / 'logs' / (name + '.log')}:\n"
+                f"{tail(settings.home / 'logs' / (name + '.log'))}"
+            )
+        if waiting:
+            time.sleep(1)
 
 
 def stop() -> int:
