@@ -19,6 +19,14 @@ _ASCII_TABLE = bytes(c + 32 if 65 <= c <= 90 else c if c in _TOKEN_BYTES or c ==
 _MIN_LEN, _MAX_LEN = 2, 15  # simple_preprocess defaults
 
 
+def tokenize_text(text: str) -> list[str]:
+    """Tokens of ``text``, by :func:`gensim.utils.simple_preprocess` itself (the rule for any text,
+    and the reference the block kernel equals on ASCII)."""
+    from gensim.utils import simple_preprocess
+
+    return simple_preprocess(text)
+
+
 def tokenize_block(text: str):
     """Tokens of each line of ``text`` (lines split on ``\\n``; a final ``\\n`` ends the last line
     and adds none) as a ``pyarrow.ListArray`` of ``list<string>``, one entry per line, equal to
@@ -35,8 +43,6 @@ def tokenize_lines(lines: list[str]):
     """Tokens of each line (no line may hold ``\\n``) as a ``pyarrow.ListArray``, one entry per
     line, equal to ``[simple_preprocess(line) for line in lines]``."""
     import pyarrow as pa
-
-    from include.text.tokens import tokenize_text
 
     is_ascii = np.fromiter((line.isascii() for line in lines), dtype=bool, count=len(lines))
     if is_ascii.all():

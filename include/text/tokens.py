@@ -24,6 +24,7 @@ from typing import Any, TypedDict
 from include.errors import PipelineInputError
 from include.storage.atomic_io import replace_dir, write_json_atomic
 from include.storage.corpus_location import CorpusChanged, CorpusLocation
+from include.text.fast_tokens import tokenize_block, tokenize_text
 from include.text.files import BLOCK_CHARS, LINES, TextFileReader
 from include.text.prefetch import prefetched
 from include.versions import TOKENIZER_VERSION
@@ -54,13 +55,6 @@ def token_schema():
             ("tokens", pa.list_(pa.string())),
         ]
     )
-
-
-def tokenize_text(text: str) -> list[str]:
-    """Tokens of ``text``, by :func:`gensim.utils.simple_preprocess` itself."""
-    from gensim.utils import simple_preprocess
-
-    return simple_preprocess(text)
 
 
 def is_exact_cut_after(char: str) -> bool:
@@ -128,8 +122,6 @@ class LineTokenizer:
 def _tokenize_piece(text: str) -> list[str]:
     """Tokens of one piece of a line: the block kernel for ASCII, else gensim."""
     if text.isascii() and "\n" not in text:
-        from include.text.fast_tokens import tokenize_block
-
         return tokenize_block(text).to_pylist()[0]
     return tokenize_text(text)
 
@@ -152,8 +144,6 @@ def iter_token_batches(path: Path | str, reader: TextFileReader | None = None):
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from include.text.fast_tokens import tokenize_block
 
     reader = reader or TextFileReader(path)
 
@@ -372,23 +362,6 @@ def tokenizer_version() -> str:
     """The tokenizer's declared version (:data:`include.versions.TOKENIZER_VERSION`): a committed
     partition made by another version is tokenized again rather than reused."""
     return TOKENIZER_VERSION
-
-
-def partition_is_current(partition_dir: Path, inputs: dict[str, str]) -> bool:
-    """True when the committed partition ``partition_dir`` was made from exactly ``inputs``
-    (``{path: sha256}``) by this tokenizer, so tokenizing them again would give the same rows."""
-    try:
-        summary = read_partition_summary(partition_dir)
-    except (OSError, ValueError):
-        return False
-    return summary.get("inputs") == dict(sorted(inputs.items())) and summary.get("tokenizer") == tokenizer_version()
-
-
-def read_partition_summary(partition_dir: Path) -> dict:
-    """The ``_SUCCESS.json`` of a committed partition."""
-    import json
-
-    return json.loads((Path(partition_dir) / "_SUCCESS.json").read_text(encoding="utf-8"))
 
 
 #: :func:`iter_token_arrays` reads token rows in batches of about this many bytes of Arrow memory.

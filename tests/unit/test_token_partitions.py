@@ -9,7 +9,7 @@ from include.steps.ingest_text import ingest_text, plan_shards
 from include.steps.tokenize_to_parquet import tokenize_to_parquet
 from include.storage.layout import data_store
 from include.storage.partitions import read_partition_summary
-from include.text.tokens import tokenize_text
+from include.text.fast_tokens import tokenize_text
 
 
 def test_shards_balance_sizes_within_each_partition():

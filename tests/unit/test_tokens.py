@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from include.errors import PipelineInputError
 from include.steps.ingest_text import ingest_corpus, read_manifest
+from include.text.fast_tokens import tokenize_text
 from include.text.files import BLOCK_CHARS, TextFileReader
 from include.text.tokens import (
     MAX_SENTENCE_TOKENS,
@@ -26,7 +27,6 @@ from include.text.tokens import (
     iter_token_lists,
     iter_token_rows,
     tokenize_files,
-    tokenize_text,
 )
 
 # --- tokenize_text ------------------------------------------------------------------------------
