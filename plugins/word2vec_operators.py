@@ -10,7 +10,6 @@ task at once with :class:`AirflowFailException`; every other error is left to Ai
 
 from __future__ import annotations
 
-import errno
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -19,8 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 from airflow.sdk import Asset, AssetAlias, BaseOperator, XComArg
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from word2vec_links import ModelReportLink
-
-from include.errors import ParityError, PipelineInputError, VersionConflictError
 
 if TYPE_CHECKING:  # the step modules import gensim, pyarrow...: only their types here
     from include.steps.evaluate_embeddings import EvaluationFacts
@@ -65,71 +62,19 @@ def run_time(context: Any) -> datetime:
 
 def record_failure(context: Any) -> None:
     """Task failure callback (the task failed for good): remove what the run half-built, and add the
-    error to the run's record so ``make run`` can print it."""
-    from include.storage.layout import data_store
-    from include.storage.run_records import RunOutcome, update_run_record
-    from include.storage.sweep import abandon_run
+    error to the run's record so ``make run`` can print it (:func:`include.storage.failures.fail_run`)."""
+    from include.storage.failures import fail_run
 
-    error = context.get("exception")
-    task_id = context["ti"].task_id
-    try:  # the run failed for good: nothing it half-built stays behind (it frees a full disk too)
-        abandon_run(data_store(), context["run_id"])
-    except Exception as cleanup_error:
-        log.warning("could not remove what run %s half-built: %s", context["run_id"], cleanup_error)
-    update_run_record(
-        context["run_id"],
-        outcome=RunOutcome.FAILED,
-        failures=[{"task_id": task_id, "error": f"{type(error).__name__}: {error}" if error else "unknown"}],
-    )
-
-
-def failed_elsewhere(context: Any) -> str | None:
-    """When another task of this run failed for good and its failure callback removed what the run
-    had built (its record says so, and the run's staging prefix is gone), those tasks, as
-    ``"task_a, task_b"``; else ``None`` (also when the store cannot tell: the task's own error
-    then decides). A run cleared and started again writes its staging anew, so it retries as usual."""
-    from include.storage.layout import data_store, staging_key
-    from include.storage.run_records import RunOutcome, read_run_record
-
-    try:
-        record = read_run_record(context["run_id"]) or {}
-        if record.get("outcome") != RunOutcome.FAILED:
-            return None
-        others = [f["task_id"] for f in record.get("failures", []) if f.get("task_id") != context["ti"].task_id]
-        if not others or data_store().files(staging_key(context["run_id"])):
-            return None
-    except Exception:  # a hint only: the task's own error is what counts
-        return None
-    return ", ".join(dict.fromkeys(others))
-
-
-def storage_options_from_connection(connection: Any) -> dict:
-    """fsspec/s3fs options from an Airflow connection (e.g. ``aws_default``): login and password as
-    the access key and secret, the extra's ``endpoint_url``, ``region_name`` and
-    ``aws_session_token``, and any ``storage_options`` in the extra passed on as they are (e.g.
-    ``s3_additional_kwargs`` for SSE-KMS, ``config_kwargs`` for path-style addressing)."""
-    extra = connection.extra_dejson or {}
-    options: dict = dict(extra.get("storage_options", {}))
-    if connection.login:
-        options["key"] = connection.login
-    if connection.password:
-        options["secret"] = connection.password
-    if extra.get("aws_session_token"):
-        options["token"] = extra["aws_session_token"]
-    client = dict(options.get("client_kwargs", {}))
-    for name in ("endpoint_url", "region_name"):
-        if extra.get(name):
-            client[name] = extra[name]
-    if client:
-        options["client_kwargs"] = client
-    return options
+    fail_run(context["run_id"], context["ti"].task_id, context.get("exception"))
 
 
 def configure_storage_from_connection() -> None:
     """When ``EMBEDDINGS_STORAGE_CONN_ID`` names an Airflow connection, the data root's store uses
-    its credentials and endpoint instead of the library's own chain (``AWS_*``, profiles, roles)."""
+    its credentials and endpoint (:func:`include.storage.options.storage_options_from_connection`)
+    instead of the library's own chain (``AWS_*``, profiles, roles)."""
     import os
 
+    from include.storage.options import storage_options_from_connection
     from include.storage.store import configure
 
     conn_id = os.environ.get("EMBEDDINGS_STORAGE_CONN_ID", "").strip()
@@ -189,31 +134,20 @@ class PipelineStepOperator(BaseOperator):
             release_memory(self.task_id)
 
     def _run_mapping_errors(self, context: Any) -> Mapping[str, Any]:
+        """``run``, with an error no retry can mend (:func:`include.storage.failures.reason_not_to_retry`:
+        bad input, parity, a version conflict, a run already failed elsewhere, a full disk) raised as
+        ``AirflowFailException``; any other error is left to Airflow's retries."""
         try:
             return self.run(context)
-        except (PipelineInputError, ParityError, VersionConflictError) as error:
-            raise AirflowFailException(str(error)) from error
         except (AirflowSkipException, AirflowFailException):
             raise
         except Exception as error:
-            failed = failed_elsewhere(context)
-            if failed:
-                # a sibling failed for good and the run's half-built version is gone: retrying waits for nothing
-                raise AirflowFailException(
-                    f"{type(error).__name__}: {error} (run {context['run_id']} had already failed in {failed}, which "
-                    "removed what the run had built: clear the run from train_word2vec to build it again)"
-                ) from error
-            if not isinstance(error, OSError) or error.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            from include.storage.paths import data_root
+            from include.storage.failures import reason_not_to_retry
 
-            # a full disk stays full over a retry delay: fail now, say where, publish nothing.
-            # A failed write() names no file (only open() does): then name the folder written to.
-            where = f"'{error.filename}'" if error.filename else f"under the data root '{data_root()}'"
-            raise AirflowFailException(
-                f"disk full while writing {where} ({error.strerror}); free space under the data root, "
-                "then clear the task to retry"
-            ) from error
+            reason = reason_not_to_retry(error, context["run_id"], self.task_id)
+            if reason is None:
+                raise
+            raise AirflowFailException(reason) from error
 
     def run(self, context: Any) -> Mapping[str, Any]:  # pragma: no cover - every subclass overrides it
         raise NotImplementedError

@@ -197,3 +197,23 @@ def test_every_task_logs_its_process_peak_and_current_memory_also_when_it_fails(
     [line] = [r.getMessage() for r in caplog.records if "peak RSS" in r.getMessage()]
     peak, now = (float(n) for n in re.findall(r"([\d.]+) MiB", line))
     assert line.startswith("ingest_text: peak RSS of this process") and 0 < now <= peak
+
+
+def test_disk_full_on_an_object_store_root_names_the_local_scratch_folder(s3_bucket, monkeypatch):
+    """A failed write() names no file; with the data root on S3 the task wrote only to its local
+    scratch folder, so that is the folder named (not the local ``data/``, which it never wrote)."""
+    import errno
+    import tempfile
+
+    monkeypatch.setenv("EMBEDDINGS_DATA_DIR", f"{s3_bucket}/root")
+
+    class FillsTheDisk(ops.PipelineStepOperator):
+        def run(self, context):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(AirflowFailException) as failed:
+        ops.PipelineStepOperator.execute(FillsTheDisk(task_id="fills_the_disk"), _context())
+    assert str(failed.value) == (
+        f"disk full while writing under '{tempfile.gettempdir()}' (No space left on device); free space there, "
+        "then clear the task to retry"
+    )
