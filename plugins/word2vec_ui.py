@@ -19,8 +19,6 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 from word2vec_links import APP_PREFIX, ModelReportLink, app_prefix
 
-DAG_ID = "word2vec_embeddings"
-
 
 class LazyASGIApp:
     """An ASGI app that builds the real one (``factory()``) on its first request: the api-server
@@ -46,6 +44,8 @@ class LazyASGIApp:
 def create_app():
     """The versions browser as a FastAPI app (mounted at :data:`APP_PREFIX` by the api-server)."""
     from word2vec_ui_app import build_app
+
+    from include.steps.run_params import DAG_ID
 
     return build_app(DAG_ID, app_prefix)
 

@@ -15,9 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-DAG_ID = "word2vec_embeddings"
-
-
 EXIT_FAILED, EXIT_BAD_CONF, EXIT_REJECTED = 1, 2, 3
 
 
@@ -50,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from airflow.sdk.exceptions import ParamValidationError
     from airflow.utils.state import DagRunState
 
+    from include.steps.run_params import DAG_ID
     from include.storage.layout import data_store, version_key
     from include.storage.run_records import read_run_record
 

@@ -1,4 +1,6 @@
-"""Checks on a DAG run's configuration that JSON-schema Params cannot express."""
+"""Checks on a DAG run's configuration: its keys, each value against its Param's JSON schema (the
+one :mod:`include.steps.run_params` declares for the DAG too), and the cross-field rules a schema
+cannot express. Each raises :class:`include.errors.PipelineInputError` naming the Param."""
 
 from __future__ import annotations
 
@@ -22,13 +24,34 @@ def check_conf_keys(conf: dict, known: Iterable[str]) -> None:
         )
 
 
+def check_param_values(params: Mapping) -> None:
+    """Validate each value of ``params`` that is a Param against its JSON schema in
+    :data:`include.steps.run_params.PARAMS` (the same validator the DAG's trigger form and REST API
+    use); names that are not Params are left to :func:`check_conf_keys`. Raises
+    :class:`PipelineInputError` naming the first Param at fault, e.g.
+    ``Param 'window': 0 is less than the minimum of 1``."""
+    from jsonschema import FormatChecker, validate
+    from jsonschema.exceptions import ValidationError
+
+    from include.steps.run_params import PARAMS
+
+    for name, value in params.items():
+        if name not in PARAMS:
+            continue
+        try:
+            validate(value, PARAMS[name], format_checker=FormatChecker())
+        except ValidationError as error:
+            raise PipelineInputError(f"Param {name!r}: {error.message}") from None
+
+
 def check_params(params: Mapping) -> None:
     """Refuse a combination of Params that each pass their JSON schema but cannot train together
     (``negative: 0`` with ``hs: 0``, ``min_alpha`` above ``alpha``, a ``phrases_threshold`` outside
     its ``phrases_scoring``'s range): builds :class:`include.steps.train_word2vec.Word2VecParams`
     and :class:`include.artifacts.phrases.PhraseParams` from ``params`` (Params they do not know
     are ignored), which raise :class:`PipelineInputError` naming the Param. The ``model`` Param
-    must be a model name (:func:`include.registry.names.check_model_name`)."""
+    must be a model name (:func:`include.registry.names.check_model_name`), and every Param must
+    pass its schema (:func:`check_param_values`)."""
     from include.artifacts.phrases import PhraseParams
     from include.registry.names import DEFAULT_MODEL, check_model_name
 
@@ -38,6 +61,8 @@ def check_params(params: Mapping) -> None:
     for settings in (Word2VecParams, PhraseParams):
         names = {field.name for field in dataclasses.fields(settings)}
         settings(**{name: value for name, value in params.items() if name in names})
+    # after the settings' own checks, whose messages say more (e.g. "phrases=3 must be 0 (off), ...")
+    check_param_values(params)
 
 
 def check_run_contract(store, params: Mapping, tokenizer: str) -> tuple[Contract, dict[str, tuple]]:
