@@ -77,14 +77,9 @@ def build_app(dag_id, prefix):
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from include.serving import pages
-    from include.serving.catalog import (
-        VERSION_NAME,
-        Catalog,
-        CatalogError,
-        InvalidRequestError,
-        data_root_source,
-        run_summary,
-    )
+    from include.serving.artifact_source import data_root_source
+    from include.serving.catalog import Catalog, run_summary
+    from include.serving.request_checks import VERSION_NAME, CatalogError, InvalidRequestError
     from include.storage.run_records import read_run_record
 
     catalog = Catalog(data_root_source())

@@ -24,11 +24,14 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from include.errors import PipelineInputError
-from include.registry.names import DEFAULT_MODEL
+from include.quality.coverage import format_score
+from include.registry.names import CHAMPION, DEFAULT_MODEL
 from include.registry.registry import AliasMove
-from include.serving.model_store import ModelStore, UnknownWordError, versions_table
+from include.serving.model_store import ModelStore, UnknownWordError
+from include.serving.version_summary import VersionSummary
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +64,61 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _score(name: str) -> Callable[[VersionSummary], str | None]:
+    """The column of benchmark ``name``: its value with its coverage, ``None`` when neither is recorded."""
+
+    def cell(v: VersionSummary) -> str | None:
+        value, coverage = getattr(v, name), v.coverage.get(name)
+        return None if value is None and coverage is None else format_score(value, coverage)
+
+    return cell
+
+
+def _failed(check: dict) -> str:
+    """``vocabulary 133 (>= 0.5 x champion)``: a failed gate check, its value and threshold."""
+    value = check.get("value")
+    shown = format_score(value, check.get("coverage")) if isinstance(value, float) else f"{value}"
+    return f"{check.get('name')} {shown} ({check.get('threshold')})"
+
+
+def _epochs(v: VersionSummary) -> str | None:
+    return None if v.epochs is None else f"{v.epochs}{' (auto)' if v.epochs_requested == 'auto' else ''}"
+
+
+VERSION_COLUMNS: tuple[tuple[str, Callable[[VersionSummary], object]], ...] = (
+    ("", lambda v: "*" if CHAMPION in v.aliases else " "),
+    ("version", lambda v: v.version),
+    ("aliases", lambda v: ",".join(v.aliases) or None),
+    ("data time", lambda v: v.data_time and v.data_time[:19]),
+    ("corpus", lambda v: v.corpus_id),
+    ("vocab", lambda v: v.vocab_size),
+    ("epochs", _epochs),
+    ("wordsim353", _score("wordsim353")),
+    ("simlex999", _score("simlex999")),
+    ("analogies", _score("analogies")),
+    ("gate", lambda v: v.decision),
+    ("failed checks", lambda v: "; ".join(_failed(c) for c in v.checks if c.get("status") == "failed") or None),
+)
+
+
+def versions_table(summaries: list[VersionSummary], model: str = DEFAULT_MODEL) -> str:
+    """``summaries`` (of ``model``) as an aligned text table, one version per line, ``*`` marking the
+    champion, each score with its coverage; a missing value shows as ``-``."""
+    rows = [[name.upper() for name, _ in VERSION_COLUMNS]]
+    rows += [["-" if cell(v) is None else str(cell(v)) for _, cell in VERSION_COLUMNS] for v in summaries]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(VERSION_COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    if not summaries:
+        lines.append(f"(no published versions of model {model!r})")
+    elif any(CHAMPION in v.aliases for v in summaries):
+        lines.append(
+            f"* = {model}@{CHAMPION} (what ModelStore(model={model!r}).load() and the CLI's other commands use)"
+        )
+    else:
+        lines.append(f"model {model!r} has no champion yet (no version was promoted)")
+    return "\n".join(lines)
+
+
 def _aliases_text(aliases: dict[str, str], history: list[AliasMove]) -> str:
     lines = [f"{alias}\t{version}" for alias, version in aliases.items()] or ["(no aliases)"]
     lines.append("")
@@ -83,8 +141,8 @@ def _run(args, store: ModelStore) -> tuple[object, str]:
         return models, text or "(no models yet)"
     if args.command == "versions":
         store.registry.check_model(store.model)
-        summaries = store.describe_versions()
-        return summaries, versions_table(summaries, store.model)
+        summaries = store.version_summaries()
+        return [s.as_cli_dict() for s in summaries], versions_table(summaries, store.model)
     if args.command == "aliases":
         aliases, history = store.aliases(), store.history()
         return aliases, _aliases_text(aliases, history)

@@ -17,18 +17,18 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import numpy as np
 
 from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE, Embeddings, load_embeddings
 from include.artifacts.phrases import PHRASES_FILE, PhraseApplier, read_phrases
 from include.errors import PipelineInputError
-from include.quality.coverage import format_score
 from include.quality.neighbour_table import NEIGHBOURS_FILE
 from include.quality.similarity import nearest_neighbours, unit_rows
 from include.registry.names import CHAMPION, DEFAULT_MODEL, check_alias_name, check_model_name
 from include.registry.registry import AliasMove, ModelRegistry
+from include.serving.version_summary import VersionSummary, summarize
 from include.storage.layout import MODELS, data_store, version_key
 from include.storage.store import LocalStore, Store
 
@@ -91,117 +91,6 @@ class PublishedModel:
         return [tuple(pair) for pair in nearest_neighbours(self.embeddings, [word], k)[word]]
 
 
-class VersionSummary(TypedDict):
-    """One published version as ``python -m include.cli versions`` shows it (``None``: not recorded)."""
-
-    version: str
-    model: str
-    aliases: list[str]  #: the model's aliases that name this version (``champion`` among them)
-    data_time: str | None  #: ISO time of the data it describes
-    corpus_id: str | None  #: the corpus's token folder name
-    corpus_path: str | None  #: the resolved corpus path it was trained on
-    vocab_size: int | None
-    epochs: int | None  #: passes trained
-    epochs_requested: int | str | None  #: the ``epochs`` Param as given (a number or ``"auto"``)
-    wordsim353: float | None  #: WordSim-353 Spearman (``None``: not computable, see the coverage)
-    simlex999: float | None  #: SimLex-999 Spearman
-    analogies: float | None  #: Google analogy accuracy
-    coverage: dict[str, dict | None]  #: metric -> ``{"scored", "total", "unit"}`` (``None``: not recorded)
-    gate: str | None  #: the quality gate's decision: ``promoted`` or ``rejected``
-    gate_reason: str | None
-    gate_checks: list[dict]  #: each check: name, value, reference, threshold, coverage, status, detail
-
-
-METRICS = (("wordsim353", "spearman"), ("simlex999", "spearman"), ("analogies", "accuracy"))
-
-
-def _coverage(entry: dict) -> dict | None:
-    if "scored" not in entry:
-        return None
-    return {"scored": entry["scored"], "total": entry.get("total"), "unit": entry.get("unit", "items")}
-
-
-def summarize_version(name: str, manifest: dict[str, Any] | None, aliases: list[str] | None = None) -> VersionSummary:
-    """A :class:`VersionSummary` of version ``name`` from its ``manifest.json`` (``None`` when it
-    has none: every field but the name and ``aliases`` is then ``None``)."""
-    manifest = manifest or {}
-    params, evaluation = manifest.get("params") or {}, manifest.get("evaluation") or {}
-    gate = manifest.get("gate") or {}
-    return VersionSummary(
-        version=name,
-        model=manifest.get("model") or DEFAULT_MODEL,
-        aliases=sorted(aliases or []),
-        data_time=manifest.get("data_time"),
-        corpus_id=manifest.get("corpus_id"),
-        corpus_path=params.get("corpus_path"),
-        vocab_size=(manifest.get("training") or {}).get("vocab_size"),
-        epochs=params.get("epochs"),
-        epochs_requested=params.get("epochs_requested", params.get("epochs")),
-        wordsim353=(evaluation.get("wordsim353") or {}).get("spearman"),
-        simlex999=(evaluation.get("simlex999") or {}).get("spearman"),
-        analogies=(evaluation.get("analogies") or {}).get("accuracy"),
-        coverage={metric: _coverage(evaluation.get(metric) or {}) for metric, _ in METRICS},
-        gate=gate.get("decision"),
-        gate_reason=gate.get("reason"),
-        gate_checks=list(gate.get("checks") or []),
-    )
-
-
-def _metric(name: str):
-    return lambda v: (
-        None if v[name] is None and v["coverage"].get(name) is None else format_score(v[name], v["coverage"].get(name))
-    )
-
-
-def _failed(check: dict) -> str:
-    """``vocabulary 133 (>= 0.5 x champion)``: a failed gate check, its value and threshold."""
-    value = check.get("value")
-    shown = format_score(value, check.get("coverage")) if isinstance(value, float) else f"{value}"
-    return f"{check.get('name')} {shown} ({check.get('threshold')})"
-
-
-VERSION_COLUMNS = (
-    ("", lambda v: "*" if CHAMPION in v["aliases"] else " "),
-    ("version", lambda v: v["version"]),
-    ("aliases", lambda v: ",".join(v["aliases"]) or None),
-    ("data time", lambda v: v["data_time"] and v["data_time"][:19]),
-    ("corpus", lambda v: v["corpus_id"]),
-    ("vocab", lambda v: v["vocab_size"]),
-    (
-        "epochs",
-        lambda v: (
-            None if v["epochs"] is None else f"{v['epochs']}{' (auto)' if v['epochs_requested'] == 'auto' else ''}"
-        ),
-    ),
-    ("wordsim353", _metric("wordsim353")),
-    ("simlex999", _metric("simlex999")),
-    ("analogies", _metric("analogies")),
-    ("gate", lambda v: v["gate"]),
-    (
-        "failed checks",
-        lambda v: "; ".join(_failed(check) for check in v["gate_checks"] if check.get("status") == "failed") or None,
-    ),
-)
-
-
-def versions_table(summaries: list[VersionSummary], model: str = DEFAULT_MODEL) -> str:
-    """``summaries`` (of ``model``) as an aligned text table, one version per line, ``*`` marking the
-    champion, each score with its coverage; a missing value shows as ``-``."""
-    rows = [[name.upper() for name, _ in VERSION_COLUMNS]]
-    rows += [["-" if cell(v) is None else str(cell(v)) for _, cell in VERSION_COLUMNS] for v in summaries]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(VERSION_COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    if not summaries:
-        lines.append(f"(no published versions of model {model!r})")
-    elif any(CHAMPION in v["aliases"] for v in summaries):
-        lines.append(
-            f"* = {model}@{CHAMPION} (what ModelStore(model={model!r}).load() and the CLI's other commands use)"
-        )
-    else:
-        lines.append(f"model {model!r} has no champion yet (no version was promoted)")
-    return "\n".join(lines)
-
-
 class ModelStore:
     """One model of a data root (``EMBEDDINGS_DATA_DIR`` by default: a local folder or an object-store
     URL), read at an alias (``champion`` by default) or a pinned version. A version in an object
@@ -241,16 +130,16 @@ class ModelStore:
         """The model's published version names (those with a manifest), oldest first."""
         return [m["version"] for m in self.registry.manifests(self.model)]
 
-    def describe_versions(self) -> list[VersionSummary]:
+    def version_summaries(self) -> list[VersionSummary]:
         """Every published version of the model, oldest first, with its aliases and what its
-        manifest says (:class:`VersionSummary`)."""
-        by_version: dict[str, list[str]] = {}
-        for alias, version in self.registry.aliases(self.model).items():
-            by_version.setdefault(version, []).append(alias)
-        return [
-            summarize_version(m["version"], m, by_version.get(m["version"]))
-            for m in self.registry.manifests(self.model)
-        ]
+        manifest says."""
+        aliases = self.registry.aliases(self.model)
+        return [summarize(m, aliases) for m in self.registry.manifests(self.model)]
+
+    def describe_versions(self) -> list[dict[str, Any]]:
+        """:meth:`version_summaries` as plain dicts (:meth:`VersionSummary.as_cli_dict`: version,
+        aliases, gate, data time, scores with coverage, ...), as the CLI's ``--json versions`` prints them."""
+        return [summary.as_cli_dict() for summary in self.version_summaries()]
 
     def aliases(self) -> dict[str, str]:
         """``alias -> version`` of the model."""

@@ -5,8 +5,9 @@ facts, gate checks, downloads and, for a user who may edit the DAG, a form that 
 to it), neighbour/similarity search at ``model@alias`` or a version, a DAG run's version, errors.
 
 Each ``render_*`` function takes ``prefix`` (the URL path the app is served under, e.g.
-``/word2vec``; links are built from it) and plain data from :mod:`include.serving.catalog`, and
-returns an HTML string. Nothing here knows about Airflow.
+``/word2vec``; links are built from it) and plain data from :mod:`include.serving.catalog` (a
+version's row is a :class:`~include.serving.version_summary.VersionSummary`), and returns an HTML
+string. Nothing here knows about Airflow.
 
 The look follows Airflow 3's UI (Chakra UI: its system font stack, its gray and blue scales,
 4-8-12 px spacing, rounded tables on a subtle background) in light and dark. The pages carry no
@@ -24,7 +25,8 @@ from pathlib import Path
 
 from include.quality.coverage import format_score
 from include.registry.registry import AliasMove
-from include.serving.catalog import MAX_K, MAX_REASON_CHARS, MAX_WORD_CHARS, VersionSummary, check_shown
+from include.serving.request_checks import MAX_K, MAX_REASON_CHARS, MAX_WORD_CHARS
+from include.serving.version_summary import VersionSummary, check_shown
 
 TEMPLATES = Path(__file__).with_name("templates")
 THEMES = ("light", "dark")

@@ -26,8 +26,10 @@ import pytest
 
 from include.errors import NotInRegistryError
 from include.registry.registry import ModelRegistry
-from include.serving.catalog import Catalog, NotFoundError, StoreArtifactSource
+from include.serving.artifact_source import StoreArtifactSource
+from include.serving.catalog import Catalog
 from include.serving.model_store import ModelStore
+from include.serving.request_checks import NotFoundError
 from include.steps.build_keras_model import build_keras_model
 from include.steps.build_neighbour_table import build_neighbour_table
 from include.steps.commit_tokens import commit_tokens

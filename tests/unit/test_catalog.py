@@ -1,5 +1,5 @@
 """The versions browser's library: listing, validation, search, run summaries, the bounded cache
-and the HTML pages (include/serving/catalog.py, pages.py). No Airflow."""
+and the HTML pages (include/serving/catalog.py and the modules beside it, pages.py). No Airflow."""
 
 from __future__ import annotations
 
@@ -11,21 +11,16 @@ import pytest
 
 from include.registry.registry import ModelRegistry
 from include.serving import pages
-from include.serving.catalog import (
+from include.serving.artifact_source import LocalArtifactSource, StoreArtifactSource
+from include.serving.catalog import Catalog, app_url, linked_version, run_summary
+from include.serving.file_cache import BoundedFileCache, serving_cache
+from include.serving.request_checks import (
     MAX_K,
     MAX_REASON_CHARS,
     MAX_WORD_CHARS,
-    BoundedFileCache,
-    Catalog,
     InvalidRequestError,
-    LocalArtifactSource,
     NotFoundError,
-    StoreArtifactSource,
     UnknownWordError,
-    app_url,
-    linked_version,
-    run_summary,
-    serving_cache,
     validate_k,
     validate_relative_file,
     validate_version,
@@ -310,7 +305,6 @@ def test_neighbours_equal_the_librarys_nearest_neighbours_on_a_bigger_matrix(tmp
 def test_an_object_store_data_root_is_read_through_the_bounded_cache(trained_version, s3_bucket, tmp_path):
     """The app reads an S3 data root through the same Store as the pipeline, each file copied once
     into the bounded local cache and memory-mapped from there."""
-    from include.serving.catalog import BoundedFileCache, StoreArtifactSource
     from include.storage.store import open_store
 
     store = open_store(f"{s3_bucket}/root")
@@ -388,7 +382,7 @@ def test_every_score_is_shown_with_its_coverage_or_says_it_is_not_recorded(two_m
 
 
 def test_non_finite_scores_are_not_shown_as_numbers(tmp_path):
-    from include.serving.catalog import scores_of
+    from include.serving.version_summary import scores_of
 
     scores = scores_of({"wordsim353": {"spearman": float("nan")}, "extra": {"accuracy": 0.25}, "junk": 3})
     assert [(s.name, s.metric, s.value, s.shown) for s in scores] == [
@@ -471,34 +465,51 @@ def test_a_bad_alias_move_changes_nothing(two_models, kwargs, error, message):
     assert registry.aliases("news-en") == {"champion": NEWS_2} and len(registry.history("news-en")) == 1
 
 
-def test_manifests_are_read_once_per_ttl_and_new_or_deleted_versions_show_at_once(two_models, models, monkeypatch):
-    import include.serving.catalog as catalog_module
+def count_manifest_reads(store, monkeypatch) -> list[str]:
+    """Wrap ``store.read_json``: the returned list grows by the version of every manifest read."""
+    reads: list[str] = []
+    original = store.read_json
 
-    reads = []
-    original = catalog_module.read_manifest
-    monkeypatch.setattr(
-        catalog_module, "read_manifest", lambda store, name: reads.append(name) or original(store, name)
-    )
-    source = StoreArtifactSource(two_models[1].store, ttl_seconds=60)
+    def counting(key, *args, **kwargs):
+        if key.endswith("/manifest.json"):
+            reads.append(key.split("/")[-2])
+        return original(key, *args, **kwargs)
+
+    monkeypatch.setattr(store, "read_json", counting)
+    return reads
+
+
+HALF = "20261103T000000Z-cccccccc"  # the models fixture's folder without a manifest
+
+
+def test_a_second_request_reads_no_manifest_again_and_new_or_pruned_versions_show_at_once(
+    two_models, models, monkeypatch
+):
+    from include.storage.versions import delete_version
+
+    source = StoreArtifactSource(two_models[1].store)
+    reads = count_manifest_reads(source.store, monkeypatch)
     catalog = Catalog(source)
     catalog.overview()
-    first = len(reads)
-    assert first == 5  # OLD, NEW, NEWS_1, NEWS_2 and the folder without a manifest, once each
+    assert sorted(reads) == sorted([OLD, NEW, NEWS_1, NEWS_2, HALF]), "the first request reads each once"
+    reads.clear()
     catalog.overview()
-    catalog.summaries("news-en")
-    assert len(reads) == first, "a second listing reads no manifest again"
-    make_version(models, "20261203T000000Z-33333333", model="news-en", data_time="2026-12-03T00:00:00+00:00")
-    assert next(r.version for r in catalog.summaries("news-en")) == "20261203T000000Z-33333333"
-    assert len(reads) == first + 1
-    import shutil
-
-    shutil.rmtree(models / NEWS_1)
+    catalog.page(model="news-en")
+    catalog.summary(NEWS_2)
+    catalog.resolve_at("news-en", version=NEWS_1)
+    assert set(reads) <= {HALF}, f"a second request read published manifests again: {reads}"
+    # the folder without a manifest is asked again, so it shows on the request after publish writes one
+    make_version(models, HALF, data_time="2026-11-03T00:00:00+00:00")
+    newest = "20261203T000000Z-33333333"
+    make_version(models, newest, model="news-en", data_time="2026-12-03T00:00:00+00:00")
+    reads.clear()
+    assert next(r.version for r in catalog.summaries("news-en")) == newest
+    assert HALF in [r.version for r in catalog.summaries("default")]
+    assert sorted(set(reads)) == sorted([HALF, newest]) and len(reads) == 2, "only the new manifests are read"
+    delete_version(source.store, NEWS_1)  # pruning: the manifest goes first, then the folder
     assert NEWS_1 not in [r.version for r in catalog.summaries("news-en")]
-    expired = StoreArtifactSource(two_models[1].store, ttl_seconds=0)
-    expired.manifests()
-    before = len(reads)
-    expired.manifests()
-    assert len(reads) == before + 5, "with no TTL every listing reads every manifest again"
+    with pytest.raises(NotFoundError):
+        catalog.summary(NEWS_1)
 
 
 def test_a_model_with_an_alias_but_no_version_yet_is_listed(two_models):
@@ -512,18 +523,10 @@ def test_a_model_with_an_alias_but_no_version_yet_is_listed(two_models):
 def test_a_root_without_a_default_champion_lists_no_manifest_again(tmp_path, monkeypatch):
     """Pages ask for ``default@champion`` (the previous routes' LATEST) on every request: when it is
     unset that costs the alias files, never a read of every manifest."""
-    import include.serving.catalog as catalog_module
-    import include.storage.versions as versions_module
-
     models = tmp_path / "models"
     make_version(models, NEWS_1, model="news-en", coverage=True)
-    reads = []
-    for module in (catalog_module, versions_module):
-        original = module.read_manifest
-        monkeypatch.setattr(
-            module, "read_manifest", lambda store, name, read=original: reads.append(name) or read(store, name)
-        )
-    catalog = Catalog(StoreArtifactSource(LocalArtifactSource(models).store, ttl_seconds=60))
+    catalog = Catalog(LocalArtifactSource(models))
+    reads = count_manifest_reads(catalog.source.store, monkeypatch)
     assert catalog.latest() is None and [m["model"] for m in catalog.models()] == ["news-en"]
     catalog.overview()
     before = len(reads)
