@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict
 
 from include.artifacts.phrases import (
     PHRASES_FILE,
@@ -29,14 +29,13 @@ from include.artifacts.phrases import (
     write_phrases,
 )
 from include.artifacts.word_counts import WordCounts
-from include.storage.layout import data_store, partition_key, staging_key
-from include.storage.partitions import partition_parts
+from include.registry.names import DEFAULT_MODEL
+from include.steps.training.params import Word2VecParams
+from include.steps.training.plan import fetch_parts, training_plan
+from include.storage.layout import data_store, staging_key
 from include.storage.store import Store
 from include.storage.versions import find_by_content_hash
 from include.text.tokens import iter_token_lists
-
-if TYPE_CHECKING:
-    from include.steps.train_word2vec import Word2VecParams
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +74,6 @@ def learn_from_parts(parts: list[Path], checksums: list[str], partitions: list[s
     return document
 
 
-def fetch_parts(store: Store, corpus_id: str, summaries: dict[str, dict], scratch: Path) -> list[Path]:
-    """Local files of exactly the part files each partition's summary names, in training order."""
-    return [
-        store.fetch(f"{partition_key(corpus_id, name)}/{part}", scratch)
-        for name, summary in summaries.items()
-        for part in partition_parts(store, corpus_id, name, summary)
-    ]
-
-
 def detect_phrases(
     *,
     corpus_id: str,
@@ -93,35 +83,39 @@ def detect_phrases(
     settings: PhraseParams,
     run_id: str,
     params: Word2VecParams | None = None,
-    model: str = "default",
+    model: str = DEFAULT_MODEL,
 ) -> PhraseFacts | NothingToLearn:
     """The whole ``detect_phrases`` task: :class:`NothingToLearn` when ``settings.phrases`` is 0,
     or when a published version has the content hash training would compute (with ``params``, the
     Word2Vec params, and ``model``, the model the version belongs to: a re-run of unchanged inputs
     learns nothing). Otherwise learns the phrases of
     the partitions in the training window (the same plan as training:
-    :func:`include.steps.train_word2vec.training_plan`) in a local scratch folder and writes them
+    :func:`include.steps.training.plan.training_plan`) in a local scratch folder and writes them
     to :func:`staged_phrases_key`, replacing an earlier attempt's.
     """
-    from include.steps.train_word2vec import Word2VecParams, partition_checksums, training_plan
-
     if not settings.enabled:
         return NothingToLearn()
     store = data_store()
     plan = training_plan(
-        store, corpus_id, dated, window_end, int(history_days), params or Word2VecParams(), settings, model
+        store,
+        corpus_id=corpus_id,
+        dated=dated,
+        window_end=window_end,
+        history_days=int(history_days),
+        params=params or Word2VecParams(),
+        phrase_settings=settings,
+        model=model,
     )
-    partitions, summaries, _, _, digest = plan
     if params is not None:
-        existing = find_by_content_hash(store, digest)
+        existing = find_by_content_hash(store, plan.content_hash)
         if existing:
             return NothingToLearn(
                 f"version {existing['version']} was built from the same inputs, params and code: no phrases to learn"
             )
-    log.info("learning phrases (%s) from %d partitions: %s", settings, len(partitions), partitions)
+    log.info("learning phrases (%s) from %d partitions: %s", settings, len(plan.partitions), plan.partitions)
     with tempfile.TemporaryDirectory(prefix="w2v-phrases-") as scratch:
-        parts = fetch_parts(store, corpus_id, summaries, Path(scratch))
-        document = learn_from_parts(parts, partition_checksums(summaries), partitions, settings)
+        parts = fetch_parts(store, plan, Path(scratch))
+        document = learn_from_parts(parts, plan.checksums, plan.partitions, settings)
     json.dumps(document, allow_nan=False)  # refuse NaN/inf before anything is written
     store.put_json(staged_phrases_key(run_id), document)
     count = len(distinct_phrases(document))

@@ -11,15 +11,8 @@ from include.errors import PipelineInputError
 from include.steps.commit_tokens import commit_tokens
 from include.steps.ingest_text import ingest_text
 from include.steps.tokenize_to_parquet import tokenize_to_parquet
-from include.steps.train_word2vec import (
-    AUTO_EPOCHS_MAX,
-    AUTO_EPOCHS_MIN,
-    Unchanged,
-    Word2VecParams,
-    resolve_epochs,
-    train_version,
-    train_word2vec,
-)
+from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version, train_word2vec
+from include.steps.training.epochs import AUTO_EPOCHS_MAX, AUTO_EPOCHS_MIN, resolve_epochs
 
 SMALL = {"vector_size": 8, "window": 2, "min_count": 1, "workers": 1, "seed": 1}
 

@@ -66,3 +66,157 @@ def test_the_checker_sees_a_violation(tmp_path):
     module = tmp_path / "bad.py"
     module.write_text("from include.steps.train_word2vec import train_word2vec\nimport include.storage.paths\n")
     assert include_imports(module) == {"steps", "storage"}
+
+
+# --- no import cycle between modules ------------------------------------------------------------
+#
+# Every import counts: at the top of a module, inside a function (a lazy import only hides a cycle
+# until the function runs), and under ``if TYPE_CHECKING:`` (it never runs, but the two modules can
+# still not be understood or moved one without the other).
+
+#: Cycles tolerated for now, reported to issue 27: in ``include/storage`` (being split by another
+#: engineer), ``Store``'s interface names ``publish.FileEntry`` under ``TYPE_CHECKING`` while
+#: ``publish`` imports the store. Only a cycle of these packages' modules that TYPE_CHECKING
+#: imports alone close is tolerated; a cycle of imports that run fails here wherever it is.
+REPORTED_TYPE_ONLY_CYCLES_IN = ("include.storage.",)
+
+
+def module_names(root: Path) -> dict[str, Path]:
+    """Dotted name -> file of every module under the package folder ``root`` (a package's
+    ``__init__.py`` is the package), e.g. ``include.steps.train_word2vec``."""
+    names = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return names
+
+
+def _type_checking_imports(tree: ast.AST) -> set[int]:
+    """``id`` of every import statement inside an ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``) body."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in {
+            getattr(node.test, "id", None),
+            getattr(node.test, "attr", None),
+        }:
+            for statement in node.body:
+                found |= {id(inner) for inner in ast.walk(statement) if isinstance(inner, (ast.Import, ast.ImportFrom))}
+    return found
+
+
+def import_graph(root: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The module-level import graph of the package folder ``root``: ``(every import, the imports
+    that run)``, each a dict module -> the modules of ``root`` it imports anywhere in its file
+    (top level, in functions; the first also under ``if TYPE_CHECKING:``). ``from a.b import c``
+    is an edge to ``a.b.c`` when that is a module, else to ``a.b``; relative imports are resolved."""
+    modules = module_names(root)
+    every: dict[str, set[str]] = {name: set() for name in modules}
+    running: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        type_only = _type_checking_imports(tree)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([base] if base else []))
+                targets = [
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names
+                ]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:  # ``import a.b.c`` of a module a.b.c, or its package
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    every[name].add(target)
+                    if id(node) not in type_only:
+                        running[name].add(target)
+    return every, running
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of ``graph`` with more than one module (each sorted):
+    sets of modules that import each other, directly or through others (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in sorted(graph[module]):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(cycles)
+
+
+def untolerated_cycles(root: Path) -> list[list[str]]:
+    """The import cycles of ``root`` but those :data:`REPORTED_TYPE_ONLY_CYCLES_IN` tolerates."""
+    every, running = import_graph(root)
+    runtime_members = {module for cycle in import_cycles(running) for module in cycle}
+    return [
+        cycle
+        for cycle in import_cycles(every)
+        if not (
+            all(module.startswith(REPORTED_TYPE_ONLY_CYCLES_IN) for module in cycle)
+            and not runtime_members & set(cycle)
+        )
+    ]
+
+
+def test_no_import_cycle_between_modules_of_include():
+    cycles = untolerated_cycles(INCLUDE)
+    assert not cycles, "modules that import each other (move what they share to a module both import):\n" + "\n".join(
+        " <-> ".join(cycle) for cycle in cycles
+    )
+
+
+def test_the_cycle_finder_sees_lazy_relative_and_type_checking_cycles(tmp_path):
+    package = tmp_path / "include"
+    (package / "steps").mkdir(parents=True)
+    (package / "storage").mkdir()
+    for folder in (package, package / "steps", package / "storage"):
+        (folder / "__init__.py").write_text("")
+    (package / "steps" / "a.py").write_text("from include.steps import b\n")
+    (package / "steps" / "b.py").write_text("def f():\n    from .c import g\n")  # lazy and relative
+    (package / "steps" / "c.py").write_text("import include.steps.a\ng = 1\n")
+    (package / "steps" / "d.py").write_text("from include.steps.a import x\n")  # imports the cycle, not in it
+    (package / "storage" / "e.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from include.storage.f import F\n"
+    )
+    (package / "storage" / "f.py").write_text("from include.storage.e import E\n")
+    every, running = import_graph(package)
+    assert import_cycles(every) == [
+        ["include.steps.a", "include.steps.b", "include.steps.c"],
+        ["include.storage.e", "include.storage.f"],
+    ]
+    assert import_cycles(running) == [["include.steps.a", "include.steps.b", "include.steps.c"]]
+    # the type-only cycle in storage is the one tolerated; make it run and it fails too
+    assert untolerated_cycles(package) == [["include.steps.a", "include.steps.b", "include.steps.c"]]
+    (package / "storage" / "e.py").write_text("from include.storage.f import F\n")
+    assert len(untolerated_cycles(package)) == 2

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from include.errors import PipelineInputError
-from include.steps.train_word2vec import write_line_sentence_file
+from include.steps.training.line_sentence import write_line_sentence_file
 from include.text.prefetch import prefetched
 
 

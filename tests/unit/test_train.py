@@ -40,7 +40,7 @@ def test_training_uses_every_param_and_saves_a_loadable_model(trained_version):
 
 
 def test_training_logs_epoch_progress(trained_version, tmp_path, caplog):
-    caplog.set_level("INFO", logger="include.steps.train_word2vec")
+    caplog.set_level("INFO", logger="include.steps.training.gensim_word2vec")
     params = Word2VecParams(vector_size=8, min_count=1, epochs=2, workers=1)
     train_word2vec(trained_version["tokens_dir"], params, tmp_path / "m" / "word2vec.model")
     epochs = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]

@@ -11,7 +11,9 @@ import pytest
 from include.artifacts import word_counts
 from include.artifacts.word_counts import WHITESPACE_CLASS, WordCounts
 from include.errors import PipelineInputError
-from include.steps.train_word2vec import Word2VecParams, train_word2vec_on_file, write_line_sentence_file
+from include.steps.training.gensim_word2vec import train_word2vec_on_file
+from include.steps.training.line_sentence import write_line_sentence_file
+from include.steps.training.params import Word2VecParams
 from tests.conftest import synthetic_sentences
 
 
