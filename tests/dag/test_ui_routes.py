@@ -277,3 +277,26 @@ def test_pages_show_models_aliases_coverage_and_history(client):
     assert search.status_code == 200 and f"news-en@champion = {NEWS_2}" in search.text
     missing = client.get("/word2vec/search", params={"model": "news-en", "at": "staging", "word": "king"})
     assert missing.status_code == 404 and "has no alias" in missing.text
+
+
+def test_a_second_request_reads_no_manifest_again(client, monkeypatch):
+    """The app lists ``models/`` per request but reads each (immutable) manifest once."""
+    mounted = next(route.app for route in client.app.routes if getattr(route, "path", "") == "/word2vec")
+    store = mounted.state.catalog.source.store
+    reads = []
+    original = store.read_json
+
+    def counting(key, *args, **kwargs):
+        if key.endswith("/manifest.json"):
+            reads.append(key)
+        return original(key, *args, **kwargs)
+
+    monkeypatch.setattr(store, "read_json", counting)
+    client.cookies.set("_token", token("reader"))
+    assert client.get("/word2vec/versions").status_code == 200
+    assert len(reads) == 4  # OLD, NEW, NEWS_1, NEWS_2
+    reads.clear()
+    for path in ("/word2vec/versions", "/word2vec/models/news-en", f"/word2vec/versions/{NEWS_2}"):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/word2vec/api/models/news-en/versions", headers=bearer("reader")).status_code == 200
+    assert reads == [], "a second request read manifests again"

@@ -493,6 +493,10 @@ def test_a_second_request_reads_no_manifest_again_and_new_or_pruned_versions_sho
     catalog.overview()
     assert sorted(reads) == sorted([OLD, NEW, NEWS_1, NEWS_2, HALF]), "the first request reads each once"
     reads.clear()
+    import time
+
+    later = time.monotonic() + 3600
+    monkeypatch.setattr(time, "monotonic", lambda: later)  # an hour on: manifests never go stale
     catalog.overview()
     catalog.page(model="news-en")
     catalog.summary(NEWS_2)
