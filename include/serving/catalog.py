@@ -53,6 +53,7 @@ from include.serving.version_summary import VersionSummary, summarize
 from include.storage.layout import LATEST_KEY, MANIFEST_FILE, REGISTRY
 from include.storage.run_records import RunRecord
 
+# data_root_source is imported from here by plugins/word2vec_links.py (``Catalog(data_root_source())``)
 __all__ = ["Catalog", "app_url", "data_root_source", "linked_version", "registry_errors", "run_summary"]
 
 #: Report files served to a browser (the report folder holds nothing else today).
