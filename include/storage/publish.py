@@ -13,13 +13,9 @@ from typing import Any, TypedDict
 
 from include.storage.layout import CLAIM_FILE, MANIFEST_FILE, version_key
 from include.storage.store import AlreadyExists, Store, sha256_file
+from include.storage.store_interface import FileEntry  # beside Written, which computes it
 
 LIBRARIES = ("apache-airflow", "gensim", "tensorflow", "keras", "numpy", "pyarrow")
-
-
-class FileEntry(TypedDict):
-    sha256: str
-    bytes: int
 
 
 class VersionManifest(TypedDict, total=False):

@@ -17,12 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypedDict
 
 from include.errors import PipelineInputError
-
-if TYPE_CHECKING:  # publish imports this module
-    from include.storage.publish import FileEntry
 
 
 class StorageError(OSError):
@@ -41,6 +38,13 @@ class AlreadyExists(FileExistsError):
 
 class PreconditionFailed(StorageError):
     """A compare-and-swap lost: the key changed since it was read (re-read and decide again)."""
+
+
+class FileEntry(TypedDict):
+    """One published file's checksum and size, as a version's manifest lists it."""
+
+    sha256: str
+    bytes: int
 
 
 @dataclass(frozen=True)
