@@ -29,10 +29,10 @@ from include.registry.contract import Contract, check_contract, make_contract
 from include.registry.names import DEFAULT_MODEL
 from include.registry.registry import ModelRegistry
 from include.steps.detect_phrases import write_phrased_training_file
-from include.steps.training.epochs import EpochsChoice, resolve_epochs
+from include.steps.training.epochs import MAX_EPOCHS, EpochsChoice, resolve_epochs
 from include.steps.training.gensim_word2vec import TrainingStats, train_word2vec, train_word2vec_on_file
 from include.steps.training.line_sentence import write_line_sentence_file
-from include.steps.training.params import Word2VecParams
+from include.steps.training.params import WORD2VEC_BOUNDS, Word2VecParams
 from include.steps.training.plan import TrainingPlan, fetch_parts, training_plan
 from include.storage.layout import data_store, staging_key, version_key
 from include.storage.publish import version_id
@@ -45,7 +45,9 @@ from include.text.tokens import tokenizer_version
 #: This module's own names, and those of :mod:`include.steps.training` that callers import from
 #: here (the plugin, run_conf, publish, write_similarity_report, benchmarks and tests).
 __all__ = [
+    "MAX_EPOCHS",
     "MODEL_FILE",
+    "WORD2VEC_BOUNDS",
     "EpochsChoice",
     "TrainedVersion",
     "TrainingStats",

@@ -35,7 +35,8 @@ def test_a_comment_or_docstring_edit_retokenizes_and_retrains_nothing(small_corp
 
     copy = tmp_path / "project"
     shutil.copytree(PROJECT_ROOT / "include", copy / "include", ignore=shutil.ignore_patterns("__pycache__"))
-    for module in ("text/tokens.py", "text/files.py", "steps/train_word2vec.py", "storage/publish.py"):
+    training = ("steps/train_word2vec.py", "steps/training/plan.py", "steps/training/gensim_word2vec.py")
+    for module in ("text/tokens.py", "text/fast_tokens.py", "text/files.py", *training, "storage/publish.py"):
         path = copy / "include" / module
         source = path.read_text(encoding="utf-8")
         path.write_text(source.replace('"""', '"""An edited docstring. ', 1) + "\n# a comment\n", encoding="utf-8")
