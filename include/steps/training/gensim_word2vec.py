@@ -41,6 +41,8 @@ class TrainingStats(TypedDict):
 
 
 def _epoch_logger():
+    """A gensim callback that logs each epoch's number, duration and words per second (defined
+    here, when training starts, so gensim is imported only then)."""
     from gensim.models.callbacks import CallbackAny2Vec
 
     class EpochProgress(CallbackAny2Vec):
