@@ -74,12 +74,6 @@ def test_the_checker_sees_a_violation(tmp_path):
 # until the function runs), and under ``if TYPE_CHECKING:`` (it never runs, but the two modules can
 # still not be understood or moved one without the other).
 
-#: Cycles tolerated for now, reported to issue 27: in ``include/storage`` (being split by another
-#: engineer), ``Store``'s interface names ``publish.FileEntry`` under ``TYPE_CHECKING`` while
-#: ``publish`` imports the store. Only a cycle of these packages' modules that TYPE_CHECKING
-#: imports alone close is tolerated; a cycle of imports that run fails here wherever it is.
-REPORTED_TYPE_ONLY_CYCLES_IN = ("include.storage.",)
-
 
 def module_names(root: Path) -> dict[str, Path]:
     """Dotted name -> file of every module under the package folder ``root`` (a package's
@@ -91,30 +85,15 @@ def module_names(root: Path) -> dict[str, Path]:
     return names
 
 
-def _type_checking_imports(tree: ast.AST) -> set[int]:
-    """``id`` of every import statement inside an ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``) body."""
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in {
-            getattr(node.test, "id", None),
-            getattr(node.test, "attr", None),
-        }:
-            for statement in node.body:
-                found |= {id(inner) for inner in ast.walk(statement) if isinstance(inner, (ast.Import, ast.ImportFrom))}
-    return found
-
-
-def import_graph(root: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """The module-level import graph of the package folder ``root``: ``(every import, the imports
-    that run)``, each a dict module -> the modules of ``root`` it imports anywhere in its file
-    (top level, in functions; the first also under ``if TYPE_CHECKING:``). ``from a.b import c``
-    is an edge to ``a.b.c`` when that is a module, else to ``a.b``; relative imports are resolved."""
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """The module-level import graph of the package folder ``root``: module -> the modules of
+    ``root`` it imports anywhere in its file (top level, in functions, under ``if TYPE_CHECKING:``).
+    ``from a.b import c`` is an edge to ``a.b.c`` when that is a module, else to ``a.b``; relative
+    imports are resolved."""
     modules = module_names(root)
-    every: dict[str, set[str]] = {name: set() for name in modules}
-    running: dict[str, set[str]] = {name: set() for name in modules}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        type_only = _type_checking_imports(tree)
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -133,10 +112,8 @@ def import_graph(root: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
                 while target and target not in modules:  # ``import a.b.c`` of a module a.b.c, or its package
                     target = target.rpartition(".")[0]
                 if target and target != name:
-                    every[name].add(target)
-                    if id(node) not in type_only:
-                        running[name].add(target)
-    return every, running
+                    graph[name].add(target)
+    return graph
 
 
 def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -175,22 +152,8 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(cycles)
 
 
-def untolerated_cycles(root: Path) -> list[list[str]]:
-    """The import cycles of ``root`` but those :data:`REPORTED_TYPE_ONLY_CYCLES_IN` tolerates."""
-    every, running = import_graph(root)
-    runtime_members = {module for cycle in import_cycles(running) for module in cycle}
-    return [
-        cycle
-        for cycle in import_cycles(every)
-        if not (
-            all(module.startswith(REPORTED_TYPE_ONLY_CYCLES_IN) for module in cycle)
-            and not runtime_members & set(cycle)
-        )
-    ]
-
-
 def test_no_import_cycle_between_modules_of_include():
-    cycles = untolerated_cycles(INCLUDE)
+    cycles = import_cycles(import_graph(INCLUDE))
     assert not cycles, "modules that import each other (move what they share to a module both import):\n" + "\n".join(
         " <-> ".join(cycle) for cycle in cycles
     )
@@ -210,13 +173,7 @@ def test_the_cycle_finder_sees_lazy_relative_and_type_checking_cycles(tmp_path):
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from include.storage.f import F\n"
     )
     (package / "storage" / "f.py").write_text("from include.storage.e import E\n")
-    every, running = import_graph(package)
-    assert import_cycles(every) == [
+    assert import_cycles(import_graph(package)) == [
         ["include.steps.a", "include.steps.b", "include.steps.c"],
         ["include.storage.e", "include.storage.f"],
     ]
-    assert import_cycles(running) == [["include.steps.a", "include.steps.b", "include.steps.c"]]
-    # the type-only cycle in storage is the one tolerated; make it run and it fails too
-    assert untolerated_cycles(package) == [["include.steps.a", "include.steps.b", "include.steps.c"]]
-    (package / "storage" / "e.py").write_text("from include.storage.f import F\n")
-    assert len(untolerated_cycles(package)) == 2
