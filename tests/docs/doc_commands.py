@@ -137,7 +137,7 @@ def _inline(doc: str, prose: str) -> list[DocCommand]:
 
 def commands_of(path: Path) -> list[DocCommand]:
     """Every command of one Markdown file, in the order they appear."""
-    doc = path.relative_to(PROJECT_ROOT).as_posix()
+    doc = path.relative_to(PROJECT_ROOT).as_posix() if path.is_relative_to(PROJECT_ROOT) else path.name
     lines = path.read_text(encoding="utf-8").splitlines()
     prose: list[str] = []  # the file with every fenced block blanked, for the inline spans
     found: list[DocCommand] = []
