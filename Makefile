@@ -60,7 +60,7 @@ test-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 unit: venv
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -n 2 --dist worksteal tests/unit
 
 # ruff (configured in pyproject.toml) holds the style: lint and format are checked by make test;
 # mypy ([tool.mypy] in pyproject.toml) checks the types of include/, plugins/ and dags/.
@@ -74,7 +74,7 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 test: venv test-deps lint
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 --dist worksteal tests
 
 clean:
 	rm -rf $(AIRFLOW_HOME) $(VENV)

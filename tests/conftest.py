@@ -50,6 +50,28 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(AIRFLOW_TEST_HOME, ignore_errors=True)
 
 
+# The folders whose tests run a real Airflow, a make run or a benchmark, longest first. On two
+# xdist workers (`make test`: -n 2 --dist worksteal) the suite ends when the last test does: with
+# the minutes-long tests started first, the worker that finishes early steals the short ones left,
+# instead of one worker running a three-minute backfill alone at the end.
+LONG_FIRST = ("tests/integration/", "tests/e2e/", "tests/benchmarks/")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the tests of ``LONG_FIRST`` folders first (in that order), then the other tests marked
+    ``slow``, then the rest; within each group the collection order stays (so a module's tests stay
+    together and its module-scoped fixtures are built once)."""
+
+    def rank(item) -> int:
+        where = Path(str(item.path)).relative_to(PROJECT_ROOT).as_posix()
+        folder = next((number for number, folder in enumerate(LONG_FIRST) if where.startswith(folder)), None)
+        if folder is not None:
+            return folder
+        return len(LONG_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+    items.sort(key=rank)
+
+
 def champion(data_root: Path, model: str = "default") -> str | None:
     """The version ``<model>@champion`` names in a local data root (its alias file
     ``registry/<model>/aliases/champion``, stripped), or ``None`` when the alias is not set."""

@@ -216,10 +216,10 @@ MANUAL = [
     ),
     Rule(r"pip freeze", "manual", why="how constraints.txt was made (the full lock); it is checked to exist"),
     Rule(
-        r"\.venv/bin/python -m pytest -q -n 2 tests|pytest -n 2",
+        r"\.venv/bin/python -m pytest -q -n 2 --dist worksteal tests|pytest -n 2 --dist worksteal",
         "manual",
         why="the whole suite cannot run inside itself; make -n test is checked to run exactly this",
-        make_n=("-m pytest -q -n 2 tests",),
+        make_n=("-m pytest -q -n 2 --dist worksteal tests",),
     ),
     Rule(
         r"\.venv/bin/python benchmarks/keras_memory\.py \d+",
