@@ -32,7 +32,13 @@ changed; SimpleAuthManager grants it from the ``user`` role up, FAB to "can edit
     /word2vec/api/versions/{version}/neighbours?word=&k=       default@champion
     /word2vec/api/versions/{version}/similarity?a=&b=
 
-An unknown model, alias or version is a 404 whose message lists what exists; a malformed one a 422.
+An unknown model, alias or version is a 404 whose message lists what exists; a malformed one a 422
+(model and alias names are slugs, version names ``YYYYMMDDTHHMMSSZ-<8 hex>``, both checked before
+storage is touched). A version whose files do not match its manifest (size or sha256, checked when
+the version is first loaded in the process) is a 503 naming the damaged files. Bounds
+(``include.serving.request_checks``): ``k`` at most 100, a word 100 characters, a page 200
+versions, a reason 500 characters; a request body over ``MAX_BODY_BYTES`` (16 KiB) is a 413,
+refused before it is read (by its ``Content-Length``, or while it streams in).
 
 Cross-site request forgery. Airflow's UI authenticates a browser with the JWT in the ``_token``
 cookie (``SameSite=Lax``), which the browser attaches by itself; a script, with an
@@ -52,8 +58,6 @@ log = logging.getLogger(__name__)
 MAX_RUN_ID_CHARS = 250
 #: Seconds a CSRF token stays valid (a work day: a page left open can still move an alias).
 CSRF_TOKEN_SECONDS = 12 * 3600
-#: Largest request body a POST may send (bytes): an alias, a version and a bounded reason.
-MAX_BODY_BYTES = 16 * 1024
 
 
 def build_app(dag_id, prefix):
@@ -79,7 +83,13 @@ def build_app(dag_id, prefix):
     from include.serving import pages
     from include.serving.artifact_source import data_root_source
     from include.serving.catalog import Catalog, run_summary
-    from include.serving.request_checks import VERSION_NAME, CatalogError, InvalidRequestError
+    from include.serving.request_checks import (
+        MAX_BODY_BYTES,
+        VERSION_NAME,
+        CatalogError,
+        InvalidRequestError,
+        RequestTooLargeError,
+    )
     from include.storage.run_records import read_run_record
 
     catalog = Catalog(data_root_source())
@@ -108,7 +118,14 @@ def build_app(dag_id, prefix):
         return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": pages.PAGE_CSP})
 
     def error_response(request: Request, status: int, message: str):
-        titles = {401: "Not logged in", 403: "Forbidden", 404: "Not found", 422: "Bad request"}
+        titles = {
+            401: "Not logged in",
+            403: "Forbidden",
+            404: "Not found",
+            413: "Request too large",
+            422: "Bad request",
+            503: "Version unavailable",
+        }
         if is_api(request):
             return JSONResponse({"detail": message}, status_code=status)
         return html(pages.render_error(prefix(), status, titles.get(status, "Error"), message, theme(request)), status)
@@ -126,8 +143,22 @@ def build_app(dag_id, prefix):
 
     @app.exception_handler(CatalogError)
     async def catalog_error(request: Request, error: CatalogError):
-        status = 422 if isinstance(error, InvalidRequestError) else 404
-        return error_response(request, status, str(error))
+        return error_response(request, error.status, str(error))
+
+    def too_large(length: int | None = None) -> RequestTooLargeError:
+        size = f"{length} bytes" if length is not None else "larger"
+        return RequestTooLargeError(f"request body is {size}; at most {MAX_BODY_BYTES} bytes are accepted")
+
+    @app.middleware("http")
+    async def refuse_large_bodies(request: Request, call_next):
+        """413 for a declared body over :data:`MAX_BODY_BYTES`, before any route reads or parses it."""
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                return error_response(request, 400, "Content-Length is not a number")
+            if int(declared) > MAX_BODY_BYTES:
+                return error_response(request, 413, str(too_large(int(declared))))
+        return await call_next(request)
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, error: Forbidden):
@@ -207,10 +238,14 @@ def build_app(dag_id, prefix):
             )
 
     async def read_body(request: Request) -> bytes:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise InvalidRequestError(f"request body is larger than {MAX_BODY_BYTES} bytes")
-        return body
+        """The body, read in chunks and refused (413) as soon as it passes :data:`MAX_BODY_BYTES`
+        (a chunked body declares no length)."""
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise too_large()
+        return bytes(body)
 
     def move(model: str, alias, version, reason, user) -> dict:
         return catalog.move_alias(model, alias, version, actor=user.get_name(), reason=reason)
@@ -320,9 +355,8 @@ def build_app(dag_id, prefix):
                 else:
                     similarity = catalog.similarity(target["version"], a, b)
         except CatalogError as error:
-            status = 422 if isinstance(error, InvalidRequestError) else 404
             body = pages.render_search(prefix(), query, error=str(error), models=names, theme=theme(request))
-            return html(body, status)
+            return html(body, error.status)
         return html(pages.render_search(prefix(), query, neighbours, similarity, models=names, theme=theme(request)))
 
     @app.get("/dags/{run_dag_id}/runs/{run_id}", response_class=HTMLResponse)

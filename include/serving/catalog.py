@@ -32,6 +32,7 @@ from include.errors import NotInRegistryError, PipelineInputError
 from include.registry.names import CHAMPION, DEFAULT_MODEL, check_alias_name, check_model_name, model_of
 from include.registry.registry import AliasMove, ModelRegistry
 from include.serving.artifact_source import ArtifactSource, data_root_source
+from include.serving.integrity import require_whole
 from include.serving.neighbour_search import LoadedVersion, load_version, nearest_words, word_similarity
 from include.serving.request_checks import (
     DEFAULT_K,
@@ -56,6 +57,8 @@ from include.storage.run_records import RunRecord
 # data_root_source is imported from here by plugins/word2vec_links.py (``Catalog(data_root_source())``)
 __all__ = ["Catalog", "app_url", "data_root_source", "linked_version", "registry_errors", "run_summary"]
 
+#: The files a search reads, checked against the manifest when a version is loaded.
+SERVED_FILES = (EMBEDDINGS_FILE, VOCAB_FILE)
 #: Report files served to a browser (the report folder holds nothing else today).
 REPORT_FILES = ("report.html", "report.json")
 
@@ -304,7 +307,9 @@ class Catalog:
         }
 
     def load(self, version: object) -> LoadedVersion:
-        """The version's embeddings and row lengths, from the cache or read now."""
+        """The version's embeddings and row lengths, from the cache or read now; a version read now
+        is first checked against its manifest (:func:`include.serving.integrity.require_whole`:
+        :class:`DamagedVersionError` when a file's size or sha256 differs)."""
         name = self.resolve(version)
         with self._lock:
             if name in self._loaded:
@@ -312,6 +317,8 @@ class Catalog:
                 return self._loaded[name]
         folder = self.source.local_file(name, EMBEDDINGS_FILE).parent
         self.source.local_file(name, VOCAB_FILE)  # present too (a cache fetches it next to the matrix)
+        # checked against the manifest once per load (cached below with the loaded version)
+        require_whole(name, self._manifest(name), lambda relative: self.source.local_file(name, relative), SERVED_FILES)
         loaded = load_version(name, folder)
         with self._lock:
             self._loaded[name] = loaded

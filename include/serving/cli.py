@@ -12,9 +12,12 @@
   neighbours WORD [-k K]       nearest words with cosines
   similarity WORD WORD         cosine similarity
   tokens TEXT                  TEXT as the model's tokens (simple_preprocess, then the version's phrases)
+  verify [--all]               check every file of the version (--all: of every version of the model)
+                               against its manifest (size and sha256): one line per damaged file
 Options (before the command): --model NAME (default: default), --alias NAME (default: champion) or
 --version NAME, --json for machine-readable output.
-Exit codes: 0 ok, 1 unknown word, 2 no such model, alias or version, or bad arguments.
+Exit codes: 0 ok, 1 unknown word, a damaged version (verify: damaged files), 2 no such model, alias
+or version, or bad arguments.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from include.errors import PipelineInputError
 from include.quality.coverage import format_score
 from include.registry.names import CHAMPION, DEFAULT_MODEL
 from include.registry.registry import AliasMove
-from include.serving.model_store import ModelStore, UnknownWordError
+from include.serving.model_store import DamagedVersionError, ModelStore, UnknownWordError, VersionCheck
 from include.serving.version_summary import VersionSummary
 
 
@@ -61,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     similarity.add_argument("second")
     tokens = commands.add_parser("tokens")
     tokens.add_argument("text", nargs="+", help="raw text (several arguments are joined by spaces)")
+    verify = commands.add_parser("verify", help="check a version's files against its manifest")
+    verify.add_argument("--all", action="store_true", help="every version of the model, oldest first")
     return parser
 
 
@@ -133,6 +138,27 @@ def _aliases_text(aliases: dict[str, str], history: list[AliasMove]) -> str:
     return "\n".join(lines)
 
 
+def _verify(args, store: ModelStore) -> tuple[list[VersionCheck], str]:
+    """``verify``: the checks (the chosen version, or with ``--all`` every version of the model) and
+    their text: one line per damaged file, else one ``ok`` line per version."""
+    if args.all:
+        store.registry.check_model(store.model)
+        checks = [store.verify(version=name) for name in store.versions()]
+    else:
+        checks = [store.verify()]
+    lines = []
+    for check in checks:
+        if check.damaged:
+            lines += [f"DAMAGED {store.model} {check.version} {d.describe()}" for d in check.damaged]
+        elif check.files:
+            lines.append(
+                f"ok {store.model} {check.version}: {check.files} files ({check.bytes} bytes) match its manifest"
+            )
+        else:
+            lines.append(f"ok {store.model} {check.version}: its manifest lists no files, nothing to check")
+    return checks, "\n".join(lines) or f"(no published versions of model {store.model!r})"
+
+
 def _run(args, store: ModelStore) -> tuple[object, str]:
     """The command's result (for --json) and its text."""
     if args.command == "models":
@@ -154,6 +180,9 @@ def _run(args, store: ModelStore) -> tuple[object, str]:
         move = store.promote(args.target, alias=args.promote_alias, reason=args.reason, actor=actor)
         text = f"{store.model}@{move['alias']}: {move['from_version'] or '-'} -> {move['to_version']}"
         return move, text
+    if args.command == "verify":
+        checks, text = _verify(args, store)
+        return [check.as_dict() for check in checks], text
     model = store.load()
     if args.command == "vector":
         vector = model.vector(args.word).tolist()
@@ -179,11 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownWordError as error:
         print(error.args[0], file=sys.stderr)
         return 1
+    except DamagedVersionError as error:
+        print(error, file=sys.stderr)
+        return 1
     except PipelineInputError as error:
         print(error, file=sys.stderr)
         return 2
     print(json.dumps(result, ensure_ascii=False) if args.json else text)
-    return 0
+    damaged = args.command == "verify" and isinstance(result, list) and any(c["damaged"] for c in result)
+    return 1 if damaged else 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,38 @@ from include.quality.neighbour_table import NEIGHBOURS_FILE
 from include.quality.similarity import nearest_neighbours, unit_rows
 from include.registry.names import CHAMPION, DEFAULT_MODEL, check_alias_name, check_model_name
 from include.registry.registry import AliasMove, ModelRegistry
+from include.serving.integrity import DamagedFile, check_files, listed_files, require_whole
+from include.serving.request_checks import DamagedVersionError, validate_relative_file
 from include.serving.version_summary import VersionSummary, summarize
 from include.storage.layout import MODELS, data_store, version_key
 from include.storage.store import LocalStore, Store
+from include.storage.versions import read_manifest
+
+__all__ = ["DamagedVersionError", "ModelStore", "PublishedModel", "UnknownWordError", "VersionCheck"]
 
 
 class UnknownWordError(KeyError):
     """The word is not in the model's vocabulary."""
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    """What :meth:`ModelStore.verify` found: the version, how many files (and bytes) its manifest
+    lists, and the damaged ones (empty: whole)."""
+
+    version: str
+    files: int
+    bytes: int
+    damaged: list[DamagedFile]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "files": self.files,
+            "bytes": self.bytes,
+            "ok": not self.damaged,
+            "damaged": [d.as_dict() for d in self.damaged],
+        }
 
 
 @dataclass
@@ -121,6 +147,7 @@ class ModelStore:
         default_cache = Path(os.environ.get("EMBEDDINGS_CACHE_DIR", "~/.cache/word2vec-embeddings")).expanduser()
         digest = hashlib.sha1(self.store.url.encode()).hexdigest()[:12]
         self.cache = Path(cache) if cache else default_cache / digest
+        self._whole: set[str] = set()  # versions whose files matched their manifest
 
     def model_names(self) -> list[str]:
         """Every model of the data root."""
@@ -169,15 +196,42 @@ class ModelStore:
             version, alias = None, CHAMPION
         return self.registry.resolve(self.model, alias=alias, version=version)
 
+    def _manifest(self, name: str) -> dict:
+        return read_manifest(self.store, name) or {}
+
+    def _local_file(self, name: str) -> Callable[[str], Path]:
+        prefix = version_key(name)
+        return lambda relative: self.store.fetch(f"{prefix}/{validate_relative_file(relative)}", self.cache)
+
+    def verify(self, version: str | None = None, alias: str | None = None) -> VersionCheck:
+        """Every file the version's manifest lists checked against it (size and sha256; see
+        :meth:`resolve` for which version): what ``python -m include.cli verify`` prints. A version
+        in an object store is downloaded into the cache folder to be checked."""
+        name = self.resolve(version, alias)
+        manifest = self._manifest(name)
+        damaged = check_files(manifest, self._local_file(name))
+        listed = listed_files(manifest)
+        return VersionCheck(name, len(listed), sum(int(e.get("bytes") or 0) for e in listed.values()), damaged)
+
     def load(self, version: str | None = None, mmap: bool = True, *, alias: str | None = None) -> PublishedModel:
         """Load a version of the model (see :meth:`resolve`; ``"latest"`` means the champion); the
-        matrix is memory-mapped unless ``mmap`` is false."""
+        matrix is memory-mapped unless ``mmap`` is false. The files read are checked against the
+        version's manifest the first time this store loads the version
+        (:func:`include.serving.integrity.require_whole`): :class:`DamagedVersionError` names
+        each file whose size or sha256 differs, instead of serving wrong vectors."""
         name = self.resolve(version, alias)
         prefix = version_key(name)
-        for file in (EMBEDDINGS_FILE, VOCAB_FILE, NEIGHBOURS_FILE, PHRASES_FILE):
-            if file in (EMBEDDINGS_FILE, VOCAB_FILE) or self.store.exists(f"{prefix}/{file}"):
-                local = self.store.fetch(f"{prefix}/{file}", self.cache)
+        served = [
+            file
+            for file in (EMBEDDINGS_FILE, VOCAB_FILE, NEIGHBOURS_FILE, PHRASES_FILE)
+            if file in (EMBEDDINGS_FILE, VOCAB_FILE) or self.store.exists(f"{prefix}/{file}")
+        ]
+        for file in served:
+            local = self.store.fetch(f"{prefix}/{file}", self.cache)
         path = local.parent
+        if name not in self._whole:  # checked once per store and version (file hashes once per process)
+            require_whole(name, self._manifest(name), self._local_file(name), served)
+            self._whole.add(name)
         document = read_phrases(path)
         phrases = PhraseApplier(document) if document else None
         return PublishedModel(name, path, load_embeddings(path, mmap=mmap), phrases)

@@ -3,7 +3,13 @@
 Every name, word, number and file path a user sends passes one of the ``validate_*`` functions
 first; each returns the cleaned value or raises :class:`InvalidRequestError` with a message saying
 what was wrong. :class:`NotFoundError` and :class:`UnknownWordError` are the answers for names
-that are well formed but name nothing. The app maps these to HTTP 422 and 404.
+that are well formed but name nothing, :class:`DamagedVersionError` a version whose files do not
+match its manifest, :class:`RequestTooLargeError` a request body over :data:`MAX_BODY_BYTES`. Each
+error class carries the HTTP status the app answers with (``status``: 422, 404, 503, 413).
+
+Upper bounds of a request: a word :data:`MAX_WORD_CHARS` characters, ``k`` :data:`MAX_K`, a page
+:data:`MAX_PER_PAGE` versions, a reason :data:`MAX_REASON_CHARS` characters, a file path
+:data:`MAX_FILE_PATH_CHARS` characters, a POST body :data:`MAX_BODY_BYTES` bytes.
 """
 
 from __future__ import annotations
@@ -24,22 +30,56 @@ MAX_PER_PAGE = 200
 MAX_REASON_CHARS = 500
 #: Longest actor name recorded for an alias move (characters).
 MAX_ACTOR_CHARS = 200
+#: Longest file path inside a version a download may name (characters).
+MAX_FILE_PATH_CHARS = 300
+#: Largest request body a POST may send (bytes): an alias, a version and a bounded reason; a larger
+#: one is refused with HTTP 413 before it is read or parsed.
+MAX_BODY_BYTES = 16 * 1024
 
 
 class CatalogError(Exception):
     """Base of the errors a user's request can cause; the message says what was wrong."""
 
+    status = 400  #: the HTTP status the app answers with
+
 
 class InvalidRequestError(CatalogError, ValueError):
     """A malformed version name, word, ``k`` or file name (HTTP 422)."""
+
+    status = 422
 
 
 class NotFoundError(CatalogError, LookupError):
     """No such version, file, or no promoted version yet (HTTP 404)."""
 
+    status = 404
+
 
 class UnknownWordError(CatalogError, LookupError):
     """A well-formed word the version's vocabulary does not hold (HTTP 404 in the API)."""
+
+    status = 404
+
+
+class RequestTooLargeError(CatalogError, ValueError):
+    """A request body larger than :data:`MAX_BODY_BYTES` (HTTP 413)."""
+
+    status = 413
+
+
+class DamagedVersionError(CatalogError):
+    """A version whose files do not match its manifest (size or sha256): it is not served (HTTP 503).
+    ``damaged`` holds one line per damaged file (expected vs actual)."""
+
+    status = 503
+
+    def __init__(self, version: str, damaged: list[str]) -> None:
+        self.version = version
+        self.damaged = list(damaged)
+        super().__init__(
+            f"version {version} is damaged: its files do not match its manifest, so it is not served "
+            f"({'; '.join(self.damaged)}); run 'python -m include.cli --version {version} verify'"
+        )
 
 
 def validate_version(name: object, allow_latest: bool = True) -> str:
@@ -81,7 +121,7 @@ def validate_k(k: object) -> int:
 def validate_relative_file(name: object) -> str:
     """A relative POSIX path inside a version folder (e.g. ``keras/embedding.keras``); refuses
     absolute paths, ``..``, empty parts, backslashes and control characters."""
-    if not isinstance(name, str) or not name or len(name) > 300:
+    if not isinstance(name, str) or not name or len(name) > MAX_FILE_PATH_CHARS:
         raise InvalidRequestError("file name is missing or too long")
     path = PurePosixPath(name)
     if (
