@@ -20,8 +20,16 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from word2vec_links import ModelReportLink
 
 if TYPE_CHECKING:  # the step modules import gensim, pyarrow...: only their types here
+    from include.steps.build_keras_model import KerasModels, ParityResult
+    from include.steps.build_neighbour_table import NeighbourTableFacts
+    from include.steps.commit_tokens import CommittedTokens
+    from include.steps.detect_phrases import PhraseFacts
     from include.steps.evaluate_embeddings import EvaluationFacts
-    from include.steps.train_word2vec import EpochsChoice
+    from include.steps.export_embeddings import ExportedEmbeddings
+    from include.steps.ingest_text import IngestFacts
+    from include.steps.tokenize_to_parquet import ShardFacts
+    from include.steps.train_word2vec import EpochsChoice, TrainedVersion
+    from include.steps.write_similarity_report import ReportFacts
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +189,7 @@ class IngestTextOperator(PipelineStepOperator):
             context["ti"].xcom_push(key=key, value=value)
         return [{"shard": number} for number in range(facts["shards"])]
 
-    def run(self, context: Any) -> Mapping[str, Any]:
+    def run(self, context: Any) -> IngestFacts:
         from include.steps.ingest_text import ingest_text
 
         interval_start, interval_end = data_interval(context)
@@ -212,7 +220,7 @@ class TokenizeToParquetOperator(PipelineStepOperator):
         self.manifest_path = cast(str, manifest_path)
         self.shard = cast(int, shard)
 
-    def run(self, context: Any) -> Mapping[str, Any]:
+    def run(self, context: Any) -> ShardFacts:
         from include.steps.tokenize_to_parquet import tokenize_to_parquet
 
         return tokenize_to_parquet(self.manifest_path, int(self.shard), context["run_id"])
@@ -234,7 +242,7 @@ class CommitTokensOperator(PipelineStepOperator):
         self.manifest_path = cast(str, manifest_path)
         self.corpus_id = cast(str, corpus_id)
 
-    def run(self, context: Any) -> Mapping[str, Any]:
+    def run(self, context: Any) -> CommittedTokens:
         from include.steps.commit_tokens import commit_tokens
 
         today = window_end(context) or run_time(context).date()
@@ -295,7 +303,7 @@ class DetectPhrasesOperator(PipelineStepOperator):
         self.hyperparameters = cast("dict | None", hyperparameters)
         self.model = cast(str, model)
 
-    def run(self, context: Any) -> Mapping[str, Any]:
+    def run(self, context: Any) -> PhraseFacts:
         from include.artifacts.phrases import PhraseParams
         from include.steps.detect_phrases import NothingToLearn, detect_phrases
         from include.steps.train_word2vec import Word2VecParams
@@ -365,7 +373,7 @@ class TrainWord2VecOperator(PipelineStepOperator):
         self.model = cast(str, model)
         self.allow_contract_change = cast(bool, allow_contract_change)
 
-    def run(self, context: Any) -> Mapping[str, Any]:
+    def run(self, context: Any) -> TrainedVersion:
         from include.artifacts.phrases import PhraseParams
         from include.steps.train_word2vec import Unchanged, Word2VecParams, train_version
 
@@ -399,7 +407,7 @@ class ExportEmbeddingsOperator(PipelineStepOperator):
         super().__init__(**kwargs)
         self.version_dir = cast(str, version_dir)
 
-    def run(self, context: Any) -> Mapping[str, Any]:
+    def run(self, context: Any) -> ExportedEmbeddings:
         from include.steps.export_embeddings import export_embeddings
 
         return export_embeddings(self.version_dir, context["run_id"])
@@ -425,7 +433,7 @@ class BuildKerasModelOperator(PipelineStepOperator):
         self.parity_pairs = cast(int, parity_pairs)
         self.seed = cast(int, seed)
 
-    def run(self, context: Any) -> Mapping[str, Any]:
+    def run(self, context: Any) -> KerasModels:
         from include.steps.build_keras_model import build_keras_model
 
         return build_keras_model(
@@ -449,7 +457,7 @@ class BuildNeighbourTableOperator(PipelineStepOperator):
         self.version_dir = cast(str, version_dir)
         self.top_k = cast(int, top_k)
 
-    def run(self, context: Any) -> Mapping[str, Any]:
+    def run(self, context: Any) -> NeighbourTableFacts:
         from include.steps.build_neighbour_table import build_neighbour_table
 
         return build_neighbour_table(self.version_dir, context["run_id"], int(self.top_k))
@@ -549,9 +557,9 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         probe_words: Templated[list[str] | None],
         top_k: Templated[int],
         gate_tolerance: Templated[float],
-        parity: Templated[dict],
+        parity: Templated[ParityResult],
         evaluation: Templated[EvaluationFacts],
-        neighbour_table: Templated[dict],
+        neighbour_table: Templated[dict[str, Any]],
         epochs_choice: Templated[EpochsChoice | None] = None,
         model: Templated[str] = "default",
         contract_changes: Templated[dict | None] = None,
@@ -569,11 +577,11 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         self.probe_words = cast("list[str] | None", probe_words)
         self.top_k = cast(int, top_k)
         self.gate_tolerance = cast(float, gate_tolerance)
-        self.parity = cast(dict, parity)
+        self.parity = cast("ParityResult", parity)
         self.evaluation = cast("EvaluationFacts", evaluation)
-        self.neighbour_table = cast(dict, neighbour_table)
+        self.neighbour_table = cast("dict[str, Any]", neighbour_table)
 
-    def run(self, context: Any) -> Mapping[str, Any]:
+    def run(self, context: Any) -> ReportFacts:
         from include.steps.write_similarity_report import write_similarity_report
 
         return write_similarity_report(

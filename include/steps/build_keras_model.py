@@ -7,6 +7,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from include.artifacts.embeddings import fetch_embeddings
 from include.artifacts.keras_models import keras_step, write_keras_models
@@ -17,7 +18,26 @@ from include.storage.version_files import record_written, relocated
 log = logging.getLogger(__name__)
 
 
-def build_keras_model(version_dir: str, run_id: str, parity_pairs: int = 200, seed: int = 0) -> dict:
+class ParityResult(TypedDict):
+    """:func:`include.quality.parity.check_parity`'s result: the Keras models' cosines against gensim's."""
+
+    pairs: int  #: random word pairs compared
+    max_abs_diff: float  #: largest |Keras - gensim| cosine difference through ``similarity.keras`` (ids)
+    max_abs_diff_words: float  #: the same through ``similarity_words.keras`` (strings)
+    unknown_word_similarity: float  #: an unknown word's cosine through the strings model (must be 0)
+    tolerance: float  #: the difference that fails the check
+
+
+class KerasModels(TypedDict):
+    """What ``build_keras_model`` tells the tasks after it (``parity`` goes into the report)."""
+
+    keras_dir: str  #: ``<version>/keras`` under the data root (a path or URL)
+    files: list[str]  #: the models' file names and ``keras_vocab.json``
+    rows: int  #: rows of the models' embedding matrix (the vocabulary plus the reserved rows)
+    parity: ParityResult
+
+
+def build_keras_model(version_dir: str, run_id: str, parity_pairs: int = 200, seed: int = 0) -> KerasModels:
     """The whole ``build_keras_model`` task: the models of :mod:`include.artifacts.keras_models`
     built on the version's ``embeddings.npy`` and ``vocab.json`` (at ``version_dir`` under the data
     root) into its ``keras/``, after :func:`include.quality.parity.check_parity` found the saved
@@ -40,7 +60,14 @@ def build_keras_model(version_dir: str, run_id: str, parity_pairs: int = 200, se
                 time.perf_counter() - started,
             )
             started = time.perf_counter()
-            parity = check_parity(embeddings, out.folder, pairs=parity_pairs, seed=seed)
+            checked = check_parity(embeddings, out.folder, pairs=parity_pairs, seed=seed)
+            parity = ParityResult(
+                pairs=checked["pairs"],
+                max_abs_diff=checked["max_abs_diff"],
+                max_abs_diff_words=checked["max_abs_diff_words"],
+                unknown_word_similarity=checked["unknown_word_similarity"],
+                tolerance=checked["tolerance"],
+            )
             log.info(
                 "parity over %d pairs: max |keras - gensim| = %.3g (ids), %.3g (strings), checked in %.2fs",
                 parity["pairs"],
@@ -49,4 +76,5 @@ def build_keras_model(version_dir: str, run_id: str, parity_pairs: int = 200, se
                 time.perf_counter() - started,
             )
         record_written(store, run_id, "build_keras_model", out.files, under="keras")
-    return {**relocated(paths, out.folder, store, f"{prefix}/keras"), "parity": parity}
+    located = relocated(paths, out.folder, store, f"{prefix}/keras")
+    return KerasModels(keras_dir=located["keras_dir"], files=located["files"], rows=located["rows"], parity=parity)

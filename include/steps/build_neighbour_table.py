@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any, TypedDict
 
 from include.artifacts.embeddings import fetch_embeddings
 from include.quality.neighbour_table import NEIGHBOURS_FILE, write_neighbour_table
@@ -13,7 +14,16 @@ from include.storage.layout import data_store
 from include.storage.version_files import record_written, relocated
 
 
-def build_neighbour_table(version_dir: str, run_id: str, top_k: int) -> dict:
+class NeighbourTableFacts(TypedDict):
+    """What ``build_neighbour_table`` tells the tasks after it."""
+
+    path: str  #: ``neighbours.parquet`` under the data root (a path or URL)
+    #: :func:`include.quality.neighbour_table.write_neighbour_table`'s facts (method, ``recall_at_k``,
+    #: seconds, ...; an HNSW table's add its parameters), ``path`` relocated: the report carries them
+    neighbour_table: dict[str, Any]
+
+
+def build_neighbour_table(version_dir: str, run_id: str, top_k: int) -> NeighbourTableFacts:
     """The whole ``build_neighbour_table`` task: the ``top_k`` neighbours of every word of the
     version at ``version_dir`` (under the data root) written to its ``neighbours.parquet``.
 
@@ -30,4 +40,4 @@ def build_neighbour_table(version_dir: str, run_id: str, top_k: int) -> dict:
             facts = write_neighbour_table(embeddings, int(top_k), out.folder / NEIGHBOURS_FILE)
         record_written(store, run_id, "build_neighbour_table", out.files)
     located = relocated(facts, out.folder, store, prefix)
-    return {"path": located["path"], "neighbour_table": located}
+    return NeighbourTableFacts(path=located["path"], neighbour_table=located)

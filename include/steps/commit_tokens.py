@@ -17,15 +17,33 @@ from typing import TypedDict
 
 from include.errors import PipelineInputError
 from include.settings import token_retention_days
-from include.steps.tokenize_to_parquet import shard_totals_key
+from include.steps.ingest_text import IngestManifest
+from include.steps.tokenize_to_parquet import StagedShardTotals, shard_totals_key
 from include.storage.layout import SUCCESS_FILE, data_store, partition_key
 from include.storage.partitions import prune_partitions, read_partition_summary
 from include.storage.store import PreconditionFailed, Store
-from include.text.tokens import partition_summary
+from include.text.tokens import PartitionSummary, partition_summary
 
 log = logging.getLogger(__name__)
 LEFTOVER_AGE = timedelta(days=1)
 SWAP_ATTEMPTS = 20
+
+
+class PartitionCounts(TypedDict):
+    """One partition's totals, from its ``_SUCCESS.json``."""
+
+    rows: int
+    tokens: int
+    files: int
+
+
+class CommittedPartitions(TypedDict):
+    """What :func:`commit_partitions` published."""
+
+    partitions: dict[str, PartitionCounts]  #: the partitions this run committed
+    reused: dict[str, PartitionCounts]  #: the partitions kept as they were
+    tokens: int  #: over both
+    rows: int
 
 
 class CommittedTokens(TypedDict):
@@ -44,7 +62,7 @@ def commit_tokens(manifest_path: str, corpus_id: str, run_id: str, today: date) 
     :func:`commit_partitions`), then prune partitions older than ``EMBEDDINGS_TOKEN_RETENTION_DAYS``
     before ``today``."""
     store = data_store()
-    manifest = store.read_json(store.key_of(manifest_path))
+    manifest: IngestManifest = store.read_json(store.key_of(manifest_path))
     committed = commit_partitions(store, manifest, run_id)
     pruned = prune_partitions(store, corpus_id, today, token_retention_days())
     if pruned:
@@ -59,7 +77,7 @@ def commit_tokens(manifest_path: str, corpus_id: str, run_id: str, today: date) 
     )
 
 
-def commit_partitions(store: Store, manifest: dict, run_id: str) -> dict:
+def commit_partitions(store: Store, manifest: IngestManifest, run_id: str) -> CommittedPartitions:
     """Publish every partition of run ``run_id`` described by its ingest ``manifest``.
 
     Checks that every planned shard wrote its totals, then swaps each partition's ``_SUCCESS.json``
@@ -74,9 +92,9 @@ def commit_partitions(store: Store, manifest: dict, run_id: str) -> dict:
     planned: dict[str, list[int]] = {}
     for shard in manifest["shards"]:
         planned.setdefault(shard["partition"], []).append(shard["shard"])
-    staged: dict[str, list[dict]] = {}
+    staged: dict[str, list[StagedShardTotals]] = {}
     for partition, numbers in planned.items():
-        totals = []
+        totals: list[StagedShardTotals] = []
         for number in numbers:
             key = shard_totals_key(run_id, partition, number)
             try:
@@ -86,31 +104,37 @@ def commit_partitions(store: Store, manifest: dict, run_id: str) -> dict:
                     f"shard {number} of partition {partition} has not been tokenized: {store.key_url(key)}"
                 ) from error
         staged[partition] = totals
-    reused = {name: read_partition_summary(store, corpus_id, name) for name in manifest.get("reused", [])}
-    if sum(t["tokens"] for totals in staged.values() for t in totals) + sum(r["tokens"] for r in reused.values()) == 0:
+    summaries = {name: read_partition_summary(store, corpus_id, name) for name in manifest.get("reused", [])}
+    if (
+        sum(t["tokens"] for totals in staged.values() for t in totals) + sum(r["tokens"] for r in summaries.values())
+        == 0
+    ):
         for partition, totals in staged.items():  # nothing of a refused run stays behind
             for entry in totals:
                 store.delete(f"{partition_key(corpus_id, partition)}/{entry['part']}")
         raise PipelineInputError(
             f"corpus_path '{manifest['corpus_path']}': no line yields a token (tokens are runs of 2 to 15 letters)"
         )
-    committed = {}
+    committed: dict[str, PartitionCounts] = {}
     for partition, totals in staged.items():
         summary = partition_summary(totals, time.perf_counter() - started)
         swap_summary(store, partition_key(corpus_id, partition), summary)
         remove_leftovers(store, partition_key(corpus_id, partition), set(summary["parts"]))
-        committed[partition] = {key: summary[key] for key in ("rows", "tokens", "files")}
-    reused = {name: {key: summary[key] for key in ("rows", "tokens", "files")} for name, summary in reused.items()}
-    every = [*committed.values(), *reused.values()]
-    return {
-        "partitions": committed,
-        "reused": reused,
-        "tokens": sum(p["tokens"] for p in every),
-        "rows": sum(p["rows"] for p in every),
+        committed[partition] = PartitionCounts(rows=summary["rows"], tokens=summary["tokens"], files=summary["files"])
+    reused = {
+        name: PartitionCounts(rows=summary["rows"], tokens=summary["tokens"], files=summary["files"])
+        for name, summary in summaries.items()
     }
+    every = [*committed.values(), *reused.values()]
+    return CommittedPartitions(
+        partitions=committed,
+        reused=reused,
+        tokens=sum(p["tokens"] for p in every),
+        rows=sum(p["rows"] for p in every),
+    )
 
 
-def swap_summary(store: Store, partition: str, summary: dict) -> None:
+def swap_summary(store: Store, partition: str, summary: PartitionSummary) -> None:
     """Replace ``<partition>/_SUCCESS.json`` with ``summary`` by compare-and-swap, retrying on a lost race."""
     key = f"{partition}/{SUCCESS_FILE}"
     data = (json.dumps(summary, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
@@ -138,4 +162,12 @@ def remove_leftovers(store: Store, partition: str, keep: set[str]) -> list[str]:
     return removed
 
 
-__all__ = ["CommittedTokens", "commit_partitions", "commit_tokens", "remove_leftovers", "swap_summary"]
+__all__ = [
+    "CommittedPartitions",
+    "CommittedTokens",
+    "PartitionCounts",
+    "commit_partitions",
+    "commit_tokens",
+    "remove_leftovers",
+    "swap_summary",
+]

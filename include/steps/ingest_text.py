@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import NotRequired, TypedDict
 
 from include.errors import PipelineInputError
 from include.steps.run_conf import check_conf_keys, check_params, check_run_contract
@@ -43,6 +43,61 @@ class IngestFacts(TypedDict):
     bad_bytes: int
     shards: int  #: how many ``tokenize_to_parquet`` tasks to map
     reused_partitions: int  #: how many partitions were committed from the same files earlier: not tokenized again
+
+
+class ManifestFile(TypedDict):
+    """One file of the ingest manifest (``files``). A binary file is listed with ``skipped`` and
+    its ``path``, ``partition`` and ``size`` only."""
+
+    path: str  #: a local path or a URL
+    partition: str
+    size: int  #: bytes stored
+    sha256: NotRequired[str]  #: of the bytes stored
+    etag: NotRequired[str]  #: an object's ETag (not on a local disk)
+    lines: NotRequired[int]
+    bad_bytes: NotRequired[int]  #: undecodable bytes replaced by U+FFFD
+    skipped: NotRequired[str]  #: why the file is not read (``"binary"``)
+
+
+class ShardPlan(TypedDict):
+    """One ``tokenize_to_parquet`` task's files (the ingest manifest's ``shards``)."""
+
+    partition: str
+    shard: int  #: numbered within its partition
+    files: list[int]  #: indices into the manifest's ``files``
+
+
+class IngestTotals(TypedDict):
+    """What :func:`ingest_corpus` counted (the ingest manifest's ``totals``)."""
+
+    files: int  #: files read
+    skipped_files: int  #: binary files not read
+    lines: int
+    bytes: int
+    bad_bytes: int
+    shards: int
+    reused_partitions: int
+
+
+class CorpusManifest(TypedDict):
+    """The manifest :func:`ingest_corpus` writes (read back by :func:`read_manifest`)."""
+
+    schema_version: int  #: :data:`MANIFEST_SCHEMA_VERSION`
+    corpus_path: str
+    dated: bool
+    partitions: list[str]
+    totals: IngestTotals
+    files: list[ManifestFile]
+    shards: list[ShardPlan]
+    reused: list[str]  #: partitions committed from the same files earlier: no shards
+
+
+class IngestManifest(CorpusManifest):
+    """The run's ingest manifest under its staging prefix (:func:`read_ingest_manifest`): read by
+    ``tokenize_to_parquet``, ``commit_tokens`` and ``publish``."""
+
+    corpus_id: str
+    run_id: str
 
 
 def ingest_text(
@@ -113,7 +168,7 @@ def ingest_text(
     )
 
 
-def read_ingest_manifest(location: str) -> dict:
+def read_ingest_manifest(location: str) -> IngestManifest:
     """The run's ingest manifest at ``location`` (a path or URL under the data root)."""
     store = data_store()
     return store.read_json(store.key_of(location))
@@ -125,7 +180,7 @@ def ingest_corpus(
     plan: PartitionPlan | None = None,
     max_shards: int = 1,
     is_current: Callable[[str, dict[str, str]], bool] | None = None,
-) -> dict[str, int]:
+) -> IngestTotals:
     """Read every file of ``corpus`` once and write ``manifest_path`` (JSON).
 
     ``corpus`` is a resolved, confined location, local or an object-store URL (see
@@ -148,58 +203,54 @@ def ingest_corpus(
     located = [(partition, found) for partition, source in plan.sources for found in source.files()]
     if not located:
         raise PipelineInputError(f"corpus_path '{corpus.path}' holds no .txt, .gz or .bz2 file")
-    entries: list[dict[str, Any]] = []
+    entries: list[ManifestFile] = []
     for number, (partition, found) in enumerate(located, start=1):
         path = found.path
         reader = TextFileReader(path, corpus=corpus)
         if reader.looks_binary():
             log.warning("skipping binary file %s (NUL bytes in its first 8 KiB)", path)
-            entries.append({"path": path, "partition": partition, "size": found.size, "skipped": "binary"})
+            entries.append(ManifestFile(path=path, partition=partition, size=found.size, skipped="binary"))
             continue
         for _ in reader.blocks():
             pass
         if reader.bad_bytes:
             log.warning("%s: %d undecodable bytes replaced by U+FFFD", path, reader.bad_bytes)
-        entries.append(
-            {
-                "path": path,
-                "partition": partition,
-                "size": reader.size,
-                "sha256": reader.sha256,
-                **({"etag": reader.etag} if reader.etag else {}),
-                "lines": reader.lines,
-                "bad_bytes": reader.bad_bytes,
-            }
-        )
+        entry = ManifestFile(path=path, partition=partition, size=reader.size, sha256=reader.sha256)
+        if reader.etag:
+            entry["etag"] = reader.etag
+        entry["lines"] = reader.lines
+        entry["bad_bytes"] = reader.bad_bytes
+        entries.append(entry)
         log.info("read file %d/%d: %s (%d lines, %d bytes)", number, len(located), path, reader.lines, reader.size)
     read = [entry for entry in entries if "skipped" not in entry]
-    totals = {
-        "files": len(read),
-        "skipped_files": len(entries) - len(read),
-        "lines": sum(entry["lines"] for entry in read),
-        "bytes": sum(entry["size"] for entry in read),
-        "bad_bytes": sum(entry["bad_bytes"] for entry in read),
-    }
+    lines = sum(entry["lines"] for entry in read)
     if not read:
         raise PipelineInputError(f"corpus_path '{corpus.path}' holds no readable text file (all {len(entries)} binary)")
-    if totals["lines"] == 0:
+    if lines == 0:
         raise PipelineInputError(f"corpus_path '{corpus.path}' holds only empty files")
     reused = current_partitions(entries, is_current) if is_current else []
     if reused:
         log.info("partitions already tokenized from the same files, reused: %s", reused)
     shards = plan_shards(entries, max_shards, skip_partitions=reused)
-    totals["shards"] = len(shards)
-    totals["reused_partitions"] = len(reused)
-    manifest = {
-        "schema_version": MANIFEST_SCHEMA_VERSION,
-        "corpus_path": corpus.path,
-        "dated": plan.dated,
-        "partitions": [partition for partition, _ in plan.sources],
-        "totals": totals,
-        "files": entries,
-        "shards": shards,
-        "reused": reused,
-    }
+    totals = IngestTotals(
+        files=len(read),
+        skipped_files=len(entries) - len(read),
+        lines=lines,
+        bytes=sum(entry["size"] for entry in read),
+        bad_bytes=sum(entry["bad_bytes"] for entry in read),
+        shards=len(shards),
+        reused_partitions=len(reused),
+    )
+    manifest = CorpusManifest(
+        schema_version=MANIFEST_SCHEMA_VERSION,
+        corpus_path=corpus.path,
+        dated=plan.dated,
+        partitions=[partition for partition, _ in plan.sources],
+        totals=totals,
+        files=entries,
+        shards=shards,
+        reused=reused,
+    )
     write_json_atomic(manifest_path, manifest)
     log.info(
         "ingested %d files (%d skipped), %d lines, %d bytes in %.2fs",
@@ -212,7 +263,7 @@ def ingest_corpus(
     return totals
 
 
-def current_partitions(entries: list[dict], is_current: Callable[[str, dict[str, str]], bool]) -> list[str]:
+def current_partitions(entries: list[ManifestFile], is_current: Callable[[str, dict[str, str]], bool]) -> list[str]:
     """Partitions of ``entries`` that ``is_current`` (partition name, ``{path: sha256}`` of its
     readable files) says are committed from exactly these files by this tokenizer."""
     inputs: dict[str, dict[str, str]] = {}
@@ -223,7 +274,7 @@ def current_partitions(entries: list[dict], is_current: Callable[[str, dict[str,
     return sorted(name for name, files in inputs.items() if files and is_current(name, files))
 
 
-def plan_shards(entries: list[dict], max_shards: int, skip_partitions: Collection[str] = ()) -> list[dict]:
+def plan_shards(entries: list[ManifestFile], max_shards: int, skip_partitions: Collection[str] = ()) -> list[ShardPlan]:
     """Split the readable files of each partition (but ``skip_partitions``) into at most
     ``max_shards`` groups of similar total size (largest file first into the lightest group). Returns
     ``[{"partition": name, "shard": i, "files": [entry index, ...]}, ...]``, ``shard`` numbered
@@ -232,7 +283,7 @@ def plan_shards(entries: list[dict], max_shards: int, skip_partitions: Collectio
     for index, entry in enumerate(entries):
         if "skipped" not in entry and entry["partition"] not in skip_partitions:
             by_partition.setdefault(entry["partition"], []).append(index)
-    shards = []
+    shards: list[ShardPlan] = []
     for partition, indices in by_partition.items():
         count = max(1, min(max_shards, len(indices)))
         groups: list[list[int]] = [[] for _ in range(count)]
@@ -242,11 +293,11 @@ def plan_shards(entries: list[dict], max_shards: int, skip_partitions: Collectio
             groups[lightest].append(index)
             sizes[lightest] += entries[index]["size"]
         shards += [
-            {"partition": partition, "shard": number, "files": sorted(group)} for number, group in enumerate(groups)
+            ShardPlan(partition=partition, shard=number, files=sorted(group)) for number, group in enumerate(groups)
         ]
     return shards
 
 
-def read_manifest(manifest_path: Path) -> dict:
+def read_manifest(manifest_path: Path) -> CorpusManifest:
     """Load a manifest written by :func:`ingest_corpus`."""
     return json.loads(Path(manifest_path).read_text(encoding="utf-8"))

@@ -8,7 +8,7 @@ import io
 import logging
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from include.storage.version_files import record_written, relocated
 from include.storage.versions import read_manifest
 
 if TYPE_CHECKING:
+    from include.steps.build_keras_model import ParityResult
     from include.steps.evaluate_embeddings import EvaluationFacts
     from include.steps.train_word2vec import EpochsChoice
 
@@ -108,7 +109,7 @@ def build_report(
     corpus: dict,
     probe_words: list | None,
     top_k: int,
-    parity: dict,
+    parity: ParityResult,
     evaluation: dict,
     drift: dict | None = None,
     history: list[dict] | None = None,
@@ -153,26 +154,50 @@ def build_report(
     }
 
 
-def report_bounds(vocab_size: int, parity_pairs: int) -> dict:
+class ReportBounds(TypedDict):
+    """``report.json["bounds"]``: what each part of the report covers, in words."""
+
+    neighbours: str
+    evaluation: str
+    parity: str
+    drift: str
+    map: str
+    neighbour_table: str
+
+
+def report_bounds(vocab_size: int, parity_pairs: int) -> ReportBounds:
     """What each part of the report covers, so its cost stays linear in the vocabulary: plain
     sentences for ``report.json["bounds"]``."""
-    return {
-        "neighbours": "the probe words only (exact search over the whole vocabulary)",
-        "evaluation": f"the {min(vocab_size, RESTRICT_VOCAB):,} most frequent words (gensim's restrict_vocab)",
-        "parity": f"{parity_pairs} random word pairs",
-        "drift": f"the probe words and the {MOVED_CANDIDATES:,} most frequent words both versions share",
-        "map": f"the {min(vocab_size, MAP_WORDS)} most frequent words",
-        "neighbour_table": "every word up to EMBEDDINGS_EXACT_NEIGHBOURS_MAX words; above it the most frequent "
+    return ReportBounds(
+        neighbours="the probe words only (exact search over the whole vocabulary)",
+        evaluation=f"the {min(vocab_size, RESTRICT_VOCAB):,} most frequent words (gensim's restrict_vocab)",
+        parity=f"{parity_pairs} random word pairs",
+        drift=f"the probe words and the {MOVED_CANDIDATES:,} most frequent words both versions share",
+        map=f"the {min(vocab_size, MAP_WORDS)} most frequent words",
+        neighbour_table="every word up to EMBEDDINGS_EXACT_NEIGHBOURS_MAX words; above it the most frequent "
         "words (others searched on demand), or every word by HNSW with its recall checked on a fixed random sample",
-    }
+    )
 
 
-def training_warning(signs: dict, params: dict, corpus: dict) -> dict:
+class TrainingCheck(TypedDict):
+    """``report.json["training"]``: :func:`include.quality.similarity.undertraining`'s signs and a warning."""
+
+    undertrained: bool
+    probe_words: int  #: probe words with a neighbour
+    top1_at_or_above: int  #: of them, those whose nearest neighbour is at ``cosine`` or above
+    share: float | None  #: ``top1_at_or_above / probe_words``, ``None`` without a probe word
+    mean_top1_cosine: float | None
+    cosine: float
+    share_threshold: float
+    warning: str | None  #: the likely cause in a sentence for people, ``None`` when not undertrained
+
+
+def training_warning(signs: dict, params: dict, corpus: dict) -> TrainingCheck:
     """``report.json``'s ``training``: the undertraining ``signs``
     (:func:`include.quality.similarity.undertraining`) plus ``warning``, a sentence for people with
     the likely cause (too few epochs for the corpus, or too small a corpus), or ``None``."""
     if not signs["undertrained"]:
-        return {**signs, "warning": None}
+        return _training_check(signs, None)
     epochs, tokens = params.get("epochs"), corpus.get("tokens")
     seen = f"{epochs} epochs over {tokens:,} tokens" if isinstance(tokens, int) else f"{epochs} epochs"
     if params.get("epochs_requested", epochs) == "auto":
@@ -184,7 +209,20 @@ def training_warning(signs: dict, params: dict, corpus: dict) -> dict:
         f"neighbour at cosine >= {signs['cosine']} (mean top-1 cosine {signs['mean_top1_cosine']:.3f}), so "
         f"neighbours say little. Likely cause: {cause}."
     )
-    return {**signs, "warning": warning}
+    return _training_check(signs, warning)
+
+
+def _training_check(signs: dict, warning: str | None) -> TrainingCheck:
+    return TrainingCheck(
+        undertrained=signs["undertrained"],
+        probe_words=signs["probe_words"],
+        top1_at_or_above=signs["top1_at_or_above"],
+        share=signs["share"],
+        mean_top1_cosine=signs["mean_top1_cosine"],
+        cosine=signs["cosine"],
+        share_threshold=signs["share_threshold"],
+        warning=warning,
+    )
 
 
 def render_html(report: dict, map_png: bytes, history_plot: bytes | None = None) -> str:
@@ -200,13 +238,20 @@ def render_html(report: dict, map_png: bytes, history_plot: bytes | None = None)
     )
 
 
-def write_report(report: dict, embeddings: Embeddings, out_dir: Path) -> dict:
+class ReportPaths(TypedDict):
+    """Where :func:`write_report` wrote the report (local paths)."""
+
+    report_json: str
+    report_html: str
+
+
+def write_report(report: dict, embeddings: Embeddings, out_dir: Path) -> ReportPaths:
     """Write ``report.json`` and ``report.html`` into ``out_dir``; return their paths."""
     out_dir = Path(out_dir)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
     write_json_atomic(json_path, report)
     write_text_atomic(html_path, render_html(report, pca_map_png(embeddings), history_png(report.get("history", []))))
-    return {"report_json": str(json_path), "report_html": str(html_path)}
+    return ReportPaths(report_json=str(json_path), report_html=str(html_path))
 
 
 def _whole_number(value) -> int | None:
@@ -239,9 +284,9 @@ def write_similarity_report(
     probe_words: list | None,
     top_k: int,
     gate_tolerance: float,
-    parity: dict,
+    parity: ParityResult,
     evaluation: EvaluationFacts,
-    neighbour_table: dict,
+    neighbour_table: dict[str, Any],
     epochs_choice: EpochsChoice | None = None,
     contract_changes: dict | None = None,
 ) -> ReportFacts:
@@ -314,7 +359,7 @@ def write_similarity_report(
         with store.writer(f"{prefix}/report", Path(scratch)) as out:
             paths = write_report(report, embeddings, out.folder)
         record_written(store, run_id, "write_similarity_report", out.files, under="report")
-    located = relocated(paths, out.folder, store, f"{prefix}/report")
+    located = relocated(dict(paths), out.folder, store, f"{prefix}/report")
     return ReportFacts(
         report_json=located["report_json"],
         report_html=located["report_html"],

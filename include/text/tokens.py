@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from include.errors import PipelineInputError
 from include.storage.atomic_io import replace_dir, write_json_atomic
@@ -213,7 +213,7 @@ class ShardTotals(TypedDict):
 
 
 def write_token_file(
-    entries: list[dict],
+    entries: Sequence[Mapping[str, Any]],
     out_path: Path,
     progress_every: int = 100_000,
     corpus: CorpusLocation | Path | str | None = None,
@@ -299,7 +299,7 @@ def write_token_file(
     return totals
 
 
-def tokenize_files(manifest: dict, out_dir: Path, progress_every: int = 100_000) -> dict:
+def tokenize_files(manifest: Mapping[str, Any], out_dir: Path, progress_every: int = 100_000) -> dict:
     """Tokenize every file of an ingest ``manifest`` into the partition ``out_dir`` (one part file).
 
     The folder is built beside ``out_dir`` and moved into place by one rename, replacing an
@@ -332,11 +332,24 @@ def part_file_name(shard: int) -> str:
     return f"part-{shard:05d}.parquet"
 
 
-def partition_summary(shard_totals: Sequence[Mapping[str, Any]], seconds: float) -> dict:
+class PartitionSummary(TypedDict):
+    """A committed partition's ``_SUCCESS.json`` (:func:`partition_summary`)."""
+
+    rows: int
+    tokens: int
+    files: int
+    sources: list[str]  #: the files' sha256, sorted
+    inputs: dict[str, str]  #: file path -> sha256, sorted by path
+    tokenizer: str  #: :func:`tokenizer_version` when it was made
+    seconds: float
+    parts: NotRequired[list[str]]  #: the part files that belong to it, when the shards' totals name them
+
+
+def partition_summary(shard_totals: Sequence[Mapping[str, Any]], seconds: float) -> PartitionSummary:
     """A partition's ``_SUCCESS.json``: rows, tokens, files, the sources' sha256 sorted, ``inputs``
     (each file's path and sha256), the ``tokenizer`` version that made it, seconds, and ``parts``
     (the part files that belong to it, when the shards' totals name them)."""
-    summary = {
+    summary: PartitionSummary = {
         "rows": sum(t["rows"] for t in shard_totals),
         "tokens": sum(t["tokens"] for t in shard_totals),
         "files": sum(t["files"] for t in shard_totals),
@@ -351,7 +364,9 @@ def partition_summary(shard_totals: Sequence[Mapping[str, Any]], seconds: float)
     return summary
 
 
-def write_partition_summary(partition_dir: Path, shard_totals: Sequence[Mapping[str, Any]], seconds: float) -> dict:
+def write_partition_summary(
+    partition_dir: Path, shard_totals: Sequence[Mapping[str, Any]], seconds: float
+) -> PartitionSummary:
     """Write :func:`partition_summary` as ``_SUCCESS.json`` into a local partition folder."""
     summary = partition_summary(shard_totals, seconds)
     write_json_atomic(partition_dir / "_SUCCESS.json", summary)
