@@ -271,9 +271,9 @@ class Catalog:
     def file(self, version: object, relative: object) -> Path:
         """Local path of a file the version's manifest lists (an artifact download); the manifest
         itself is allowed too. :class:`NotFoundError` for anything else."""
+        relative = validate_relative_file(relative)  # before any read: a hostile path touches nothing
         manifest = self._manifest(version)
         name = manifest["version"]
-        relative = validate_relative_file(relative)
         if relative != MANIFEST_FILE and relative not in (manifest.get("files") or {}):
             raise NotFoundError(f"version {name} has no file {relative}")
         return self.source.local_file(name, relative)

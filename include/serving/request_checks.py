@@ -120,13 +120,15 @@ def validate_k(k: object) -> int:
 
 def validate_relative_file(name: object) -> str:
     """A relative POSIX path inside a version folder (e.g. ``keras/embedding.keras``); refuses
-    absolute paths, ``..``, empty parts, backslashes and control characters."""
+    absolute paths, ``..``, empty parts, backslashes, ``%`` (an escape another layer might decode
+    into ``..``; no published file has one) and control characters."""
     if not isinstance(name, str) or not name or len(name) > MAX_FILE_PATH_CHARS:
         raise InvalidRequestError("file name is missing or too long")
     path = PurePosixPath(name)
     if (
         path.is_absolute()
         or "\\" in name
+        or "%" in name
         or any(part in ("", ".", "..") for part in name.split("/"))
         or any(unicodedata.category(char).startswith("C") for char in name)
     ):
