@@ -7,8 +7,9 @@ import base64
 import io
 import logging
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from include.artifacts.phrases import PHRASES_FILE, phrase_report
 from include.quality.coverage import MIN_PAIRS, MIN_QUESTIONS, format_score
 from include.quality.drift import MOVED_CANDIDATES
 from include.quality.evaluation import RESTRICT_VOCAB
-from include.quality.gate import GateDecision, decide
+from include.quality.gate import GateDecision, GateResult, decide
 from include.quality.similarity import choose_probe_words, nearest_neighbours, undertraining, unit_rows
 from include.registry.registry import ModelRegistry
 from include.storage.atomic_io import write_json_atomic, write_text_atomic
@@ -68,7 +69,7 @@ def pca_map_png(embeddings: Embeddings, words: int = MAP_WORDS) -> bytes:
     return buffer.getvalue()
 
 
-def history_png(history: list[dict]) -> bytes | None:
+def history_png(history: Sequence[Mapping[str, Any]]) -> bytes | None:
     """A PNG line plot of the evaluation scores across versions (``history``: dicts with
     ``version``, ``data_time`` and ``evaluation``, oldest first), or ``None`` with fewer than 2."""
     if len(history) < 2:
@@ -101,6 +102,40 @@ def history_png(history: list[dict]) -> bytes | None:
     return buffer.getvalue()
 
 
+class HistoryEntry(TypedDict):
+    """One version in ``report.json["history"]``."""
+
+    version: str | None  #: ``None`` only for an earlier entry without one
+    data_time: str | None
+    evaluation: dict[str, Any] | None  #: :func:`include.quality.evaluation.evaluate_keyed_vectors`
+
+
+class SimilarityReport(TypedDict):
+    """``report.json``: :func:`build_report`'s keys, then what :func:`write_similarity_report` adds."""
+
+    schema_version: int  #: :data:`REPORT_SCHEMA_VERSION`
+    version: str
+    params: dict[str, Any]  #: the run's Params (``epochs`` as trained, ``epochs_requested``, ``corpus_path``)
+    corpus: dict[str, Any]  #: ``files``, ``lines``, ``tokens``, ``partitions``, ``train_seconds``, ``data_time``
+    vocab_size: int
+    vector_size: int
+    top_k: int
+    probe_words: list[str]  #: those in the vocabulary
+    neighbours: dict[str, list[list]]  #: probe word -> ``[word, cosine]`` best first
+    oov_probe_words: list  #: probe words not in the vocabulary, as given
+    training: TrainingCheck
+    parity: ParityResult
+    evaluation: dict[str, Any]
+    drift: dict[str, Any] | None
+    history: list[HistoryEntry]  #: earlier versions of the model, oldest first, then this one
+    bounds: ReportBounds
+    model: NotRequired[str]
+    epochs_choice: NotRequired[dict[str, Any]]  #: ``train_word2vec``'s :class:`EpochsChoice`
+    phrases: NotRequired[dict[str, Any] | None]  #: :func:`include.artifacts.phrases.phrase_report`
+    neighbour_table: NotRequired[dict[str, Any]]  #: ``build_neighbour_table``'s facts
+    gate: NotRequired[GateResult]
+
+
 def build_report(
     embeddings: Embeddings,
     *,
@@ -113,7 +148,7 @@ def build_report(
     evaluation: dict,
     drift: dict | None = None,
     history: list[dict] | None = None,
-) -> dict:
+) -> SimilarityReport:
     """The report as a JSON-ready dict: neighbours of the probe words, statistics, and what the
     steps before measured: ``parity`` (:func:`include.quality.parity.check_parity`, from
     ``build_keras_model``), ``evaluation`` and ``drift`` (``evaluate_embeddings``), and the
@@ -131,27 +166,30 @@ def build_report(
     training = training_warning(undertraining(neighbours), params, corpus)
     if training["warning"]:
         log.warning("%s", training["warning"])
-    return {
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "version": version,
-        "params": params,
-        "corpus": corpus,
-        "vocab_size": len(embeddings),
-        "vector_size": embeddings.vector_size,
-        "top_k": top_k,
-        "probe_words": known,
-        "neighbours": neighbours,
-        "oov_probe_words": unknown,
-        "training": training,
-        "parity": parity,
-        "evaluation": evaluation,
-        "drift": drift,
-        "history": [
-            {key: entry.get(key) for key in ("version", "data_time", "evaluation")} for entry in (history or [])
+    return SimilarityReport(
+        schema_version=REPORT_SCHEMA_VERSION,
+        version=version,
+        params=params,
+        corpus=corpus,
+        vocab_size=len(embeddings),
+        vector_size=embeddings.vector_size,
+        top_k=top_k,
+        probe_words=known,
+        neighbours=neighbours,
+        oov_probe_words=unknown,
+        training=training,
+        parity=parity,
+        evaluation=evaluation,
+        drift=drift,
+        history=[
+            HistoryEntry(
+                version=entry.get("version"), data_time=entry.get("data_time"), evaluation=entry.get("evaluation")
+            )
+            for entry in (history or [])
         ]
-        + [{"version": version, "data_time": corpus.get("data_time"), "evaluation": evaluation}],
-        "bounds": report_bounds(len(embeddings), parity["pairs"]),
-    }
+        + [HistoryEntry(version=version, data_time=corpus.get("data_time"), evaluation=evaluation)],
+        bounds=report_bounds(len(embeddings), parity["pairs"]),
+    )
 
 
 class ReportBounds(TypedDict):
@@ -225,7 +263,7 @@ def _training_check(signs: dict, warning: str | None) -> TrainingCheck:
     )
 
 
-def render_html(report: dict, map_png: bytes, history_plot: bytes | None = None) -> str:
+def render_html(report: SimilarityReport, map_png: bytes, history_plot: bytes | None = None) -> str:
     """``report.html``: one self-contained page (plots are inline PNGs, no network), everything escaped."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -245,7 +283,7 @@ class ReportPaths(TypedDict):
     report_html: str
 
 
-def write_report(report: dict, embeddings: Embeddings, out_dir: Path) -> ReportPaths:
+def write_report(report: SimilarityReport, embeddings: Embeddings, out_dir: Path) -> ReportPaths:
     """Write ``report.json`` and ``report.html`` into ``out_dir``; return their paths."""
     out_dir = Path(out_dir)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"

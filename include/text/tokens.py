@@ -299,7 +299,16 @@ def write_token_file(
     return totals
 
 
-def tokenize_files(manifest: Mapping[str, Any], out_dir: Path, progress_every: int = 100_000) -> dict:
+class TokenizedFiles(TypedDict):
+    """What :func:`tokenize_files` wrote: the partition's totals and its folder."""
+
+    rows: int
+    tokens: int
+    files: int
+    path: str  #: the partition folder
+
+
+def tokenize_files(manifest: Mapping[str, Any], out_dir: Path, progress_every: int = 100_000) -> TokenizedFiles:
     """Tokenize every file of an ingest ``manifest`` into the partition ``out_dir`` (one part file).
 
     The folder is built beside ``out_dir`` and moved into place by one rename, replacing an
@@ -324,7 +333,7 @@ def tokenize_files(manifest: Mapping[str, Any], out_dir: Path, progress_every: i
         shutil.rmtree(staged, ignore_errors=True)
         raise
     replace_dir(staged, out_dir)
-    return {**{key: summary[key] for key in ("rows", "tokens", "files")}, "path": str(out_dir)}
+    return TokenizedFiles(rows=summary["rows"], tokens=summary["tokens"], files=summary["files"], path=str(out_dir))
 
 
 def part_file_name(shard: int) -> str:
