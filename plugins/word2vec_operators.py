@@ -562,14 +562,14 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         neighbour_table: Templated[dict[str, Any]],
         epochs_choice: Templated[EpochsChoice | None] = None,
         model: Templated[str] = "default",
-        contract_changes: Templated[dict | None] = None,
+        contract_changes: Templated[dict[str, list] | None] = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.version_dir = cast(str, version_dir)
         self.version = cast(str, version)
         self.model = cast(str, model)
-        self.contract_changes = cast("dict | None", contract_changes)
+        self.contract_changes = cast("dict[str, list] | None", contract_changes)
         self.corpus_path = cast(str, corpus_path)
         self.corpus_id = cast(str, corpus_id)
         self.corpus_stats = cast(dict, corpus_stats)

@@ -326,7 +326,7 @@ def write_similarity_report(
     evaluation: EvaluationFacts,
     neighbour_table: dict[str, Any],
     epochs_choice: EpochsChoice | None = None,
-    contract_changes: dict | None = None,
+    contract_changes: dict[str, list] | None = None,
 ) -> ReportFacts:
     """The whole ``write_similarity_report`` task for the version of ``model`` being built at
     ``version_dir`` (trained on corpus ``corpus_id``): it joins what the parallel steps measured
