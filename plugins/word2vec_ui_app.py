@@ -100,7 +100,7 @@ def build_app(dag_id, prefix):
         dependencies=[Depends(requires_access_dag("GET", param_dag_id=dag_id))],
         docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,  # served below as a route of the app, behind the login like every other
     )
     can_edit = Depends(requires_access_dag("PUT", param_dag_id=dag_id))
     current_user = Depends(get_user)  # the same user the access checks saw (FastAPI caches it per request)
@@ -405,6 +405,10 @@ def build_app(dag_id, prefix):
     @app.get("/api/models/{model}/similarity")
     def api_model_similarity(model: str, alias: str = "", version: str = "", a: str = "", b: str = ""):
         return catalog.similarity_at(model, a, b, alias=alias or None, version=version or None)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def api_openapi():
+        return JSONResponse(app.openapi())
 
     @app.get("/api/csrf-token")
     def api_csrf_token(user=current_user):
