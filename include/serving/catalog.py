@@ -169,6 +169,9 @@ class Catalog:
         """``{"versions": [...], "page", "per_page", "pages", "total", "latest", "model"}``, pages
         counted from 1; every model's versions, or ``model``'s (which must exist)."""
         size = bounded_int(per_page, "per_page", 1, MAX_PER_PAGE)
+        if model is not None:
+            with registry_errors():  # a malformed name is refused before the data root is read
+                check_model_name(model)
         manifests = self._published()
         if model is not None:
             model = self.check_model(model, manifests)
@@ -235,11 +238,15 @@ class Catalog:
         """The version ``model@alias`` names, or ``version`` checked to be one of ``model``'s (give
         at most one; ``champion`` when neither). Unknown model, alias or version:
         :class:`NotFoundError` listing what exists; a malformed name: :class:`InvalidRequestError`."""
-        model = self.check_model(model)
+        with registry_errors():  # every name checked before the data root is read
+            check_model_name(model)
+            if alias and not version:
+                check_alias_name(alias)
         if alias and version:
             raise InvalidRequestError("give alias or version, not both")
+        name = validate_version(version, allow_latest=False) if version else ""
+        model = self.check_model(model)
         if version:
-            name = validate_version(version, allow_latest=False)
             manifest = self.source.manifest(name)
             if manifest is None or manifest.get("version") != name or model_of(manifest) != model:
                 mine = [row.version for row in self.summaries(model)]

@@ -83,13 +83,22 @@ def test_names_that_are_not_slugs_are_refused_before_storage(client, monkeypatch
     mounted = next(route.app for route in client.app.routes if getattr(route, "path", "") == "/word2vec")
     store = mounted.state.catalog.source.store
     touched: list[str] = []
-    for name in ("read_bytes", "fetch", "download"):
+
+    def spy(name: str):
         original = getattr(store, name)
-        monkeypatch.setattr(store, name, lambda key, *a, _o=original, **k: touched.append(key) or _o(key, *a, **k))
+
+        def recorded(key, *args, **kwargs):
+            touched.append(f"{name} {key}")
+            return original(key, *args, **kwargs)
+
+        return recorded
+
+    for name in ("read_bytes", "read_versioned", "exists", "children", "files", "fetch", "download"):
+        monkeypatch.setattr(store, name, spy(name))
     response = client.get(path, headers=bearer("reader"))
-    assert response.status_code in (404, 422), (path, response.status_code, response.text[:300])
+    assert response.status_code in (404, 422), (path, response.status_code, response.text[:300])  # 404: no route
     assert "Traceback" not in response.text
-    assert not [key for key in touched if not key.startswith("registry/") and not key.endswith("manifest.json")]
+    assert touched == [], f"{path} read the data root before refusing: {touched}"
 
 
 @pytest.mark.parametrize(
