@@ -83,7 +83,8 @@ def write_version_manifest(store: Store, version: str, facts: VersionManifest, f
     published meanwhile (by this run's earlier attempt or another run).
     """
     prefix = version_key(version)
-    if store.exists(f"{prefix}/{MANIFEST_FILE}"):  # published already: touch nothing of it
+    if store.exists(f"{prefix}/{MANIFEST_FILE}"):  # published already: touch nothing else of it
+        _drop_own_claim(store, version, facts.get("run_id"))
         where = store.key_url(f"{prefix}/{MANIFEST_FILE}")
         raise AlreadyExists(errno.EEXIST, f"'{where}' exists already", where)
     present = store.files(prefix)
@@ -95,6 +96,23 @@ def write_version_manifest(store: Store, version: str, facts: VersionManifest, f
     for name in present:
         if name not in files and name not in (CLAIM_FILE, MANIFEST_FILE):
             store.delete(f"{prefix}/{name}")
-    store.put_json(f"{prefix}/{MANIFEST_FILE}", {**facts, "files": dict(sorted(files.items()))}, create_only=True)
+    try:
+        store.put_json(f"{prefix}/{MANIFEST_FILE}", {**facts, "files": dict(sorted(files.items()))}, create_only=True)
+    except AlreadyExists:  # another run's, or this run's whose answer was lost: never leave our claim inside
+        _drop_own_claim(store, version, facts.get("run_id"))
+        raise
     store.delete(f"{prefix}/{CLAIM_FILE}")  # the manifest guards the version from now on
     return store.key_url(f"{prefix}/{MANIFEST_FILE}")
+
+
+def _drop_own_claim(store: Store, version: str, run_id: str | None) -> None:
+    """``version`` has a manifest: delete its claim when run ``run_id`` wrote that manifest (an
+    earlier attempt of this run's publish, or a write whose answer was lost), so the claim never
+    stays inside a published version. Another run's manifest and claim are left to that run."""
+    prefix = version_key(version)
+    try:
+        manifest = store.read_json(f"{prefix}/{MANIFEST_FILE}")
+    except (FileNotFoundError, ValueError):
+        return
+    if run_id and isinstance(manifest, dict) and manifest.get("run_id") == run_id:
+        store.delete(f"{prefix}/{CLAIM_FILE}")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,10 +30,20 @@ from include.storage.store_interface import (
     Written,
 )
 
+log = logging.getLogger(__name__)
+
 #: Bounds on an object store client's own retries, so a dead endpoint fails within seconds.
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 20
 CLIENT_ATTEMPTS = 2
+#: Calls of one write (each with the client's own retries) before a transient error fails the task,
+#: and the wait before the second (doubling after).
+WRITE_ATTEMPTS = 4
+WRITE_BACKOFF_SECONDS = 0.2
+#: User metadata key of a conditional write's random id: after a lost answer and a 412, the object
+#: is ours when it carries our id (a write that won is never reported lost; one that lost overwrote
+#: nothing).
+WRITE_ID = "w2v-write-id"
 
 
 class S3Store(Store):
@@ -70,13 +82,16 @@ class S3Store(Store):
         return sync(self.fs.loop, call)
 
     def _fail(self, error: Exception, key: str) -> Exception:
-        """The error of a failed call on ``key`` as this module's, naming the location."""
+        """The error of a failed call on ``key`` as this module's, naming the location. An error no
+        retry can mend (a missing bucket, refused keys, access denied) is a :class:`StorageConfigError`
+        naming the URL, the cause and the fix, so the task fails at once."""
         where = self.key_url(key)
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        response = getattr(error, "response", {}) or {}
+        code = response.get("Error", {}).get("Code", "")
         if code in ("NoSuchBucket",):
-            return StorageConfigError(f"data root '{self.url}': bucket '{self.bucket}' does not exist")
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken", "403"):
-            return StorageConfigError(f"data root '{self.url}': credentials refused ({code}) at '{where}'")
+            return StorageConfigError(missing_bucket_message(self.url, self.bucket))
+        if code in CREDENTIAL_CODES or (isinstance(error, PermissionError) and not code):
+            return StorageConfigError(refused_message(self.url, where, code or str(error)))
         if isinstance(error, FileNotFoundError) or code in ("NoSuchKey", "404"):
             return FileNotFoundError(errno.ENOENT, f"no such object: '{where}'", where)
         return StorageError(errno.EIO, f"object store error at '{where}': {error}", where)
@@ -110,30 +125,60 @@ class S3Store(Store):
         return Versioned(data, etag)
 
     def _conditional_put(self, key: str, data: bytes, condition: dict) -> None:
+        """``PutObject`` of ``data`` at ``key`` under ``condition`` (``IfNoneMatch``/``IfMatch``, or
+        none), retried here on a transient error (up to :data:`WRITE_ATTEMPTS` calls; the client
+        retries too, and the HTTP client may resend a PUT whose connection dropped). A write whose
+        answer was lost may have landed, and a resend of it then meets a 412: so on a 412 the key's
+        metadata is read back (:meth:`_landed`), and a write whose id is there won; it is never
+        reported as lost. One whose id is not there lost, and overwrote nothing."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        where = self.key_url(key)
+        arguments = dict(self.put_arguments)
+        write_id = uuid.uuid4().hex
+        if condition:  # marks this write's object, told apart from any other writer's by its id
+            arguments["Metadata"] = {**arguments.get("Metadata", {}), WRITE_ID: write_id}
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                self._client_call(
+                    "put_object", Bucket=self.bucket, Key=self._object_key(key), Body=data, **condition, **arguments
+                )
+                return
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+                    # the HTTP client may have resent the PUT after a lost answer, unseen by us
+                    if condition and self._landed(key, write_id):
+                        log.warning("the answer to a conditional write of '%s' was lost; it had landed", where)
+                        return
+                    if condition.get("IfNoneMatch") == "*":
+                        raise AlreadyExists(errno.EEXIST, f"'{where}' exists already", where) from error
+                    raise PreconditionFailed(errno.EAGAIN, f"'{where}' changed since it was read", where) from error
+                if code in ("NoSuchKey", "404") and "IfMatch" in condition:  # If-Match on a missing key
+                    raise PreconditionFailed(errno.EAGAIN, f"'{where}' was removed since it was read", where) from error
+                if not _transient(error) or attempt == WRITE_ATTEMPTS:
+                    raise self._fail(error, key) from error
+            except (BotoCoreError, OSError) as error:
+                if attempt == WRITE_ATTEMPTS:
+                    raise self._fail(error, key) from error
+            log.info("write of '%s' failed (attempt %d of %d): trying again", where, attempt, WRITE_ATTEMPTS)
+            time.sleep(WRITE_BACKOFF_SECONDS * 2 ** (attempt - 1))
+
+    def _landed(self, key: str, write_id: str) -> bool:
+        """True when ``key`` is the object written with ``write_id`` (its metadata :data:`WRITE_ID`):
+        an attempt of this write landed although its answer was lost."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self._client_call(
-                "put_object",
-                Bucket=self.bucket,
-                Key=self._object_key(key),
-                Body=data,
-                **condition,
-                **self.put_arguments,
-            )
+            head = self._client_call("head_object", Bucket=self.bucket, Key=self._object_key(key))
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            where = self.key_url(key)
-            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
-                if condition.get("IfNoneMatch") == "*":
-                    raise AlreadyExists(errno.EEXIST, f"'{where}' exists already", where) from error
-                raise PreconditionFailed(errno.EAGAIN, f"'{where}' changed since it was read", where) from error
-            if code in ("NoSuchKey", "404") and "IfMatch" in condition:  # If-Match on a missing key
-                raise PreconditionFailed(errno.EAGAIN, f"'{where}' was removed since it was read", where) from error
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return False
             raise self._fail(error, key) from error
         except (BotoCoreError, OSError) as error:
             raise self._fail(error, key) from error
+        return (head.get("Metadata") or {}).get(WRITE_ID) == write_id
 
     def put_bytes(self, key: str, data: bytes, *, create_only: bool = False) -> None:
         self._conditional_put(key, data, {"IfNoneMatch": "*"} if create_only else {})
@@ -152,7 +197,9 @@ class S3Store(Store):
 
         try:
             return call()
-        except FileNotFoundError:
+        except FileNotFoundError as error:
+            if "NoSuchBucket" in str(error) or "bucket does not exist" in str(error).lower():
+                raise StorageConfigError(missing_bucket_message(self.url, self.bucket)) from error
             raise
         except (ClientError, BotoCoreError, OSError) as error:
             raise self._fail(error, key) from error
@@ -258,22 +305,76 @@ class S3Store(Store):
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code in ("404", "NoSuchBucket", "NotFound"):
-                raise StorageConfigError(f"data root '{self.url}': bucket '{self.bucket}' does not exist") from error
+                raise StorageConfigError(missing_bucket_message(self.url, self.bucket)) from error
             raise self._fail(error, "") from error
         except (BotoCoreError, OSError) as error:
-            raise StorageConfigError(f"data root '{self.url}': the object store cannot be reached ({error})") from error
+            endpoint = (getattr(self.fs, "client_kwargs", None) or {}).get("endpoint_url")
+            endpoint = (
+                endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "AWS S3"
+            )
+            raise StorageConfigError(
+                f"data root '{self.url}': the object store cannot be reached at {endpoint or 'AWS S3'} ({error}); "
+                "check that the endpoint (AWS_ENDPOINT_URL, or the connection's endpoint_url) is right and the "
+                "store is up, then clear the task"
+            ) from error
         probe = f".probe/{uuid.uuid4().hex}"
-        self.put_bytes(probe, b"1", create_only=True)
         try:
-            self.put_bytes(probe, b"2", create_only=True)
-        except AlreadyExists:
-            return
+            self.put_bytes(probe, b"1", create_only=True)  # a lost answer is read back (_conditional_put)
+            try:
+                self.put_bytes(probe, b"2", create_only=True)
+            except AlreadyExists:
+                return
         finally:
             self.delete(probe)
         raise StorageConfigError(
             f"data root '{self.url}': the store ignored a create-only write (If-None-Match), so two runs "
             "could overwrite each other's versions and LATEST; use a store with conditional writes"
         )
+
+
+#: Error codes of keys the store refuses or a policy that forbids the call: retrying cannot help.
+CREDENTIAL_CODES = (
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "ExpiredToken",
+    "InvalidToken",
+    "AllAccessDisabled",
+    "403",
+)
+
+
+def missing_bucket_message(url: str, bucket: str) -> str:
+    return (
+        f"data root '{url}': bucket '{bucket}' does not exist (NoSuchBucket); create it, or set "
+        "EMBEDDINGS_DATA_DIR to an existing bucket, then clear the task"
+    )
+
+
+def refused_message(url: str, where: str, cause: str) -> str:
+    return (
+        f"data root '{url}': credentials refused or access denied ({cause}) at '{where}'; check the keys "
+        "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the profile or the Airflow connection) and that their "
+        "policy allows s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on the bucket, then "
+        "clear the task"
+    )
+
+
+TRANSIENT_CODES = ("SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable", "Throttling")
+
+
+def _transient(error) -> bool:
+    """True for an object store's answer a later call may not repeat (5xx, throttling, timeouts)."""
+    response = getattr(error, "response", {}) or {}
+    code = response.get("Error", {}).get("Code", "")
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return int(status) >= 500 or code in (
+        "SlowDown",
+        "InternalError",
+        "RequestTimeout",
+        "ServiceUnavailable",
+        "Throttling",
+    )
 
 
 def s3_filesystem(options: dict, what: str):

@@ -47,14 +47,21 @@ def abandon_run(store: Store, run_id: str) -> list[str]:
 
 
 def sweep(store: Store, now: datetime | None = None) -> dict[str, list[str]]:
-    """Delete leftovers older than :data:`LEFTOVER_AGE`: version folders without a manifest,
-    staging prefixes, and (S3) incomplete multipart uploads. Returns what was removed, by kind."""
+    """Delete leftovers older than :data:`LEFTOVER_AGE`: version folders without a manifest, the
+    claim left inside a published version, staging prefixes, and (S3) incomplete multipart uploads.
+    Returns what was removed, by kind (``"claims"`` only when one was)."""
     now = now or datetime.now(UTC)
     old = now - LEFTOVER_AGE
     removed: dict[str, list[str]] = {"versions": [], "staging": [], "uploads": []}
     for name in store.children(MODELS):
         prefix = version_key(name)
-        if name == "LATEST" or store.exists(f"{prefix}/{MANIFEST_FILE}"):
+        if name == "LATEST":
+            continue
+        if store.exists(f"{prefix}/{MANIFEST_FILE}"):
+            claim = store.modified(f"{prefix}/{CLAIM_FILE}")  # a publisher died between manifest and claim
+            if claim is not None and claim < old:
+                store.delete(f"{prefix}/{CLAIM_FILE}")
+                removed.setdefault("claims", []).append(name)
             continue
         stamps = [store.modified(f"{prefix}/{key}") for key in store.files(prefix)]
         if all(stamp is not None and stamp < old for stamp in stamps):
