@@ -88,6 +88,14 @@ class StoreArtifactSource:
             f"{version}/{relative}", lambda partial: self.store.download(f"{prefix}/{relative}", partial)
         )
 
+    def discard(self, version: str, relative: str) -> bool:
+        """Drop the cached copy of ``<version>/<relative>`` (an object store's; a local data root's
+        files are read in place, so there is none): true when there was one."""
+        if isinstance(self.store, LocalStore):
+            return False
+        key = f"{validate_version(version, allow_latest=False)}/{validate_relative_file(relative)}"
+        return (self.cache or serving_cache()).discard(key)
+
 
 def LocalArtifactSource(models: Path) -> StoreArtifactSource:
     """The versions under a local ``models/`` folder: the store of its parent, the data root."""

@@ -325,7 +325,14 @@ class Catalog:
         folder = self.source.local_file(name, EMBEDDINGS_FILE).parent
         self.source.local_file(name, VOCAB_FILE)  # present too (a cache fetches it next to the matrix)
         # checked against the manifest once per load (cached below with the loaded version)
-        require_whole(name, self._manifest(name), lambda relative: self.source.local_file(name, relative), SERVED_FILES)
+        discard = getattr(self.source, "discard", None)  # drops a cached copy of an object-store file
+        require_whole(
+            name,
+            self._manifest(name),
+            lambda relative: self.source.local_file(name, relative),
+            SERVED_FILES,
+            (lambda relative: bool(discard(name, relative))) if discard else None,
+        )
         loaded = load_version(name, folder)
         with self._lock:
             self._loaded[name] = loaded

@@ -61,6 +61,17 @@ class BoundedFileCache:
             self._used[key] = size
             return path
 
+    def discard(self, key: str) -> bool:
+        """Drop the cached copy of ``key`` (a damaged one: the next :meth:`fetch` downloads it
+        again); true when there was one."""
+        key = validate_relative_file(key)
+        with self._lock:
+            known = self._used.pop(key, None) is not None
+            path = self.folder / key
+            present = path.is_file()
+            path.unlink(missing_ok=True)
+            return known or present
+
     def clear(self) -> None:
         with self._lock:
             shutil.rmtree(self.folder, ignore_errors=True)

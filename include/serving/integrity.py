@@ -83,18 +83,33 @@ def listed_files(manifest: dict) -> dict[str, dict]:
 
 
 def check_files(
-    manifest: dict, local_file: Callable[[str], Path], names: Iterable[str] | None = None
+    manifest: dict,
+    local_file: Callable[[str], Path],
+    names: Iterable[str] | None = None,
+    discard: Callable[[str], bool] | None = None,
 ) -> list[DamagedFile]:
     """The files of ``names`` (default: every file the manifest lists) that do not match the manifest:
     missing, another size, or another sha256. A name the manifest does not list (with a sha256) is
-    not checked. ``local_file(relative)`` gives a local path to read (it
-    may download); ``FileNotFoundError`` or :class:`NotFoundError` from it means missing."""
+    not checked. ``local_file(relative)`` gives a local path to read (it may download);
+    ``FileNotFoundError`` or :class:`NotFoundError` from it means missing. ``discard(relative)``
+    drops a local copy of an object-store file (true when there was one): a damaged copy is then
+    fetched and checked once more, so a bad cached copy is not mistaken for a damaged version."""
     listed = listed_files(manifest)
+    wanted = list(listed) if names is None else [n for n in names if n in listed]
+    damaged = _damaged(listed, local_file, wanted)
+    if damaged and discard is not None:
+        again = [d.file for d in damaged if discard(d.file)]
+        if again:
+            damaged = [d for d in damaged if d.file not in again] + _damaged(listed, local_file, again)
+    return damaged
+
+
+def _damaged(listed: dict[str, dict], local_file: Callable[[str], Path], names: list[str]) -> list[DamagedFile]:
     damaged = []
-    for name in listed if names is None else [n for n in names if n in listed]:
+    for name in names:
         entry = listed[name]
         expected_bytes = entry.get("bytes") if isinstance(entry.get("bytes"), int) else None
-        expected_sha = entry.get("sha256") if isinstance(entry.get("sha256"), str) else None
+        expected_sha = str(entry["sha256"])
         try:
             path = local_file(name)
             size = os.stat(path).st_size
@@ -104,15 +119,21 @@ def check_files(
         if expected_bytes is not None and size != expected_bytes:  # no need to hash: it differs
             damaged.append(DamagedFile(name, expected_bytes, size, expected_sha, None))
             continue
-        actual_sha = file_sha256(path) if expected_sha else None
-        if expected_sha and actual_sha != expected_sha:
+        actual_sha = file_sha256(path)
+        if actual_sha != expected_sha:
             damaged.append(DamagedFile(name, expected_bytes, size, expected_sha, actual_sha))
     return damaged
 
 
-def require_whole(version: str, manifest: dict, local_file: Callable[[str], Path], names: Iterable[str]) -> None:
+def require_whole(
+    version: str,
+    manifest: dict,
+    local_file: Callable[[str], Path],
+    names: Iterable[str],
+    discard: Callable[[str], bool] | None = None,
+) -> None:
     """:func:`check_files` of ``names``; :class:`DamagedVersionError` naming each damaged file when
     any does not match (the version is not served rather than served with wrong vectors)."""
-    damaged = check_files(manifest, local_file, names)
+    damaged = check_files(manifest, local_file, names, discard)
     if damaged:
         raise DamagedVersionError(version, [d.describe() for d in damaged])

@@ -203,13 +203,26 @@ class ModelStore:
         prefix = version_key(name)
         return lambda relative: self.store.fetch(f"{prefix}/{validate_relative_file(relative)}", self.cache)
 
+    def _discard(self, name: str) -> Callable[[str], bool]:
+        """Drops the cached copy of a file of an object-store version (a local root has none)."""
+
+        def discard(relative: str) -> bool:
+            if isinstance(self.store, LocalStore):
+                return False
+            path = self.cache / version_key(name) / validate_relative_file(relative)
+            present = path.is_file()
+            path.unlink(missing_ok=True)
+            return present
+
+        return discard
+
     def verify(self, version: str | None = None, alias: str | None = None) -> VersionCheck:
         """Every file the version's manifest lists checked against it (size and sha256; see
         :meth:`resolve` for which version): what ``python -m include.cli verify`` prints. A version
         in an object store is downloaded into the cache folder to be checked."""
         name = self.resolve(version, alias)
         manifest = self._manifest(name)
-        damaged = check_files(manifest, self._local_file(name))
+        damaged = check_files(manifest, self._local_file(name), discard=self._discard(name))
         listed = listed_files(manifest)
         return VersionCheck(name, len(listed), sum(int(e.get("bytes") or 0) for e in listed.values()), damaged)
 
@@ -230,7 +243,7 @@ class ModelStore:
             local = self.store.fetch(f"{prefix}/{file}", self.cache)
         path = local.parent
         if name not in self._whole:  # checked once per store and version (file hashes once per process)
-            require_whole(name, self._manifest(name), self._local_file(name), served)
+            require_whole(name, self._manifest(name), self._local_file(name), served, self._discard(name))
             self._whole.add(name)
         document = read_phrases(path)
         phrases = PhraseApplier(document) if document else None

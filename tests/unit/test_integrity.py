@@ -180,3 +180,39 @@ def test_the_cli_refuses_hostile_names_with_exit_2(data_root, name, capsys):
     assert main(["--version", name, "verify"]) == 2
     assert main(["--model", name, "verify"]) == 2
     assert "not a" in capsys.readouterr().err
+
+
+def test_a_damaged_cached_copy_of_an_object_store_file_is_fetched_again(s3_bucket, tmp_path):
+    """A cached copy that went bad is downloaded again and checked once more; the version is refused
+    only when the object store's own bytes do not match."""
+    from include.serving.file_cache import BoundedFileCache
+    from include.storage.store import open_store
+
+    folder = publish(tmp_path / "local", OLD, champion=False)
+    store = open_store(f"{s3_bucket}/root")
+    with store.writer(f"models/{OLD}") as out:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                (out.folder / path.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
+                (out.folder / path.relative_to(folder)).write_bytes(path.read_bytes())
+    cache = tmp_path / "model-store-cache"
+    assert "king" in ModelStore(store=store, cache=cache, version=OLD).load()
+    flip_last_byte(cache / "models" / OLD / "embeddings.npy")
+    assert "king" in ModelStore(store=store, cache=cache, version=OLD).load()  # fetched again: whole
+
+    files = BoundedFileCache(tmp_path / "serving-cache", 10 * 1024 * 1024)
+    assert Catalog(StoreArtifactSource(store, files)).neighbours(OLD, "king", 2)["version"] == OLD
+    flip_last_byte(tmp_path / "serving-cache" / OLD / "embeddings.npy")
+    assert Catalog(StoreArtifactSource(store, files)).neighbours(OLD, "king", 2)["version"] == OLD
+
+    damaged = tmp_path / "damaged.npy"
+    damaged.write_bytes((folder / "embeddings.npy").read_bytes())
+    flip_last_byte(damaged)
+    store.put_bytes(f"models/{OLD}/embeddings.npy", damaged.read_bytes())
+    # the whole copies already cached stay whole (a version's files never change); new caches see the damage
+    assert "king" in ModelStore(store=store, cache=cache, version=OLD).load()
+    with pytest.raises(DamagedVersionError, match="embeddings.npy: sha256 expected"):
+        ModelStore(store=store, cache=tmp_path / "new-cache", version=OLD).load()
+    fresh = BoundedFileCache(tmp_path / "new-serving-cache", 10 * 1024 * 1024)
+    with pytest.raises(DamagedVersionError, match="embeddings.npy: sha256 expected"):
+        Catalog(StoreArtifactSource(store, fresh)).neighbours(OLD, "king", 2)
