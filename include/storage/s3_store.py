@@ -198,20 +198,34 @@ class S3Store(Store):
         try:
             return call()
         except FileNotFoundError as error:
-            if "NoSuchBucket" in str(error) or "bucket does not exist" in str(error).lower():
-                raise StorageConfigError(missing_bucket_message(self.url, self.bucket)) from error
+            self._absent(error)
             raise
         except (ClientError, BotoCoreError, OSError) as error:
             raise self._fail(error, key) from error
 
+    def _absent(self, error: FileNotFoundError) -> None:
+        """Raise :class:`StorageConfigError` when ``error`` (s3fs's "not found") says the bucket is
+        missing, not the key: a deleted bucket never reads as an empty data root."""
+        if _bucket_missing(error):
+            raise StorageConfigError(missing_bucket_message(self.url, self.bucket)) from error
+
     def exists(self, key: str) -> bool:
-        return self._guard(key, lambda: self.fs.exists(self._path(key)))
+        def found():
+            try:
+                self.fs.info(self._path(key), refresh=True)
+            except FileNotFoundError as error:
+                self._absent(error)
+                return False
+            return True
+
+        return self._guard(key, found)
 
     def children(self, prefix: str) -> list[str]:
         def listing():
             try:
                 entries = self.fs.ls(self._path(prefix), detail=False, refresh=True)
-            except FileNotFoundError:
+            except FileNotFoundError as error:
+                self._absent(error)
                 return []
             return sorted(entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries)
 
@@ -223,7 +237,8 @@ class S3Store(Store):
         def listing():
             try:
                 found = self.fs.find(base, detail=True, refresh=True)
-            except FileNotFoundError:
+            except FileNotFoundError as error:
+                self._absent(error)
                 return {}
             return {
                 path[len(base) + 1 :]: int(info.get("size", 0))
@@ -238,7 +253,8 @@ class S3Store(Store):
         def stamp():
             try:
                 info = self.fs.info(self._path(key), refresh=True)
-            except FileNotFoundError:
+            except FileNotFoundError as error:
+                self._absent(error)
                 return None
             value = info.get("LastModified")
             return value.astimezone(UTC) if value else None
@@ -358,6 +374,19 @@ def refused_message(url: str, where: str, cause: str) -> str:
         "policy allows s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on the bucket, then "
         "clear the task"
     )
+
+
+def _bucket_missing(error: BaseException) -> bool:
+    """True when ``error``, or an error it was raised from, is the store's ``NoSuchBucket``."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        code = (getattr(seen, "response", None) or {}).get("Error", {}).get("Code", "")
+        if code == "NoSuchBucket" or "NoSuchBucket" in str(seen) or "specified bucket does not exist" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 TRANSIENT_CODES = ("SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable", "Throttling")
