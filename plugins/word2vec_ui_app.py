@@ -28,6 +28,7 @@ changed; SimpleAuthManager grants it from the ``user`` role up, FAB to "can edit
     /word2vec/api/models/{model}/neighbours?alias=|version=&word=&k=
     /word2vec/api/models/{model}/similarity?alias=|version=&a=&b=
     /word2vec/api/csrf-token                    the token a cookie-authenticated POST must carry
+    /word2vec/api/openapi.json                  the API's OpenAPI schema (behind the login too)
     /word2vec/api/versions                      the previous routes: every version; "latest" is
     /word2vec/api/versions/{version}/neighbours?word=&k=       default@champion
     /word2vec/api/versions/{version}/similarity?a=&b=

@@ -78,7 +78,7 @@ class DamagedVersionError(CatalogError):
         self.damaged = list(damaged)
         super().__init__(
             f"version {version} is damaged: its files do not match its manifest, so it is not served "
-            f"({'; '.join(self.damaged)}); run 'python -m include.cli --version {version} verify'"
+            f"({'; '.join(self.damaged)}); 'python -m include.cli [--model NAME] --version {version} verify' lists them"
         )
 
 
