@@ -23,7 +23,7 @@ from tests.faults.proxy import FaultProxy
 from tests.s3server import bucket_objects, put_objects, s3_env
 
 pytestmark = pytest.mark.slow
-SEED = 25
+SEED = int(os.environ.get("FAULT_SEED", "25"))  # another seed: FAULT_SEED=7 .venv/bin/pytest ...
 TINY = {"min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1}
 
 
