@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from include.storage.store_interface import (
+    PROBE_PREFIX,
     AlreadyExists,
     PreconditionFailed,
     StorageConfigError,
@@ -333,7 +334,7 @@ class S3Store(Store):
                 "check that the endpoint (AWS_ENDPOINT_URL, or the connection's endpoint_url) is right and the "
                 "store is up, then clear the task"
             ) from error
-        probe = f".probe/{uuid.uuid4().hex}"
+        probe = f"{PROBE_PREFIX}/{uuid.uuid4().hex}"
         try:
             self.put_bytes(probe, b"1", create_only=True)  # a lost answer is read back (_conditional_put)
             try:

@@ -21,6 +21,9 @@ from typing import TypedDict
 
 from include.errors import PipelineInputError
 
+#: Where :meth:`Store.check` writes its probe keys (deleted at once; a killed check's by the sweep).
+PROBE_PREFIX = ".probe"
+
 
 class StorageError(OSError):
     """The store could not do what was asked (unreachable, refused, missing key's bucket, …); the

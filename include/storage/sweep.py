@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from include.storage.layout import CLAIM_FILE, MANIFEST_FILE, MODELS, STAGING, staging_key, version_key
 from include.storage.store import Store
+from include.storage.store_interface import PROBE_PREFIX
 
 log = logging.getLogger(__name__)
 LEFTOVER_AGE = timedelta(days=1)
@@ -48,8 +49,9 @@ def abandon_run(store: Store, run_id: str) -> list[str]:
 
 def sweep(store: Store, now: datetime | None = None) -> dict[str, list[str]]:
     """Delete leftovers older than :data:`LEFTOVER_AGE`: version folders without a manifest, the
-    claim left inside a published version, staging prefixes, and (S3) incomplete multipart uploads.
-    Returns what was removed, by kind (``"claims"`` only when one was)."""
+    claim left inside a published version, staging prefixes, the store check's probe keys, and (S3)
+    incomplete multipart uploads. Returns what was removed, by kind (``"claims"`` and ``"probes"``
+    only when one was)."""
     now = now or datetime.now(UTC)
     old = now - LEFTOVER_AGE
     removed: dict[str, list[str]] = {"versions": [], "staging": [], "uploads": []}
@@ -72,6 +74,11 @@ def sweep(store: Store, now: datetime | None = None) -> dict[str, list[str]]:
         if all(stamp is not None and stamp < old for stamp in stamps):
             store.delete_tree(f"{STAGING}/{name}")
             removed["staging"].append(name)
+    for key in store.files(PROBE_PREFIX):  # a check killed between its probe's write and delete
+        stamp = store.modified(f"{PROBE_PREFIX}/{key}")
+        if stamp is not None and stamp < old:
+            store.delete(f"{PROBE_PREFIX}/{key}")
+            removed.setdefault("probes", []).append(key)
     removed["uploads"] = store.abort_uploads(older_than=old)
     if any(removed.values()):
         log.info("swept leftovers of dead runs: %s", removed)

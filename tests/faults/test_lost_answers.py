@@ -88,3 +88,13 @@ def test_sweep_removes_an_old_claim_left_inside_a_published_version(s3_bucket):
     assert store.exists(f"{version_key('v1')}/{MANIFEST_FILE}")
     assert not store.exists(f"{version_key('v1')}/{CLAIM_FILE}")
     assert json.loads(store.read_bytes(f"{version_key('v1')}/{MANIFEST_FILE}"))["version"] == "v1"
+
+
+def test_sweep_removes_an_old_probe_a_killed_check_left(s3_bucket):
+    from datetime import UTC, datetime, timedelta
+
+    store = open_store(f"{s3_bucket}/root")
+    store.put_bytes(".probe/abc", b"1", create_only=True)  # a check killed between write and delete
+    assert sweep(store) == {"versions": [], "staging": [], "uploads": []}, "a young probe may be a live check's"
+    assert sweep(store, now=datetime.now(UTC) + timedelta(days=2))["probes"] == ["abc"]
+    assert not store.exists(".probe/abc")
