@@ -160,3 +160,19 @@ def test_make_run_through_faults_and_a_kill_publishes_only_whole_versions(tmp_pa
             }
         ),
     )
+
+
+@pytest.mark.parametrize("code", ["InvalidAccessKeyId", "AccessDenied"])
+def test_make_run_with_refused_keys_fails_at_once_naming_url_cause_and_fix(tmp_path, s3_endpoint, s3_bucket, code):
+    """The task fails without Airflow retries (no 30 s retry delay waited out); a missing bucket and
+    a refusing endpoint: tests/e2e/test_s3_data_root.py."""
+    bucket = s3_bucket.removeprefix("s3://")
+    with FaultProxy(s3_endpoint, permanent=(403, code)) as proxy:
+        result, seconds = _run(_env(tmp_path, bucket, proxy.endpoint), {"corpus_path": "corpus", **TINY})
+    assert result.returncode != 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "FAILED ingest_text" in result.stderr and f"'s3://{bucket}/embeddings'" in result.stderr, result.stderr[
+        -2000:
+    ]
+    assert "credentials refused or access denied" in result.stderr and "check the keys" in result.stderr
+    assert "up_for_retry" not in (result.stdout + result.stderr).lower()
+    assert seconds < 75  # DB migration and Airflow included (about 14 s here); one retry would add 30 s + 60 s
