@@ -107,6 +107,16 @@ UI_API = Ref(
     ("test_every_route_wants_a_login_and_read_access", "test_neighbours_and_similarity_json_match_the_published_files"),
     ("/auth/token", "/word2vec/api/versions/latest/similarity", "/neighbours", "/word2vec/api/versions"),
 )
+MLFLOW_MIRROR = Ref(
+    "tests/e2e/test_mlflow_mirror.py",
+    ("test_runs_versions_and_aliases_are_mirrored_and_mlflow_down_costs_seconds",),
+    ('"make", "-s", "mlflow"', 'setenv("MLFLOW_TRACKING_URI"'),
+)
+NEIGHBOUR_LOAD = Ref(
+    "tests/benchmarks/test_neighbour_load.py",
+    ("test_neighbour_load_benchmark_runs_against_a_real_api_server",),
+    ('"benchmarks/neighbour_load.py"', '"--kinds"', '"--clients"', '"--seconds"', '"--server-workers"'),
+)
 
 RUN = [
     Rule(r"(?:\.venv/bin/)?python -m include\.(?:serving\.)?cli(?: .*)?|include\.cli(?: .*)?", "run", how="cli"),
@@ -180,8 +190,11 @@ TESTED = [
     ),
     Rule(r"make bench", "tested", refs=(BENCH,), make_n=("benchmarks/run_bench.py",)),
     Rule(r"\.venv/bin/python benchmarks/run_bench\.py .*", "tested", refs=(BENCH,)),
+    Rule(r"\.venv/bin/python benchmarks/neighbour_load\.py(?: .*)?", "tested", refs=(NEIGHBOUR_LOAD,)),
     Rule(r"docker-compose config", "tested", refs=(COMPOSE,)),
     Rule(r"(?:TOKEN=\$\()?curl .*", "tested", refs=(UI_API,)),
+    Rule(r"make mlflow(?: MLFLOW_PORT=\d+)?", "tested", refs=(MLFLOW_MIRROR,), make_n=("mlflow server",)),
+    Rule(r"export MLFLOW_TRACKING_URI=http://127\.0\.0\.1:\d+", "tested", refs=(MLFLOW_MIRROR,)),
 ]
 MANUAL = [
     Rule(
@@ -289,7 +302,14 @@ def run_shell(command: DocCommand, env: dict) -> None:
 def run_server(command: DocCommand, env: dict) -> None:
     """A command that serves until Ctrl-C: its first line of output, then SIGINT, and exit 0."""
     server = subprocess.Popen(
-        ["bash", "-c", "exec " + command.command], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, text=True
+        ["bash", "-c", "exec " + command.command],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal: a suite started in the background (`make test &`, a CI runner's
+        # job) inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         first = server.stdout.readline()  # type: ignore[union-attr]
@@ -389,6 +409,8 @@ def test_expensive_command_is_run_by_a_named_test(command):
     check_make_n(command, rule)
     if command.command.startswith(".venv/bin/python benchmarks/run_bench.py"):
         check_options(command, [PY, "benchmarks/run_bench.py", "--help"])
+    if command.command.startswith(".venv/bin/python benchmarks/neighbour_load.py"):
+        check_options(command, [PY, "benchmarks/neighbour_load.py", "--help"])
 
 
 def check_options(command: DocCommand, help_argv: list[str]) -> None:
