@@ -16,7 +16,8 @@ export PYTHONPATH := $(ROOT)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND := tensorflow
 
-.PHONY: help venv airflow-db run run-env test unit lint format test-deps clean airflow airflow-stop airflow-status bench
+.PHONY: help venv airflow-db run run-env test unit lint format test-deps clean airflow airflow-stop airflow-status bench \
+	mlflow mlflow-venv
 
 help:
 	@echo "make run [CONF='{\"epochs\": 10}']  run word2vec_embeddings once on the default corpus"
@@ -27,6 +28,7 @@ help:
 	@echo "make bench [BENCH_TOKENS=10000000]  each step against the plain recipe, same corpus, same run;"
 	@echo "           [BENCH_SWEEP=10000,100000,1000000]  then the vocabulary sweep (BENCH_SWEEP= skips it)"
 	@echo "make airflow | airflow-stop | airflow-status   local Airflow with the UI on :8080 (AIRFLOW_PORT)"
+	@echo "make mlflow [MLFLOW_PORT=5000]       a local MLflow server and UI; runs mirror to it with MLFLOW_TRACKING_URI set"
 
 $(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -59,6 +61,29 @@ test-deps:
 	if [ -n "$$missing" ]; then echo "installing$$missing from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
+# The full MLflow server, in a venv of its own: the project itself installs only the client,
+# mlflow-skinny (requirements.txt), whose version the server's follows; constraints-mlflow-server.txt
+# locks the server's other packages (a pip freeze of this venv).
+MLFLOW_VERSION := $(shell sed -n 's/^mlflow-skinny==//p' $(ROOT)/requirements.txt)
+MLFLOW_VENV := $(ROOT)/.mlflow-venv
+MLFLOW_PORT ?= 5000
+MLFLOW_HOME ?= $(ROOT)/.mlflow
+$(MLFLOW_VENV)/.installed-$(MLFLOW_VERSION): constraints-mlflow-server.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet "mlflow==$(MLFLOW_VERSION)" -c constraints-mlflow-server.txt
+	rm -f $(MLFLOW_VENV)/.installed-*
+	touch $@
+
+mlflow-venv: $(MLFLOW_VENV)/.installed-$(MLFLOW_VERSION)
+
+# In the foreground until Ctrl-C: runs, registered models and aliases in $(MLFLOW_HOME) (SQLite and a folder).
+mlflow: mlflow-venv
+	mkdir -p $(MLFLOW_HOME)
+	MLFLOW_DISABLE_TELEMETRY=true $(MLFLOW_VENV)/bin/mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 \
+	  --backend-store-uri sqlite:///$(MLFLOW_HOME)/mlflow.db --artifacts-destination $(MLFLOW_HOME)/artifacts
+
 unit: venv
 	$(PY) -m pytest -q -n 2 --dist worksteal tests/unit
 
@@ -73,11 +98,11 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: venv test-deps lint
+test: venv test-deps mlflow-venv lint
 	$(PY) -m pytest -q -n 2 --dist worksteal tests
 
 clean:
-	rm -rf $(AIRFLOW_HOME) $(VENV)
+	rm -rf $(AIRFLOW_HOME) $(VENV) $(MLFLOW_VENV)
 
 airflow: venv
 	$(PY) scripts/airflow_local.py start

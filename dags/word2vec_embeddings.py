@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, AssetAlias, BaseOperator, CronDataIntervalTimetable, Param, conf
 from airflow.sdk.definitions.xcom_arg import PlainXComArg
+from word2vec_mlflow import MirrorToMlflowOperator
 
 from include.steps.run_params import DAG_ID, param_arguments
 from word2vec_operators import (
@@ -190,6 +191,9 @@ with DAG(
         model=xcom_of(train)["model"],
         outlets=[CHAMPION_ALIAS],
     )
+    # With MLFLOW_TRACKING_URI set: the model's versions, metrics and aliases mirrored to MLflow,
+    # whatever the gate decided (skipped at once without it; MLflow down is a warning, never a failure)
+    mirror = MirrorToMlflowOperator(task_id="mirror_to_mlflow", model="{{ params.model }}", trigger_rule="none_failed")
     commit_tokens >> detect_phrases >> train
     ingest >> tokenize >> commit_tokens >> train >> [export, keras_models, neighbour_table, evaluate] >> report
-    report >> publish >> promote
+    report >> publish >> promote >> mirror

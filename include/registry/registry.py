@@ -224,10 +224,25 @@ class ModelRegistry:
                 )
                 time.sleep(0.05)
                 continue
-            return self._record(model, alias, current, version, actor, reason, run_id, moved=True)
+            move = self._record(model, alias, current, version, actor, reason, run_id, moved=True)
+            if run_id is None:  # a person's move; a run's gate move is mirrored by its mirror_to_mlflow task
+                self.mirror_to_mlflow(model)
+            return move
         raise PreconditionFailed(
             f"gave up moving '{self.store.key_url(alias_key(model, alias))}' after {SWAP_ATTEMPTS} lost races"
         )
+
+    def mirror_to_mlflow(self, model: str) -> None:
+        """With ``MLFLOW_TRACKING_URI`` set, bring MLflow's copy of ``model`` (runs, registered
+        versions, aliases) in line with this registry (:func:`include.mlflow_mirror.sync.mirror_model`:
+        bounded in time, a warning when MLflow is down, never an error). Without it: nothing."""
+        from include.mlflow_mirror.settings import tracking_uri
+
+        if tracking_uri() is None:
+            return
+        from include.mlflow_mirror.sync import mirror_model
+
+        mirror_model(self.store, model, self.manifests(model), self.aliases(model))
 
     def _record(self, model, alias, before, after, actor, reason, run_id, *, moved: bool) -> AliasMove:
         move = AliasMove(

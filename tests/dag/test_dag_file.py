@@ -15,7 +15,7 @@ DAG_FILE = PROJECT_ROOT / "dags" / "word2vec_embeddings.py"
 BEFORE = ["ingest_text", "tokenize_to_parquet", "commit_tokens", "train_word2vec"]
 #: independent of each other: a real executor runs them side by side
 PARALLEL = ["export_embeddings", "build_keras_model", "build_neighbour_table", "evaluate_embeddings"]
-AFTER = ["write_similarity_report", "publish", "promote"]
+AFTER = ["write_similarity_report", "publish", "promote", "mirror_to_mlflow"]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,9 @@ def test_steps_are_chained_in_order_and_fan_out_after_training(dag_bag):
         assert not task.upstream_task_ids & set(PARALLEL), f"{task_id} waits for a step it does not need"
         assert task.downstream_task_ids == {"write_similarity_report"}, task_id
     assert type(dag.get_task("train_word2vec")).__module__ == "word2vec_operators"
+    # the MLflow mirror runs after promote whatever the gate decided (promote skips on a rejection)
+    assert dag.get_task("mirror_to_mlflow").trigger_rule == "none_failed"
+    assert type(dag.get_task("mirror_to_mlflow")).__module__ == "word2vec_mlflow"
 
 
 def test_tokenize_fans_out_and_training_is_serialized(dag_bag):
@@ -151,7 +154,7 @@ import runpy
 runpy.run_path({path!r})
 elapsed = time.perf_counter() - start
 print(json.dumps({{"seconds": elapsed, "heavy": sorted(m for m in ("gensim", "tensorflow", "keras", "pyarrow",
-      "matplotlib", "scipy") if m in sys.modules)}}))
+      "matplotlib", "scipy", "mlflow") if m in sys.modules)}}))
 """
 
 

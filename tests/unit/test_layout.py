@@ -3,7 +3,8 @@
 Bottom to top: ``storage`` (where things live and how they are written) knows nothing of the
 pipeline; ``text`` reads and tokenizes files; ``artifacts`` writes and reads the files a version
 holds; ``quality`` judges embeddings without knowing where they are stored; ``registry`` names models,
-versions and aliases above ``storage``; ``steps`` are the
+versions and aliases above ``storage``, and mirrors a person's alias move to MLflow through
+``mlflow_mirror`` (which reads only ``storage``: the optional MLflow copy); ``steps`` are the
 tasks, using everything below; ``serving`` uses published versions and never runs a step.
 ``errors``, ``settings`` and ``versions`` (the declared code versions) are shared by all.
 A new import against these directions fails here.
@@ -21,8 +22,9 @@ ALLOWED = {
     "text": SHARED | {"storage"},
     "artifacts": SHARED | {"storage"},
     "quality": SHARED | {"artifacts"},
-    "registry": SHARED | {"storage"},
-    "steps": SHARED | {"storage", "text", "artifacts", "quality", "registry"},
+    "registry": SHARED | {"storage", "mlflow_mirror"},
+    "mlflow_mirror": SHARED | {"storage"},
+    "steps": SHARED | {"storage", "text", "artifacts", "quality", "registry", "mlflow_mirror"},
     "serving": SHARED | {"storage", "artifacts", "quality", "registry"},
 }
 
