@@ -72,3 +72,15 @@ def hnsw_params() -> dict[str, int]:
         "ef_construction": _non_negative_int("EMBEDDINGS_HNSW_EF_CONSTRUCTION", 64),
         "ef_search": _non_negative_int("EMBEDDINGS_HNSW_EF_SEARCH", 64),
     }
+
+
+#: Measured on 2 cores (docs/performance.md, ``benchmarks/neighbour_load.py --kinds flat,ivf``): at
+#: 10,000 words x 100 one exact query took as long as one IVF query (p50 0.12 and 0.11 ms), at
+#: 20,000 words 2.4x as long (0.24 and 0.10 ms), at 50,000 words 8x.
+DEFAULT_INDEX_EXACT_MAX = 10_000
+
+
+def index_exact_max() -> int:
+    """``EMBEDDINGS_INDEX_EXACT_MAX`` (default 10,000): up to this many vocabulary words a
+    version's vector index is exact (``IndexFlatIP``); above it IVF, its recall measured."""
+    return _non_negative_int("EMBEDDINGS_INDEX_EXACT_MAX", DEFAULT_INDEX_EXACT_MAX)

@@ -10,7 +10,8 @@ with the square of the vocabulary. Above it (env ``EMBEDDINGS_LARGE_VOCAB_NEIGHB
 - ``frequent`` (default): exact neighbours of the most frequent words only, as many as keep the
   cost that of a full table at the threshold (``exact_max**2 / n`` words, at least
   ``FREQUENT_MIN_WORDS``), so the cost stays flat as the vocabulary grows; the model store and the
-  UI search every other word on demand (exact, one word costs ``n * d``). Recall is 1.0 for the
+  UI answer any word through the version's vector index (:mod:`include.quality.vector_index`; a
+  version published before indexes: exact, one word costs ``n * d``). Recall is 1.0 for the
   words the table holds.
 - ``hnsw``: every word, from an HNSW graph (``IndexHNSWFlat``, inner product, about ``n log n``);
   its recall@k is measured on a fixed random sample of words against exact search, and below
@@ -150,6 +151,7 @@ def neighbour_table(
     hnsw: HnswParams | None = None,
     recall_sample: int = RECALL_SAMPLE,
     method: str | None = None,
+    unit: np.ndarray | None = None,
 ):
     """Top-``top_k`` neighbours, self excluded: ``(indices [rows, k], cosines [rows, k], facts)``,
     row ``i`` for the word of index ``i``. Every word, exact, when the vocabulary has at most
@@ -157,7 +159,8 @@ def neighbour_table(
     ``method`` (default: the setting ``EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS``) says how:
     ``"frequent"``, the :func:`frequent_words` most frequent words, exact; ``"hnsw"``, every word
     by HNSW with ``hnsw`` (default: the settings ``EMBEDDINGS_HNSW_*``, see
-    :func:`include.settings.hnsw_params`; giving ``hnsw`` chooses this method).
+    :func:`include.settings.hnsw_params`; giving ``hnsw`` chooses this method). ``unit``: the
+    embeddings' rows already scaled to unit length (:func:`unit_rows`), when the caller has them.
 
     ``facts`` is ``{"method": "exact" | "frequent" | "hnsw", "recall_at_k", "recall_sample", "k",
     "words" (rows of the table), "vocab_size", "exact_max", "seconds", ...}``: ``recall_at_k`` is
@@ -168,7 +171,9 @@ def neighbour_table(
 
     exact_max = exact_neighbours_max() if exact_max is None else exact_max
     started = time.perf_counter()
-    unit = np.ascontiguousarray(unit_rows(np.asarray(embeddings.vectors)))
+    if unit is None:
+        unit = unit_rows(np.asarray(embeddings.vectors))
+    unit = np.ascontiguousarray(unit)
     n = unit.shape[0]
     k = max(min(top_k, n - 1), 0)
     facts: dict = {"k": k, "words": n, "vocab_size": n, "exact_max": exact_max}
@@ -215,10 +220,12 @@ def write_neighbour_table(
     exact_max: int | None = None,
     hnsw: HnswParams | None = None,
     min_recall: float = MIN_RECALL,
+    unit: np.ndarray | None = None,
 ) -> dict:
     """Write ``neighbours.parquet`` for every vocabulary word (see :func:`neighbour_table`).
 
-    Returns ``{"path", "rows", "seconds", "method", "recall_at_k", ...}`` (the facts the report
+    ``unit``: the rows at unit length, when the caller has them. Returns ``{"path", "rows",
+    "seconds", "method", "recall_at_k", ...}`` (the facts the report
     carries as ``"neighbour_table"``). Raises :class:`NeighbourRecallError`, writing nothing, when
     the measured recall@k is below ``min_recall``.
     """
@@ -226,7 +233,7 @@ def write_neighbour_table(
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
-    indices, cosines, facts = neighbour_table(embeddings, top_k, exact_max=exact_max, hnsw=hnsw)
+    indices, cosines, facts = neighbour_table(embeddings, top_k, exact_max=exact_max, hnsw=hnsw, unit=unit)
     if facts["recall_at_k"] < min_recall:
         raise NeighbourRecallError(
             f"neighbour table ({facts['method']}, {facts['words']} words) has recall@{facts['k']} "

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from include.artifacts.embeddings import EMBEDDINGS_FILE, VOCAB_FILE
 from include.errors import NotInRegistryError, PipelineInputError
+from include.quality.vector_index import INDEX_FILE
 from include.registry.names import CHAMPION, DEFAULT_MODEL, check_alias_name, check_model_name, model_of
 from include.registry.registry import AliasMove, ModelRegistry
 from include.serving.artifact_source import ArtifactSource, data_root_source
@@ -85,6 +86,7 @@ class Catalog:
         self.registry: ModelRegistry = source.registry
         self.max_loaded = max(1, max_loaded)
         self._loaded: OrderedDict[str, LoadedVersion] = OrderedDict()
+        self._loading: dict[str, threading.Lock] = {}  # a lock per version being read
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------- models and aliases
@@ -314,7 +316,7 @@ class Catalog:
         }
 
     def load(self, version: object) -> LoadedVersion:
-        """The version's embeddings and row lengths, from the cache or read now; a version read now
+        """The version's embeddings, row lengths and vector index, from the cache or read now; a version read now
         is first checked against its manifest (:func:`include.serving.integrity.require_whole`:
         :class:`DamagedVersionError` when a file's size or sha256 differs)."""
         name = self.resolve(version)
@@ -322,18 +324,36 @@ class Catalog:
             if name in self._loaded:
                 self._loaded.move_to_end(name)
                 return self._loaded[name]
+            loading = self._loading.setdefault(name, threading.Lock())
+        with loading:  # one thread reads a version; requests arriving meanwhile wait for it
+            with self._lock:
+                if name in self._loaded:
+                    self._loaded.move_to_end(name)
+                    return self._loaded[name]
+            try:
+                loaded = self._read(name)
+            finally:
+                with self._lock:
+                    self._loading.pop(name, None)
+            return loaded
+
+    def _read(self, name: str) -> LoadedVersion:
         folder = self.source.local_file(name, EMBEDDINGS_FILE).parent
         self.source.local_file(name, VOCAB_FILE)  # present too (a cache fetches it next to the matrix)
+        manifest = self._manifest(name)
+        # the vector index when the version has one (versions published before it: exact search)
+        indexed = INDEX_FILE in (manifest.get("files") or {})
+        index = self.source.local_file(name, INDEX_FILE) if indexed else None
         # checked against the manifest once per load (cached below with the loaded version)
         discard = getattr(self.source, "discard", None)  # drops a cached copy of an object-store file
         require_whole(
             name,
-            self._manifest(name),
+            manifest,
             lambda relative: self.source.local_file(name, relative),
-            SERVED_FILES,
+            SERVED_FILES + ((INDEX_FILE,) if indexed else ()),
             (lambda relative: bool(discard(name, relative))) if discard else None,
         )
-        loaded = load_version(name, folder)
+        loaded = load_version(name, folder, index)
         with self._lock:
             self._loaded[name] = loaded
             while len(self._loaded) > self.max_loaded:

@@ -27,6 +27,7 @@ from include.artifacts.phrases import PHRASES_FILE, PhraseApplier, read_phrases
 from include.errors import PipelineInputError
 from include.quality.neighbour_table import NEIGHBOURS_FILE
 from include.quality.similarity import nearest_neighbours, unit_rows
+from include.quality.vector_index import INDEX_FILE, VectorIndex, open_vector_index
 from include.registry.names import CHAMPION, DEFAULT_MODEL, check_alias_name, check_model_name
 from include.registry.registry import AliasMove, ModelRegistry
 from include.serving.integrity import DamagedFile, check_files, listed_files, require_whole
@@ -65,13 +66,15 @@ class VersionCheck:
 
 @dataclass
 class PublishedModel:
-    """One published version: its name, folder, embeddings and phrases (``None`` when the version
-    was trained without them)."""
+    """One published version: its name, folder, embeddings, phrases (``None`` when the version
+    was trained without them) and vector index (``None`` for a version published before
+    indexes; opened once per process, see :func:`include.quality.vector_index.open_vector_index`)."""
 
     version: str
     path: Path
     embeddings: Embeddings
     phrases: PhraseApplier | None = field(default=None, repr=False)
+    index: VectorIndex | None = field(default=None, repr=False)
 
     def tokens(self, text: str) -> list[str]:
         """Raw text as this model's tokens: :func:`gensim.utils.simple_preprocess` (what training
@@ -101,9 +104,16 @@ class PublishedModel:
         return float(a @ b)
 
     def neighbours(self, word: str, k: int = 10) -> list[tuple[str, float]]:
-        """The ``k`` nearest words by cosine, the word itself excluded; from ``neighbours.parquet``
-        when it holds enough neighbours, else computed exactly."""
-        self._index(word)
+        """The ``k`` nearest words by cosine (6 decimals), the word itself excluded, nearest first:
+        through the version's vector index (any word, about a millisecond; approximate above
+        ``EMBEDDINGS_INDEX_EXACT_MAX`` words, its recall@10 in ``report.json["vector_index"]``).
+        A version published without an index: from ``neighbours.parquet`` when it holds enough
+        neighbours, else computed exactly."""
+        row = self._index(word)
+        if self.index is not None:
+            rows, cosines = self.index.neighbours(row, k)
+            words = self.embeddings.index_to_word
+            return [(words[i], round(float(c), 6)) for i, c in zip(rows.tolist(), cosines.tolist())]
         table = self.path / NEIGHBOURS_FILE
         if table.is_file():
             import pyarrow.compute as pc
@@ -236,7 +246,7 @@ class ModelStore:
         prefix = version_key(name)
         served = [
             file
-            for file in (EMBEDDINGS_FILE, VOCAB_FILE, NEIGHBOURS_FILE, PHRASES_FILE)
+            for file in (EMBEDDINGS_FILE, VOCAB_FILE, NEIGHBOURS_FILE, PHRASES_FILE, INDEX_FILE)
             if file in (EMBEDDINGS_FILE, VOCAB_FILE) or self.store.exists(f"{prefix}/{file}")
         ]
         for file in served:
@@ -247,4 +257,5 @@ class ModelStore:
             self._whole.add(name)
         document = read_phrases(path)
         phrases = PhraseApplier(document) if document else None
-        return PublishedModel(name, path, load_embeddings(path, mmap=mmap), phrases)
+        index = open_vector_index(path / INDEX_FILE) if INDEX_FILE in served else None
+        return PublishedModel(name, path, load_embeddings(path, mmap=mmap), phrases, index)

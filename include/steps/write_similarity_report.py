@@ -133,6 +133,9 @@ class SimilarityReport(TypedDict):
     epochs_choice: NotRequired[dict[str, Any]]  #: ``train_word2vec``'s :class:`EpochsChoice`
     phrases: NotRequired[dict[str, Any] | None]  #: :func:`include.artifacts.phrases.phrase_report`
     neighbour_table: NotRequired[dict[str, Any]]  #: ``build_neighbour_table``'s facts
+    #: the version's vector index (:func:`include.quality.vector_index.write_vector_index`'s facts:
+    #: kind, ``recall_at_10`` measured on a fixed sample, ``build_seconds``, ...)
+    vector_index: NotRequired[dict[str, Any]]
     gate: NotRequired[GateResult]
 
 
@@ -213,7 +216,7 @@ def report_bounds(vocab_size: int, parity_pairs: int) -> ReportBounds:
         drift=f"the probe words and the {MOVED_CANDIDATES:,} most frequent words both versions share",
         map=f"the {min(vocab_size, MAP_WORDS)} most frequent words",
         neighbour_table="every word up to EMBEDDINGS_EXACT_NEIGHBOURS_MAX words; above it the most frequent "
-        "words (others searched on demand), or every word by HNSW with its recall checked on a fixed random sample",
+        "words (others answered through the vector index), or every word by HNSW with its recall checked on a fixed random sample",
     )
 
 
@@ -380,7 +383,11 @@ def write_similarity_report(
         except FileNotFoundError:
             phrases = None
         report["phrases"] = phrase_report(phrases, embeddings.word_to_index)
-        report["neighbour_table"] = neighbour_table
+        table = dict(neighbour_table)
+        index = table.pop("vector_index", None)  # build_neighbour_table's index: a section of its own
+        report["neighbour_table"] = table
+        if index is not None:
+            report["vector_index"] = index
         gate = decide(
             evaluation,
             champion,
