@@ -166,7 +166,9 @@ def _experiment(client: MlflowClient, model: str) -> str:
     """The id of the experiment named ``model``, created (or restored from MLflow's trash) when needed."""
     experiment = client.get_experiment_by_name(model)
     if experiment is None:
-        return client.create_experiment(model, tags={"word2vec.model": model})
+        # experimentKind: MLflow's UI shows it as model training (not a GenAI evaluation)
+        tags = {"word2vec.model": model, "mlflow.experimentKind": "custom_model_development"}
+        return client.create_experiment(model, tags=tags)
     if experiment.lifecycle_stage == "deleted":
         client.restore_experiment(experiment.experiment_id)
     return experiment.experiment_id
