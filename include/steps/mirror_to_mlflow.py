@@ -15,7 +15,7 @@ from typing import TypedDict
 
 from include.mlflow_mirror.records import RunFacts
 from include.mlflow_mirror.settings import tracking_uri
-from include.mlflow_mirror.sync import mirror_model
+from include.mlflow_mirror.sync import MirrorResult, mirror_model
 from include.registry.registry import ModelRegistry
 from include.storage.layout import data_store
 
@@ -50,10 +50,9 @@ def mirror_to_mlflow(model: str, *, run: RunFacts) -> MirrorFacts | NotConfigure
         manifests, aliases = registry.manifests(model), registry.aliases(model)
     except Exception as error:  # the run's own steps read the same root: they would have failed first
         log.warning("MLflow mirror of model %r skipped: the data root could not be read (%s)", model, error)
-        return MirrorFacts(
-            model=model, tracking_uri=uri, added=[], runs={}, registered={}, aliases={}, error=str(error), seconds=0.0
-        )
-    result = mirror_model(store, model, manifests, aliases, run=run, uri=uri)
+        result = MirrorResult(model=model, tracking_uri=uri, error=str(error))
+    else:
+        result = mirror_model(store, model, manifests, aliases, run=run, uri=uri)
     return MirrorFacts(
         model=model,
         tracking_uri=uri,

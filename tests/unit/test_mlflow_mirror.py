@@ -174,3 +174,15 @@ def test_mlflow_own_retries_are_bounded(data_root, monkeypatch):
     api_calls = [path for path in _HealthyButFailing.calls if path != "/health"]
     assert 1 <= len(api_calls) <= 2, api_calls  # one try and one retry
     assert elapsed < 10, elapsed
+
+
+def test_the_step_is_not_configured_without_a_uri_and_returns_the_error_when_mlflow_is_down(data_root, monkeypatch):
+    from include.steps.mirror_to_mlflow import NotConfigured, mirror_to_mlflow
+
+    run = RunFacts(dag_id="word2vec_embeddings", run_id="manual__1", step_seconds={})
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert isinstance(mirror_to_mlflow("default", run=run), NotConfigured)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+    facts = mirror_to_mlflow("default", run=run)
+    assert not isinstance(facts, NotConfigured)
+    assert facts["error"] and facts["added"] == [] and facts["model"] == "default"
