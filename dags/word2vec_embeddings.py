@@ -92,6 +92,7 @@ with DAG(
     tokenize = TokenizeToParquetOperator.partial(
         task_id="tokenize_to_parquet",
         manifest_path=xcom_of(ingest)["manifest_path"],
+        corpus_path=xcom_of(ingest)["corpus_path"],  # what lineage reports each shard read
     ).expand_kwargs(ingest.output)
     commit_tokens = CommitTokensOperator(
         task_id="commit_tokens",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator, XComArg
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from word2vec_lineage import StepLineageMixin
 from word2vec_links import ModelReportLink
 
 if TYPE_CHECKING:  # the step modules import gensim, pyarrow...: only their types here
@@ -120,8 +121,9 @@ def release_memory(task_id: str) -> None:
     log.info("%s: peak RSS of this process %.0f MiB, %.0f MiB now", task_id, peak, current)
 
 
-class PipelineStepOperator(BaseOperator):
-    """Base of the pipeline's operators: maps non-retryable errors to ``AirflowFailException``."""
+class PipelineStepOperator(StepLineageMixin, BaseOperator):
+    """Base of the pipeline's operators: maps non-retryable errors to ``AirflowFailException``, and
+    reports what its step read and wrote to OpenLineage (:class:`word2vec_lineage.StepLineageMixin`)."""
 
     ui_color = "#e8f0fe"
 
@@ -137,7 +139,8 @@ class PipelineStepOperator(BaseOperator):
             logging.getLogger(name).setLevel(logging.INFO)
         configure_storage_from_connection()
         try:
-            return self._run_mapping_errors(context)
+            self.step_result = self._run_mapping_errors(context)
+            return self.step_result
         finally:
             release_memory(self.task_id)
 
@@ -173,6 +176,7 @@ class IngestTextOperator(PipelineStepOperator):
     the return value is the list ``tokenize_to_parquet`` is mapped over.
     """
 
+    step = "ingest_text"
     template_fields: Sequence[str] = ("corpus_path", "max_shards")
 
     def __init__(self, *, corpus_path: Templated[str], max_shards: Templated[int] = 4, **kwargs) -> None:
@@ -211,14 +215,25 @@ class TokenizeToParquetOperator(PipelineStepOperator):
 
     :param manifest_path: the run's ingest manifest (templated)
     :param shard: the shard's number in the manifest's plan (templated; mapped)
+    :param corpus_path: the resolved corpus the manifest lists files of (templated; read only for
+        its lineage: what OpenLineage reports the task read)
     """
 
-    template_fields: Sequence[str] = ("manifest_path", "shard")
+    step = "tokenize_to_parquet"
+    template_fields: Sequence[str] = ("manifest_path", "shard", "corpus_path")
 
-    def __init__(self, *, manifest_path: Templated[str], shard: Templated[int], **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        manifest_path: Templated[str],
+        shard: Templated[int],
+        corpus_path: Templated[str | None] = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.manifest_path = cast(str, manifest_path)
         self.shard = cast(int, shard)
+        self.corpus_path = cast("str | None", corpus_path)
 
     def run(self, context: Any) -> ShardFacts:
         from include.steps.tokenize_to_parquet import tokenize_to_parquet
@@ -235,6 +250,7 @@ class CommitTokensOperator(PipelineStepOperator):
     :param corpus_id: the corpus's token folder name (templated)
     """
 
+    step = "commit_tokens"
     template_fields: Sequence[str] = ("manifest_path", "corpus_id")
 
     def __init__(self, *, manifest_path: Templated[str], corpus_id: Templated[str], **kwargs) -> None:
@@ -275,6 +291,7 @@ class DetectPhrasesOperator(PipelineStepOperator):
     :param model: the model the version belongs to (templated; part of the content hash)
     """
 
+    step = "detect_phrases"
     template_fields: Sequence[str] = (
         "corpus_id",
         "dated",
@@ -340,6 +357,7 @@ class TrainWord2VecOperator(PipelineStepOperator):
         holds the version for an explicit promote (templated)
     """
 
+    step = "train_word2vec"
     operator_extra_links = (ModelReportLink(),)
     template_fields: Sequence[str] = (
         "corpus_id",
@@ -401,6 +419,7 @@ class ExportEmbeddingsOperator(PipelineStepOperator):
     :param version_dir: the staged version folder (templated)
     """
 
+    step = "export_embeddings"
     template_fields: Sequence[str] = ("version_dir",)
 
     def __init__(self, *, version_dir: Templated[str], **kwargs) -> None:
@@ -423,6 +442,7 @@ class BuildKerasModelOperator(PipelineStepOperator):
     :param seed: seed of the parity sample (templated)
     """
 
+    step = "build_keras_model"
     template_fields: Sequence[str] = ("version_dir", "parity_pairs", "seed")
 
     def __init__(
@@ -450,6 +470,7 @@ class BuildNeighbourTableOperator(PipelineStepOperator):
     :param top_k: neighbours per word (templated)
     """
 
+    step = "build_neighbour_table"
     template_fields: Sequence[str] = ("version_dir", "top_k")
 
     def __init__(self, *, version_dir: Templated[str], top_k: Templated[int], **kwargs) -> None:
@@ -474,6 +495,7 @@ class EvaluateEmbeddingsOperator(PipelineStepOperator):
     :param top_k: neighbours per word compared (templated)
     """
 
+    step = "evaluate_embeddings"
     template_fields: Sequence[str] = ("version_dir", "model", "corpus_id", "probe_words", "top_k")
 
     def __init__(
@@ -529,6 +551,7 @@ class WriteSimilarityReportOperator(PipelineStepOperator):
         ``contract_changes``; non-empty only with ``allow_contract_change``): the gate holds it (templated)
     """
 
+    step = "write_similarity_report"
     template_fields: Sequence[str] = (
         "version_dir",
         "version",
@@ -614,6 +637,7 @@ class PublishVersionOperator(PipelineStepOperator):
         (vocab_size, corpus_words, sentences, train_seconds) for the manifest (templated)
     """
 
+    step = "publish"
     operator_extra_links = (ModelReportLink(),)
     template_fields: Sequence[str] = ("version", "manifest_path", "facts")
 
@@ -659,6 +683,7 @@ class PromoteVersionOperator(PipelineStepOperator):
     :param model: the model the version belongs to (templated)
     """
 
+    step = "promote"
     operator_extra_links = (ModelReportLink(),)
     template_fields: Sequence[str] = ("version", "decision", "reason", "model")
 

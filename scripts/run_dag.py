@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     except ParamValidationError as error:
         print(f"\nInvalid DAG run conf: {error}", file=sys.stderr)
         return EXIT_BAD_CONF
+    finally:
+        stop_listeners()
 
     try:
         record = read_run_record(dag_run.run_id) or {}
@@ -90,6 +92,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_REJECTED
     return 0
+
+
+class MakeRun:
+    """The component that stops, for Airflow's listeners: this process, once its run is over."""
+
+
+def stop_listeners() -> None:
+    """Tell Airflow's listeners that this process stops, as a scheduler or a task runner does when it
+    ends (``before_stopping``). The OpenLineage provider sends a DAG run's events from a process pool
+    of its own and shuts it down in that hook; ``dag.test()`` sends the run's success after its last
+    task's hook, so the pool's idle worker was left waiting for work and Python's exit joined it:
+    ``make run`` never exited. Stopping lets the pool send what it holds (within the provider's 30 s)
+    and end. Without a listener (no OpenLineage transport configured), this does nothing."""
+    from airflow.listeners.listener import get_listener_manager
+
+    try:
+        get_listener_manager().hook.before_stopping(component=MakeRun())
+    except Exception as error:  # a listener's failure must not change the run's outcome
+        print(f"a listener failed to stop: {error}", file=sys.stderr)
 
 
 def exit_now(code: int) -> None:

@@ -5,7 +5,9 @@ pipeline; ``text`` reads and tokenizes files; ``artifacts`` writes and reads the
 holds; ``quality`` judges embeddings without knowing where they are stored; ``registry`` names models,
 versions and aliases above ``storage``, and mirrors a person's alias move to MLflow through
 ``mlflow_mirror`` (which reads only ``storage``: the optional MLflow copy); ``steps`` are the
-tasks, using everything below; ``serving`` uses published versions and never runs a step.
+tasks, using everything below; ``serving`` uses published versions and never runs a step;
+``lineage`` names what the steps read and wrote for OpenLineage (the data root's layout, the token
+schema, the registry's alias keys) and is imported only by the plugins.
 ``errors``, ``settings`` and ``versions`` (the declared code versions) are shared by all.
 A new import against these directions fails here.
 """
@@ -26,6 +28,7 @@ ALLOWED = {
     "mlflow_mirror": SHARED | {"storage"},
     "steps": SHARED | {"storage", "text", "artifacts", "quality", "registry", "mlflow_mirror"},
     "serving": SHARED | {"storage", "artifacts", "quality", "registry"},
+    "lineage": SHARED | {"storage", "text", "registry"},
 }
 
 
