@@ -64,6 +64,11 @@ S3_RUN = Ref(
     ("test_make_run_on_an_s3_data_root_publishes_a_whole_version_there",),
     ('"make", "-s", "run"', "EMBEDDINGS_DATA_DIR"),
 )
+LINEAGE_RUN = Ref(
+    "tests/e2e/test_lineage_run.py",
+    ("test_lineage_of_a_run_on_a_local_root_and_make_run_exits", "test_lineage_of_a_run_on_an_s3_root"),
+    ('"make", "-s", "run"', '"AIRFLOW__OPENLINEAGE__TRANSPORT"', '"type": "file"', '"AIRFLOW__OPENLINEAGE__NAMESPACE"'),
+)
 LOCAL_AIRFLOW = Ref(
     "tests/integration/test_local_airflow.py",
     ("test_start_and_stop_on_sqlite_print_the_login_and_leave_nothing_behind",),
@@ -153,6 +158,13 @@ TESTED = [
         ),
     ),
     Rule(r"export (?:EMBEDDINGS_DATA_DIR=s3://\S+|AWS_\w+=.*)", "tested", refs=(S3_RUN,)),
+    Rule(
+        r"AIRFLOW__OPENLINEAGE__TRANSPORT='\{\"type\": \"file\".*\}' make run",
+        "tested",
+        refs=(LINEAGE_RUN,),
+        make_n=("scripts/run_dag.py --conf",),
+    ),
+    Rule(r"export AIRFLOW__OPENLINEAGE__NAMESPACE=\S+", "tested", refs=(LINEAGE_RUN,)),
     Rule(r"make airflow", "tested", refs=(LOCAL_AIRFLOW,), make_n=("scripts/airflow_local.py start",)),
     Rule(r"scripts/airflow_local\.py start", "tested", refs=(LOCAL_AIRFLOW,)),
     Rule(
@@ -226,6 +238,13 @@ MANUAL = [
         "manual",
         why="Airflow's own launcher, which docs/architecture.md measured and does not use (it runs in "
         "the foreground until Ctrl-C and forces the LocalExecutor)",
+    ),
+    Rule(
+        r"export AIRFLOW__OPENLINEAGE__TRANSPORT='\{\"type\": \"http\".*\}'",
+        "manual",
+        why="sends the events to a Marquez server, which is a Docker image of its own not run here; the "
+        "same variable with the file transport is set by the lineage test, which reads the events back",
+        refs=(LINEAGE_RUN,),
     ),
     Rule(r"pip freeze", "manual", why="how constraints.txt was made (the full lock); it is checked to exist"),
     Rule(
