@@ -79,9 +79,11 @@ $(MLFLOW_VENV)/.installed-$(MLFLOW_VERSION): constraints-mlflow-server.txt
 mlflow-venv: $(MLFLOW_VENV)/.installed-$(MLFLOW_VERSION)
 
 # In the foreground until Ctrl-C: runs, registered models and aliases in $(MLFLOW_HOME) (SQLite and a folder).
+# No usage telemetry, and no job runner (MLflow's GenAI jobs: six more processes this project never uses).
 mlflow: mlflow-venv
 	mkdir -p $(MLFLOW_HOME)
-	MLFLOW_DISABLE_TELEMETRY=true $(MLFLOW_VENV)/bin/mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 \
+	MLFLOW_DISABLE_TELEMETRY=true MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+	  $(MLFLOW_VENV)/bin/mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 \
 	  --backend-store-uri sqlite:///$(MLFLOW_HOME)/mlflow.db --artifacts-destination $(MLFLOW_HOME)/artifacts
 
 unit: venv
