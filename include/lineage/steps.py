@@ -11,7 +11,7 @@ under. The graph they draw, run after run::
       -> detect_phrases, train_word2vec     -> models/<version>                    (content hash, data time, vocabulary)
       -> export_embeddings                  -> models/<version>/exports
       -> build_keras_model                  -> models/<version>/keras
-      -> build_neighbour_table              -> models/<version>/neighbours.parquet
+      -> build_neighbour_table              -> models/<version>/neighbours.parquet, vector_index.faiss
       -> evaluate_embeddings                   (reads the version and the model's champion)
       -> write_similarity_report            -> models/<version>/report              (the gate's decision)
       -> publish                            -> models/<version>/manifest.json
@@ -102,6 +102,11 @@ def _dropped(place: Place, location: str) -> OutputDataset:
     change = lifecycle_state_change_dataset.LifecycleStateChange.DROP
     facet = lifecycle_state_change_dataset.LifecycleStateChangeDatasetFacet(lifecycleStateChange=change)
     return _output(place, location, {"lifecycleStateChange": facet})
+
+
+def _count(value: Any) -> int | None:
+    """A count from a step's facts, or ``None`` when it has none (statistics fields are optional)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _parent(location: str) -> str:
@@ -233,13 +238,20 @@ def build_keras_model(args: Mapping[str, Any], result: Mapping[str, Any] | None,
 
 
 def build_neighbour_table(args: Mapping[str, Any], result: Mapping[str, Any] | None, place: Place) -> StepLineage:
-    """Reads the version's vectors; writes ``neighbours.parquet``."""
+    """Reads the version's vectors; writes ``neighbours.parquet`` and the vector index serving searches."""
     inputs = _version(place, args.get("version_dir"))
     if result is None:
         return StepLineage(inputs=inputs)
-    rows = (result.get("neighbour_table") or {}).get("rows")
-    table = _output(place, result["path"], rowCount=rows if isinstance(rows, int) else None, fileCount=1)
-    return StepLineage(inputs=inputs, outputs=[table])
+    facts = result.get("neighbour_table") or {}
+    outputs = [_output(place, result["path"], rowCount=_count(facts.get("rows")), fileCount=1)]
+    index = facts.get("vector_index") or {}
+    if index.get("path"):
+        outputs.append(
+            _output(
+                place, index["path"], rowCount=_count(index.get("words")), size=_count(index.get("bytes")), fileCount=1
+            )
+        )
+    return StepLineage(inputs=inputs, outputs=outputs)
 
 
 def evaluate_embeddings(args: Mapping[str, Any], result: Mapping[str, Any] | None, place: Place) -> StepLineage:

@@ -173,14 +173,14 @@ def check_graph(events: list[dict], namespace: str, root: str, corpus: tuple[str
     assert model["facets"]["version"]["datasetVersion"] == facet["contentHash"]
 
     for task, written in (
-        ("export_embeddings", "exports"),
-        ("build_keras_model", "keras"),
-        ("build_neighbour_table", "neighbours.parquet"),
-        ("write_similarity_report", "report"),
+        ("export_embeddings", {"exports"}),
+        ("build_keras_model", {"keras"}),
+        ("build_neighbour_table", {"neighbours.parquet", "vector_index.faiss"}),
+        ("write_similarity_report", {"report"}),
     ):
         [event] = tasks[task]
         assert version_id in ids(event["inputs"]), task
-        assert ids(event["outputs"]) == {(namespace, f"{root}/models/{version}/{written}")}, task
+        assert ids(event["outputs"]) == {(namespace, f"{root}/models/{version}/{name}") for name in written}, task
     [evaluate] = tasks["evaluate_embeddings"]
     assert ids(evaluate["inputs"]) == {version_id} and not evaluate["outputs"]
     [report] = tasks["write_similarity_report"]
@@ -197,7 +197,7 @@ def check_graph(events: list[dict], namespace: str, root: str, corpus: tuple[str
 
     graph = reachable(events, corpus)
     assert {version_id, manifest_id, alias_id} | partitions <= graph, "the corpus leads to the champion"
-    for written in ("exports", "keras", "neighbours.parquet", "report"):
+    for written in ("exports", "keras", "neighbours.parquet", "vector_index.faiss", "report"):
         assert (namespace, f"{root}/models/{version}/{written}") in graph
     return version
 
@@ -216,6 +216,20 @@ def test_lineage_of_a_run_on_a_local_root_and_make_run_exits(tmp_path, data_root
     assert facet["contentHash"] == manifest["content_hash"] and facet["dataTime"] == manifest["data_time"]
     assert facet["vocabSize"] == manifest["training"]["vocab_size"]
     print(f"make run with lineage on: {seconds:.1f} s, exit {lag:.2f} s after the outcome")
+
+    # a version the gate rejects (a contract change is held for a person): the report says so, and
+    # promote, skipped, moves no alias
+    worse = '{"corpus_path": "bundled:lee", "epochs": 1, "vector_size": 2, "allow_contract_change": true}'
+    code, out, err, _, lag = make_run(tmp_path, {"EMBEDDINGS_DATA_DIR": str(data_root), **lineage_env(events)}, worse)
+    assert code == 2 and "succeeded: rejected" in out, out[-2000:] + err[-3000:]  # make turns exit 3 into 2
+    assert lag < EXIT_BOUND_SECONDS
+    tasks = completed(read_events(events))
+    rejected = tasks["write_similarity_report"][-1]["run"]["facets"]["word2vec_gate"]
+    assert rejected["decision"] == "rejected" and rejected["version"] != version
+    assert tasks["publish"][-1]["run"]["facets"]["word2vec_gate"]["decision"] == "rejected"
+    champion = (namespace, f"{data_root}/registry/default/aliases/champion")
+    writes = [e for e in read_events(events) if champion in ids(e.get("outputs") or [])]
+    assert [e["job"]["name"] for e in writes] == [f"{DAG_ID}.promote"], "only the first run moved the alias"
 
 
 def test_lineage_of_a_run_on_an_s3_root(tmp_path, s3_bucket):

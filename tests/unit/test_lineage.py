@@ -155,18 +155,24 @@ def test_the_steps_after_training_read_the_version_and_write_inside_it():
         "vector_size": 4,
     }
     keras = {"keras_dir": f"{version_dir}/keras", "files": ["a.keras", "keras_vocab.json"], "rows": 12, "parity": {}}
-    table = {"path": f"{version_dir}/neighbours.parquet", "neighbour_table": {"rows": 50, "method": "exact"}}
+    index = {"kind": "flat", "words": 10, "bytes": 200, "path": f"{version_dir}/vector_index.faiss"}
+    table = {
+        "path": f"{version_dir}/neighbours.parquet",
+        "neighbour_table": {"rows": 50, "method": "exact", "vector_index": index},
+    }
     written = {
         "export_embeddings": (exported, f"{version_dir}/exports"),
         "build_keras_model": (keras, f"{version_dir}/keras"),
-        "build_neighbour_table": (table, f"{version_dir}/neighbours.parquet"),
+        "build_neighbour_table": (table, f"{version_dir}/neighbours.parquet", f"{version_dir}/vector_index.faiss"),
     }
-    for step, (result, location) in written.items():
+    for step, (result, *locations) in written.items():
         lineage = step_lineage(step, args, result, LOCAL)
         assert _ids(lineage.inputs) == [("file://worker-1", version_dir)], step
-        assert _ids(lineage.outputs) == [("file://worker-1", location)], step
-    [written_table] = step_lineage("build_neighbour_table", args, table, LOCAL).outputs
+        assert _ids(lineage.outputs) == [("file://worker-1", location) for location in locations], step
+    written_table, written_index = step_lineage("build_neighbour_table", args, table, LOCAL).outputs
     assert written_table.outputFacets["outputStatistics"].rowCount == 50
+    stats = written_index.outputFacets["outputStatistics"]
+    assert (stats.rowCount, stats.size) == (10, 200)
 
     evaluated = step_lineage("evaluate_embeddings", args, {"reference": "20261101T000000Z-ffffffff"}, LOCAL)
     assert _ids(evaluated.inputs) == [
