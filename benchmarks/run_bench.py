@@ -4,7 +4,8 @@ on the same generated corpus and params, in the same run, on this machine.
 Usage: run_bench.py [--tokens N] [--vocab V] [--workers W] [--workdir DIR] [--no-dag] [--memory-mb MB]
                     [--repeat N] [--s3]
                     [--sweep V1,V2,...] [--sweep-tokens N] [--sweep-exact-max N] [--no-compare]
-Prints a table: step, recipe seconds, ours, ratio (recipe / ours), tokens/s, peak RSS; gensim's
+Prints a table: step, recipe seconds, ours, ratio (recipe / ours), tokens/s, peak RSS; the vector
+index's build time and recall@10 (``vector index: ...``); gensim's
 training alone (the floor); then the whole DAG (`make run`) against the recipe script and as a
 multiple of the floor (with ``--repeat N``, the median of N pairs of the floor and a first
 ``make run`` one after the other), each task's duration in that run (from Airflow's metadata
@@ -12,7 +13,8 @@ database), a re-run against the first run, and optionally the peak RSS of tokeni
 
 ``--sweep`` adds a vocabulary sweep: for each vocabulary size, a corpus of ``--sweep-tokens`` tokens
 in which every word occurs at least ``min_count`` times (benchmarks/corpus.py ``floor``), each step's
-seconds and peak RSS, the neighbour table's method and recall, gensim's training alone and
+seconds and peak RSS, the neighbour table's method and recall, the vector index's kind, build time
+and recall@10 (a line of its own), gensim's training alone and
 ``make run`` (with ``--dag``) as a multiple of it, with its peak RSS and task durations.
 ``--no-compare`` skips the recipe comparison (the sweep alone).
 """
@@ -105,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         "--sweep-exact-max",
         type=int,
         default=None,
-        help="EMBEDDINGS_EXACT_NEIGHBOURS_MAX for the sweep (default: the setting's own default)",
+        help="EMBEDDINGS_EXACT_NEIGHBOURS_MAX and EMBEDDINGS_INDEX_EXACT_MAX for the sweep "
+        "(default: the settings' own defaults)",
     )
     parser.add_argument(
         "--sweep-hnsw",
@@ -159,6 +162,7 @@ def compare(args: argparse.Namespace, work: Path) -> None:
     ours = {}
     for step in ("tokenize", "train", "neighbours"):
         ours[step] = run_step(step, work, args.workers)
+    index = run_step("index", work, args.workers)
     floor = run_step("floor", work, args.workers)
 
     recipe_tokens = int(re.search(r"tokenize_pass_tokens=(\d+)", out_recipe).group(1))
@@ -187,6 +191,7 @@ def compare(args: argparse.Namespace, work: Path) -> None:
         f"  neighbour table: the recipe's most_similar of all {table['vocab_size']:,} words; ours "
         f"{table['method']}, {table['words']:,} words (recall@{table['k']} {table['recall_at_k']})"
     )
+    print(index_line(index))
     total_ours = sum(o["wall"] for o in ours.values())
     print(
         f"{'recipe script (wall) / our steps (wall)':40} {recipe_wall:7.2f} {total_ours:8.2f} "
@@ -223,6 +228,16 @@ def compare(args: argparse.Namespace, work: Path) -> None:
             f"tokenize a {size / 1e9:.2f} GB corpus: {seconds:.1f} s, peak RSS {peak:.0f} MiB "
             f"(largest of the step's processes)"
         )
+
+
+def index_line(index: dict) -> str:
+    """The vector index's line: kind, words, build time, recall@10 beside its goal."""
+    probes = f", {index['nprobe']} of {index['nlist']} lists probed" if index["kind"] == "ivf" else ""
+    return (
+        f"  vector index: {index['kind']}, {index['words']:,} words, built in {index['build_seconds']:.2f} s"
+        f"{probes}; recall@10 {index['recall_at_10']:.4f} on {index['recall_sample']:,} sampled words "
+        f"(goal >= 0.95), peak RSS {index['peak_rss_mib']:.0f} MiB"
+    )
 
 
 def run_step(step: str, work: Path, workers: int, env: dict | None = None) -> dict:
@@ -282,6 +297,7 @@ def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
     env = {}
     if args.sweep_exact_max is not None:
         env["EMBEDDINGS_EXACT_NEIGHBOURS_MAX"] = str(args.sweep_exact_max)
+        env["EMBEDDINGS_INDEX_EXACT_MAX"] = str(args.sweep_exact_max)
     sizes = [int(size) for size in args.sweep.split(",") if size.strip()]
     print(
         f"\nvocabulary sweep: {args.sweep_tokens:,} tokens per corpus, every word >= min_count "
@@ -300,7 +316,7 @@ def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
         point = work / f"v{size}"
         facts = write_corpus_in_child(point / "corpus", args.sweep_tokens, size, floor=RECIPE_PARAMS["min_count"])
         row: dict = {"vocab_generated": size, "tokens": facts["tokens"], "bytes": facts["bytes"]}
-        for step in ("tokenize", "train", "floor", "neighbours"):
+        for step in ("tokenize", "train", "floor", "neighbours", "index"):
             row[step] = run_step(step, point, args.workers, env)
         row["vocab"] = row["train"]["vocab_size"]
         hnsw = "       -     -       -"
@@ -321,6 +337,7 @@ def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
             row["make_run"] = {"seconds": wall, "peak_rss_mib": peak, "tasks": read_task_durations(point / "airflow")}
             line += f" {wall:>10.2f} {wall / row['floor']['seconds']:>7.2f} {peak:>5.0f}"
         print(line, flush=True)
+        print(index_line(row["index"]), flush=True)
         with open(work / "sweep.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
         rows.append(row)

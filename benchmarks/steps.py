@@ -2,7 +2,8 @@
 JSON with the step's seconds and this process's peak RSS. Run by benchmarks/run_bench.py.
 
 Steps: ``tokenize``, ``train`` (with the export of embeddings.npy), ``neighbours`` (the
-all-vocabulary table, exact or HNSW by ``EMBEDDINGS_EXACT_NEIGHBOURS_MAX``) and ``floor``
+all-vocabulary table, exact or HNSW by ``EMBEDDINGS_EXACT_NEIGHBOURS_MAX``), ``index`` (the
+version's vector index, flat or IVF by ``EMBEDDINGS_INDEX_EXACT_MAX``, its recall@10 measured) and ``floor``
 (gensim's ``Word2Vec(corpus_file=...)`` alone on the LineSentence file of the same tokens,
 written before the clock starts)."""
 
@@ -79,7 +80,7 @@ def main() -> None:
 
     if step != "tokenize":
         import gensim.models  # noqa: F401
-    if step == "neighbours":
+    if step in ("neighbours", "index"):
         import faiss  # noqa: F401
     floor_input = write_floor_input(work) if step == "floor" else None
     started = time.perf_counter()
@@ -100,6 +101,13 @@ def main() -> None:
         from include.quality.neighbour_table import write_neighbour_table
 
         facts = write_neighbour_table(load_embeddings(work / "model"), 10, work / "model" / "neighbours.parquet")
+    elif step == "index":
+        from include.artifacts.embeddings import load_embeddings
+        from include.quality.similarity import unit_rows
+        from include.quality.vector_index import INDEX_FILE, write_vector_index
+
+        unit = unit_rows(load_embeddings(work / "model").vectors)
+        facts = write_vector_index(unit, work / "model" / INDEX_FILE)
     else:
         raise SystemExit(f"unknown step {step!r}")
     seconds = time.perf_counter() - started

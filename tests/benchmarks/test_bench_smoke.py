@@ -40,6 +40,9 @@ def test_bench_runs_and_prints_the_table(tmp_path):
         assert len(numbers) >= 3 and all(float(n) > 0 for n in numbers[:2]), line
     table_line = r"^  neighbour table: the recipe's most_similar of all [\d,]+ words; ours exact"
     assert re.search(table_line, result.stdout, re.M)
+    index_line = r"^  vector index: flat, [\d,]+ words, built in [\d.]+ s; recall@10 (1\.0000|0\.9\d+) on [\d,]+ "
+    assert re.search(index_line, result.stdout, re.M), result.stdout
+    assert (tmp_path / "model" / "vector_index.faiss").is_file()
     assert re.search(r"^whole DAG: recipe script / make run .* make run = [\d.]+x", result.stdout, re.M)
     assert re.search(r"^re-run, same inputs: make run again .* the re-run takes \d+%", result.stdout, re.M)
     assert re.search(
@@ -101,6 +104,10 @@ def test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table(tmp
     assert row["neighbours"]["words"] == 1000, "1,000**2 / 3,000 words, raised to the 1,000-word minimum"
     assert row["neighbours_hnsw"]["method"] == "hnsw" and row["neighbours_hnsw"]["recall_sample"] == 1000
     assert row["neighbours_hnsw"]["recall_at_k"] >= 0.95
-    for step in ("tokenize", "train", "floor", "neighbours", "neighbours_hnsw"):
+    index = row["index"]  # IVF above the lowered threshold: nprobe raised until recall@10 >= 0.95
+    assert index["kind"] == "ivf" and index["words"] == 3000 and index["recall_sample"] == 1000
+    assert index["recall_at_10"] >= 0.95 and 1 <= index["nprobe"] <= index["nlist"]
+    assert re.search(r"^  vector index: ivf, 3,000 words, built in [\d.]+ s, \d+ of \d+ lists", result.stdout, re.M)
+    for step in ("tokenize", "train", "floor", "neighbours", "neighbours_hnsw", "index"):
         assert row[step]["seconds"] > 0 and row[step]["peak_rss_mib"] > 0
     assert re.search(r"^ +3,000 .* frequent +1\.0000 +[\d.]+ +\d+ +0\.9\d+$", result.stdout, re.M), result.stdout

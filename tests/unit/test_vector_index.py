@@ -65,7 +65,7 @@ def test_the_kind_follows_the_size():
 def test_ivf_raises_nprobe_until_the_measured_recall_reaches_the_goal(tmp_path):
     unit = clustered(6000)
     facts = write_vector_index(unit, tmp_path / INDEX_FILE, exact_max=1000)
-    assert facts["kind"] == "ivf" and facts["words"] == 6000 and facts["nlist"] == 77
+    assert facts["kind"] == "ivf" and facts["words"] == 6000 and facts["nlist"] == 155
     assert facts["recall_sample"] == 1000 and facts["recall_k"] == 10
     assert facts["recall_at_10"] >= 0.95 and 1 <= facts["nprobe"] <= facts["nlist"]
     assert facts["build_seconds"] > 0 and facts["bytes"] == (tmp_path / INDEX_FILE).stat().st_size
