@@ -202,3 +202,12 @@ def test_concurrent_first_requests_read_the_version_once(roots, monkeypatch):
     for thread in threads:
         thread.join()
     assert len(reads) == 1
+
+
+def test_a_word_in_a_small_ivf_list_still_gets_k_neighbours(tmp_path):
+    """One list probed (the goal at 0): a word whose list holds fewer than k others is searched
+    again with more lists, so every word gets its k neighbours."""
+    unit = clustered(6000, centres=400)
+    write_vector_index(unit, tmp_path / INDEX_FILE, exact_max=1000, min_recall=0.0)
+    index = open_vector_index(tmp_path / INDEX_FILE)
+    assert all(len(index.neighbours(row, 10)[0]) == 10 for row in range(0, 6000, 7))
