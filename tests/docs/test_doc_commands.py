@@ -123,12 +123,6 @@ NEIGHBOUR_LOAD = Ref(
     ('"benchmarks/neighbour_load.py"', '"--kinds"', '"--clients"', '"--seconds"', '"--server-workers"'),
 )
 
-NEIGHBOUR_LOAD = Ref(
-    "tests/benchmarks/test_neighbour_load.py",
-    ("test_neighbour_load_benchmark_runs_against_a_real_api_server",),
-    ('"benchmarks/neighbour_load.py"', '"--kinds"', '"--clients"', '"--seconds"', '"--server-workers"'),
-)
-
 RUN = [
     Rule(r"(?:\.venv/bin/)?python -m include\.(?:serving\.)?cli(?: .*)?|include\.cli(?: .*)?", "run", how="cli"),
     Rule(r"make (?:test|unit|lint)", "run", how="make -n"),
@@ -208,7 +202,6 @@ TESTED = [
     ),
     Rule(r"make bench", "tested", refs=(BENCH,), make_n=("benchmarks/run_bench.py",)),
     Rule(r"\.venv/bin/python benchmarks/run_bench\.py .*", "tested", refs=(BENCH,)),
-    Rule(r"\.venv/bin/python benchmarks/neighbour_load\.py(?: .*)?", "tested", refs=(NEIGHBOUR_LOAD,)),
     Rule(r"\.venv/bin/python benchmarks/neighbour_load\.py(?: .*)?", "tested", refs=(NEIGHBOUR_LOAD,)),
     Rule(r"docker-compose config", "tested", refs=(COMPOSE,)),
     Rule(r"(?:TOKEN=\$\()?curl .*", "tested", refs=(UI_API,)),
@@ -435,8 +428,6 @@ def test_expensive_command_is_run_by_a_named_test(command):
     check_make_n(command, rule)
     if command.command.startswith(".venv/bin/python benchmarks/run_bench.py"):
         check_options(command, [PY, "benchmarks/run_bench.py", "--help"])
-    if command.command.startswith(".venv/bin/python benchmarks/neighbour_load.py"):
-        check_options(command, [PY, "benchmarks/neighbour_load.py", "--help"])
     if command.command.startswith(".venv/bin/python benchmarks/neighbour_load.py"):
         check_options(command, [PY, "benchmarks/neighbour_load.py", "--help"])
 
