@@ -216,7 +216,8 @@ def report_bounds(vocab_size: int, parity_pairs: int) -> ReportBounds:
         drift=f"the probe words and the {MOVED_CANDIDATES:,} most frequent words both versions share",
         map=f"the {min(vocab_size, MAP_WORDS)} most frequent words",
         neighbour_table="every word up to EMBEDDINGS_EXACT_NEIGHBOURS_MAX words; above it the most frequent "
-        "words (others answered through the vector index), or every word by HNSW with its recall checked on a fixed random sample",
+        "words (others answered through the vector index), or every word by HNSW with its recall checked "
+        "on a fixed random sample",
     )
 
 
