@@ -2,7 +2,7 @@
 on the same generated corpus and params, in the same run, on this machine.
 
 Usage: run_bench.py [--tokens N] [--vocab V] [--workers W] [--workdir DIR] [--no-dag] [--memory-mb MB]
-                    [--repeat N] [--s3]
+                    [--repeat N] [--s3] [--integrations PAIRS]
                     [--sweep V1,V2,...] [--sweep-tokens N] [--sweep-exact-max N] [--no-compare]
 Prints a table: step, recipe seconds, ours, ratio (recipe / ours), tokens/s, peak RSS; the vector
 index's build time and recall@10 (``vector index: ...``); gensim's
@@ -10,6 +10,7 @@ training alone (the floor); then the whole DAG (`make run`) against the recipe s
 multiple of the floor (with ``--repeat N``, the median of N pairs of the floor and a first
 ``make run`` one after the other), each task's duration in that run (from Airflow's metadata
 database), a re-run against the first run, and optionally the peak RSS of tokenizing a corpus of MB megabytes.
+``--integrations PAIRS`` times what OpenLineage and MLflow cost installed but not configured.
 
 ``--sweep`` adds a vocabulary sweep: for each vocabulary size, a corpus of ``--sweep-tokens`` tokens
 in which every word occurs at least ``min_count`` times (benchmarks/corpus.py ``floor``), each step's
@@ -130,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         "median pair's ratio is reported (the machine's speed drifts between minutes)",
     )
     parser.add_argument(
+        "--integrations",
+        type=int,
+        default=0,
+        metavar="PAIRS",
+        help="PAIRS pairs of a first `make run` with OpenLineage and MLflow installed but not configured "
+        "(the default) and one with the OpenLineage provider disabled; prints what being installed costs",
+    )
+    parser.add_argument(
         "--compare",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -215,6 +224,8 @@ def compare(args: argparse.Namespace, work: Path) -> None:
             f"{'re-run, same inputs: make run again':40} {first:7.2f} {again:8.2f} {first / again:6.2f}"
             f"   the re-run takes {again / first:.0%} of the first"
         )
+    if args.integrations:
+        print_integrations_off(integrations_off_pairs(work, args.workers, args.integrations))
     if args.s3:
         local, remote = time_s3_data_root(work, args.workers, first if args.dag else None)
         print(
@@ -393,6 +404,56 @@ def time_make_run(work: Path, workers: int) -> tuple[float, float, list[dict]]:
     return first, again, tasks
 
 
+#: What configures the integrations of issue 28; the runs that time them unconfigured drop these.
+INTEGRATION_SETTINGS = (
+    "MLFLOW_TRACKING_URI",
+    "AIRFLOW__OPENLINEAGE__TRANSPORT",
+    "OPENLINEAGE_URL",
+    "OPENLINEAGE_CONFIG",
+)
+
+
+def integrations_off_pairs(work: Path, workers: int, count: int) -> list[dict]:
+    """``count`` pairs of a first ``make run`` (each on a data root of its own) as installed with
+    neither integration configured, then with the OpenLineage provider disabled
+    (``[openlineage] disabled``: its plugin is not loaded at all): ``[{"unconfigured",
+    "disabled", "mirror"}]`` in seconds, ``mirror`` being the ``mirror_to_mlflow`` task's own
+    duration in the unconfigured run (it skips without ``MLFLOW_TRACKING_URI``)."""
+    unset = dict.fromkeys(INTEGRATION_SETTINGS)  # None: make_run leaves the variable out
+    pairs = []
+    for number in range(1, count + 1):
+        pair: dict = {}
+        for kind, extra in (("unconfigured", {}), ("disabled", {"AIRFLOW__OPENLINEAGE__DISABLED": "True"})):
+            data_root = work / f"data-integrations-{kind}-{number}"
+            env = {**unset, **extra, "EMBEDDINGS_DATA_DIR": str(data_root)}
+            pair[kind], _ = make_run(work, workers, f"integrations-{kind}-{number}", env)
+            if kind == "unconfigured":
+                tasks = read_task_durations(work / "airflow")
+                pair["mirror"] = next((t["seconds"] for t in tasks if t["task_id"] == "mirror_to_mlflow"), float("nan"))
+            shutil.rmtree(data_root, ignore_errors=True)
+        pairs.append(pair)
+    return pairs
+
+
+def print_integrations_off(pairs: list[dict]) -> None:
+    """Print each pair, then the median pair's difference against the spread between pairs (noise)."""
+    for number, pair in enumerate(pairs, 1):
+        print(
+            f"  integrations pair {number}: unconfigured {pair['unconfigured']:.2f} s, OpenLineage disabled "
+            f"{pair['disabled']:.2f} s, mirror_to_mlflow {pair['mirror']:.2f} s"
+        )
+    differences = sorted(pair["unconfigured"] / pair["disabled"] - 1 for pair in pairs)
+    median = differences[(len(differences) - 1) // 2]
+    runs = [pair[kind] for pair in pairs for kind in ("unconfigured", "disabled")]
+    spread = (max(runs) - min(runs)) / min(runs)
+    mirror = max(pair["mirror"] for pair in pairs)
+    print(
+        f"{'make run, integrations unconfigured':40} {median:+.1%} against OpenLineage disabled (median of "
+        f"{len(pairs)} pairs; all {len(runs)} runs within {spread:.1%} of each other); mirror_to_mlflow "
+        f"without MLFLOW_TRACKING_URI: at most {mirror:.2f} s"
+    )
+
+
 def time_s3_data_root(work: Path, workers: int, local: float | None = None) -> tuple[float, float]:
     """Wall seconds of a first ``make run`` on a fresh local data root (``local``: the bench's own
     first ``make run``, which is one; ``None`` = run one), then of the same run with the data root
@@ -411,7 +472,8 @@ def time_s3_data_root(work: Path, workers: int, local: float | None = None) -> t
 
 def make_run(work: Path, workers: int, attempt: str, env_extra: dict | None = None) -> tuple[float, float]:
     """Run ``make run`` on ``work/corpus`` with the recipe's params and ``workers``, in its own
-    AIRFLOW_HOME and data root under ``work`` (the metadata database is set up first, untimed);
+    AIRFLOW_HOME and data root under ``work`` (the metadata database is set up first, untimed;
+    ``env_extra`` overrides the environment, a ``None`` value removes the variable);
     the log goes to ``work/make-run-<attempt>.log``. Returns (wall seconds, peak RSS MiB of its
     largest process, from ``wait4``)."""
     env = {
@@ -423,6 +485,7 @@ def make_run(work: Path, workers: int, attempt: str, env_extra: dict | None = No
         "EMBEDDINGS_CORPUS_ROOTS": str(work / "corpus"),
         **(env_extra or {}),
     }
+    env = {name: value for name, value in env.items() if value is not None}  # None in env_extra: unset
     subprocess.run(["make", "-s", "airflow-db"], cwd=ROOT, env=env, check=True, capture_output=True)
     conf = json.dumps(
         {

@@ -27,6 +27,8 @@ def test_bench_runs_and_prints_the_table(tmp_path):
             "--s3",
             "--repeat",
             "2",
+            "--integrations",
+            "1",
         ],
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -71,6 +73,20 @@ def test_bench_runs_and_prints_the_table(tmp_path):
     assert list(tmp_path.glob("tokens/*/snapshot/part-bench-00000.parquet"))
     assert (tmp_path / "model" / "neighbours.parquet").is_file()
     assert (tmp_path / "recipe" / "embeddings.npy").is_file()
+    # OpenLineage and MLflow installed but unconfigured, against OpenLineage disabled: both runs whole
+    pair = re.search(
+        r"^  integrations pair 1: unconfigured ([\d.]+) s, OpenLineage disabled ([\d.]+) s, "
+        r"mirror_to_mlflow ([\d.]+) s$",
+        result.stdout,
+        re.M,
+    )
+    assert pair and all(float(seconds) > 0 for seconds in pair.groups()[:2]), result.stdout
+    assert float(pair.group(3)) < 5, "without MLFLOW_TRACKING_URI the mirror skips at once"
+    summary = r"^make run, integrations unconfigured +[+-]\d+\.\d% against OpenLineage disabled \(median of 1 pairs"
+    assert re.search(summary, result.stdout, re.M), result.stdout
+    for kind in ("unconfigured", "disabled"):
+        log = (tmp_path / f"make-run-integrations-{kind}-1.log").read_text()
+        assert re.search(r"succeeded: (promoted|rejected)\.", log), log[-2000:]
 
 
 def test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table(tmp_path):
