@@ -87,7 +87,7 @@ mlflow: mlflow-venv
 	  --backend-store-uri sqlite:///$(MLFLOW_HOME)/mlflow.db --artifacts-destination $(MLFLOW_HOME)/artifacts
 
 unit: venv
-	$(PY) -m pytest -q -n 2 --dist worksteal tests/unit
+	$(PY) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests/unit
 
 # ruff (configured in pyproject.toml) holds the style: lint and format are checked by make test;
 # mypy ([tool.mypy] in pyproject.toml) checks the types of include/, plugins/ and dags/.
@@ -101,7 +101,7 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 test: venv test-deps mlflow-venv lint
-	$(PY) -m pytest -q -n 2 --dist worksteal tests
+	$(PY) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests
 
 clean:
 	rm -rf $(AIRFLOW_HOME) $(VENV) $(MLFLOW_VENV)
@@ -120,10 +120,12 @@ BENCH_VOCAB ?= 100000
 BENCH_MEMORY_MB ?= 1000
 # pairs of gensim's training alone and a first `make run`, one after the other: the median pair's ratio is reported
 BENCH_REPEAT ?= 5
+# pairs of make run with OpenLineage and MLflow installed but unconfigured / OpenLineage disabled
+BENCH_INTEGRATIONS ?= 3
 # the vocabulary sweep (empty: none); each size gets a corpus of BENCH_SWEEP_TOKENS tokens
 BENCH_SWEEP ?= 10000,100000,1000000
 BENCH_SWEEP_TOKENS ?= 10000000
 bench: venv
 	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB) --memory-mb $(BENCH_MEMORY_MB) --s3 \
-	  --repeat $(BENCH_REPEAT) \
+	  --repeat $(BENCH_REPEAT) --integrations $(BENCH_INTEGRATIONS) \
 	  --sweep '$(BENCH_SWEEP)' --sweep-tokens $(BENCH_SWEEP_TOKENS)

@@ -50,9 +50,11 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(AIRFLOW_TEST_HOME, ignore_errors=True)
 
 
-# The folders whose tests run a real Airflow, a make run or a benchmark, longest first. On two
-# xdist workers (`make test`: -n 2 --dist worksteal) the suite ends when the last test does: with
-# the minutes-long tests started first, the worker that finishes early steals the short ones left,
+# The folders whose tests run a real Airflow, a make run or a benchmark, longest first. `make test`
+# runs the suite on two xdist workers by module (-n 2 --dist loadscope --no-loadscope-reorder): a
+# module's tests run on one worker, so a module-scoped fixture (an Airflow with two runs, a browser,
+# trained models) is built once, not once on each worker; modules are handed out in the order below,
+# so the minutes-long ones start first and the worker that finishes early takes the short ones left,
 # instead of one worker running a three-minute backfill alone at the end.
 LONG_FIRST = ("tests/integration/", "tests/e2e/", "tests/benchmarks/")
 
@@ -60,7 +62,7 @@ LONG_FIRST = ("tests/integration/", "tests/e2e/", "tests/benchmarks/")
 def pytest_collection_modifyitems(session, config, items):
     """Run the tests of ``LONG_FIRST`` folders first (in that order), then the other tests marked
     ``slow``, then the rest; within each group the collection order stays (so a module's tests stay
-    together and its module-scoped fixtures are built once)."""
+    together)."""
 
     def rank(item) -> int:
         where = Path(str(item.path)).relative_to(PROJECT_ROOT).as_posix()

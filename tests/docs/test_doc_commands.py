@@ -102,7 +102,15 @@ BENCH = Ref(
         "test_bench_runs_and_prints_the_table",
         "test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table",
     ),
-    ('"benchmarks/run_bench.py"', '"--s3"', '"--repeat"', '"--no-compare"', '"--sweep"', '"--sweep-tokens"'),
+    (
+        '"benchmarks/run_bench.py"',
+        '"--s3"',
+        '"--repeat"',
+        '"--integrations"',
+        '"--no-compare"',
+        '"--sweep"',
+        '"--sweep-tokens"',
+    ),
 )
 COMPOSE = Ref(
     "tests/compose/test_docker_compose.py", ("test_compose_file_validates_with_the_example_env_file",), ('"config"',)
@@ -248,10 +256,11 @@ MANUAL = [
     ),
     Rule(r"pip freeze", "manual", why="how constraints.txt was made (the full lock); it is checked to exist"),
     Rule(
-        r"\.venv/bin/python -m pytest -q -n 2 --dist worksteal tests|pytest -n 2 --dist worksteal",
+        r"\.venv/bin/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests"
+        r"|pytest -n 2 --dist loadscope --no-loadscope-reorder",
         "manual",
         why="the whole suite cannot run inside itself; make -n test is checked to run exactly this",
-        make_n=("-m pytest -q -n 2 --dist worksteal tests",),
+        make_n=("-m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests",),
     ),
     Rule(
         r"\.venv/bin/python benchmarks/keras_memory\.py \d+",
