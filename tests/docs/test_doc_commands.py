@@ -92,8 +92,8 @@ CELERY_WORKERS = Ref(
 AIRFLOW_LOCAL = Ref("scripts/airflow_local.py", (), ('["db", "migrate"]', '["pools", "set"', '"celery",', '"worker",'))
 CREATE_DATABASE = Ref("tests/integration/cluster.py", (), ("CREATE DATABASE",))
 BACKFILL = Ref(
-    "tests/integration/test_backfill_gate_celery.py",
-    ("test_backfill_of_three_days_gives_three_partitions_and_versions",),
+    "tests/integration/test_backfill_and_gate.py",
+    ("test_backfill_of_three_days_then_a_worse_run_through_the_api_is_rejected",),
     ('"backfill",', '"create"', '"--from-date"', '"--to-date"'),
 )
 BENCH = Ref(
