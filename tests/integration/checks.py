@@ -32,3 +32,20 @@ def assert_version_whole(version_dir: Path) -> dict:
     for name, facts in manifest["files"].items():
         assert file_sha256(version_dir / name) == facts["sha256"], name
     return manifest
+
+
+def assert_one_whole_version(data_root: Path, run_id: str) -> dict:
+    """``data_root`` holds exactly one model version, whole (see :func:`assert_version_whole`),
+    published by ``run_id`` with the pipeline's main files, and ``default@champion`` names it;
+    returns its manifest."""
+    from tests.conftest import champion
+
+    models = Path(data_root) / "models"
+    promoted = champion(data_root)
+    assert promoted, "default@champion is set"
+    assert [p.name for p in models.iterdir()] == [promoted], "exactly one version, and nothing else"
+    manifest = assert_version_whole(models / promoted)
+    assert manifest["run_id"] == run_id
+    for required in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/similarity.keras", "report/report.json"):
+        assert required in manifest["files"]
+    return manifest

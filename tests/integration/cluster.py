@@ -13,6 +13,12 @@ The scheduler creates no scheduled runs (``[scheduler] use_job_schedule`` off) u
 prefetch 1) on a Redis database of their own (``redis://127.0.0.1:6379/<n>``, claimed with a lock
 key and flushed at exit) with the test database as result backend.
 
+``pg={"host": ..., "port": ..., "user": ...}`` and ``redis=(host, port)`` put the database and the
+broker on other servers than the machine's shared ones: a PostgreSQL and a Redis of the test's own
+(``tests/integration/own_servers.py``), which the test may then stop and restart.
+``with Supervisor(cluster):`` starts again every service that exits, as a deployment's process
+supervisor does.
+
 ``__exit__`` stops every process (SIGTERM to each process group, SIGKILL after a timeout), drops
 the database and frees the Redis database, also when the test failed or the start did.
 """
@@ -27,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -80,6 +87,8 @@ class AirflowCluster:
         env_extra: dict[str, str] | None = None,
         start_timeout: float = 300,
         scheduled_runs: bool = False,
+        pg: dict[str, object] | None = None,
+        redis: tuple[str, int] | None = None,
     ):
         if celery_workers and executor != "CeleryExecutor":
             raise ValueError("celery_workers needs executor='CeleryExecutor'")
@@ -90,8 +99,10 @@ class AirflowCluster:
         self.env_extra = dict(env_extra or {})
         self.start_timeout = start_timeout
         self.scheduled_runs = scheduled_runs
+        self.pg = dict(pg or PG)
+        self.redis = tuple(redis or REDIS)
         self.db_name = f"w2v_it_{uuid.uuid4().hex[:12]}"
-        self.db_url = f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{self.db_name}"
+        self.db_url = f"postgresql+psycopg2://{self.pg['user']}@{self.pg['host']}:{self.pg['port']}/{self.db_name}"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.redis_db: int | None = None
@@ -185,7 +196,7 @@ class AirflowCluster:
                 {
                     "AIRFLOW_CELERY_WORKERS": str(self.celery_workers),
                     "AIRFLOW_CELERY_CONCURRENCY": "1",
-                    "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS[0]}:{REDIS[1]}/{self.redis_db}",
+                    "AIRFLOW__CELERY__BROKER_URL": f"redis://{self.redis[0]}:{self.redis[1]}/{self.redis_db}",
                     "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.db_url}",
                     "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
                 }
@@ -233,11 +244,10 @@ class AirflowCluster:
 
     # ------------------------------------------------------------------ PostgreSQL and Redis
 
-    @staticmethod
-    def _pg_admin():
+    def _pg_admin(self):
         import psycopg2
 
-        connection = psycopg2.connect(dbname="postgres", connect_timeout=10, **PG)
+        connection = psycopg2.connect(dbname="postgres", connect_timeout=10, **self.pg)
         connection.autocommit = True
         return connection
 
@@ -267,13 +277,13 @@ class AirflowCluster:
         import redis
 
         try:
-            count = int(redis.Redis(*REDIS, db=0).config_get("databases").get("databases", 16))
+            count = int(redis.Redis(*self.redis, db=0).config_get("databases").get("databases", 16))
         except redis.RedisError:
             count = 16
         candidates = list(range(1, count))
         random.shuffle(candidates)
         for number in candidates:
-            client = redis.Redis(*REDIS, db=number)
+            client = redis.Redis(*self.redis, db=number)
             if client.set(REDIS_LOCK_KEY, self.db_name, nx=True, ex=6 * 3600):
                 if client.dbsize() == 1:
                     return number
@@ -285,7 +295,7 @@ class AirflowCluster:
             return
         import redis
 
-        client = redis.Redis(*REDIS, db=self.redis_db)
+        client = redis.Redis(*self.redis, db=self.redis_db)
         if client.get(REDIS_LOCK_KEY) == self.db_name.encode():
             client.flushdb()
         self.redis_db = None
@@ -489,10 +499,10 @@ class AirflowCluster:
                 start_new_session=True,
                 cwd=cwd,
             )
-        (self.home / "run" / f"{name}.pid").write_text(f"{process.pid}\n")
+        _write_atomically(self.home / "run" / f"{name}.pid", f"{process.pid}\n")  # pids() may read it meanwhile
         stat = script._proc_stat(process.pid)
         if stat:
-            (self.home / "run" / f"{name}.started").write_text(f"{stat[3]}\n")
+            _write_atomically(self.home / "run" / f"{name}.started", f"{stat[3]}\n")
         return process.pid
 
     def service_log(self, name: str, lines: int = 40) -> str:
@@ -505,6 +515,62 @@ class AirflowCluster:
         """The last lines of every service's log, for failure messages."""
         logs = sorted((self.home / "logs").glob("*.log")) if (self.home / "logs").exists() else []
         return "\n".join(f"=== {path.name}\n{self.service_log(path.stem, lines)}" for path in logs)
+
+
+class Supervisor:
+    """What a deployment's process supervisor (systemd's ``Restart=always``, a Kubernetes pod's
+    restart policy) does: a thread that, every ``interval`` seconds, starts again each service of
+    ``cluster`` whose session has no live process left (:meth:`AirflowCluster.start_service`), no
+    sooner than ``backoff`` seconds after that service's last start. ``restarts`` lists
+    ``(service, time.time())`` of each start it made.
+
+    A context manager: leave it before the cluster's own exit, which then stops what it started.
+    Do not :meth:`AirflowCluster.stop_service` a service under it (it would be started again)."""
+
+    def __init__(self, cluster: AirflowCluster, interval: float = 0.5, backoff: float = 2.0):
+        self.cluster = cluster
+        self.interval = interval
+        self.backoff = backoff
+        self.restarts: list[tuple[str, float]] = []
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="airflow-supervisor", daemon=True)
+
+    def restarted(self, since: float = 0.0) -> list[str]:
+        """The services started again at or after ``since`` (time.time()), once per start."""
+        return [name for name, at in self.restarts if at >= since]
+
+    def _run(self) -> None:
+        script = _load_script()
+        last_start: dict[str, float] = {}
+        while not self._stop.wait(self.interval):
+            try:
+                for name, pid in self.cluster.pids().items():
+                    if script.session_members({pid}):
+                        continue
+                    if time.monotonic() - last_start.get(name, float("-inf")) < self.backoff:
+                        continue
+                    last_start[name] = time.monotonic()
+                    self.cluster.start_service(name)
+                    self.restarts.append((name, time.time()))
+            except Exception as error:  # keep supervising; reported on exit
+                self.errors.append(error)
+
+    def __enter__(self) -> Supervisor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+        if self.errors and exc_type is None:
+            raise RuntimeError(f"supervisor errors: {self.errors!r}")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _ti_name(ti: dict) -> str:
