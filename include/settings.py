@@ -93,3 +93,19 @@ def index_exact_max() -> int:
     """``EMBEDDINGS_INDEX_EXACT_MAX`` (default 10,000): up to this many vocabulary words a
     version's vector index is exact (``IndexFlatIP``); above it IVF, its recall measured."""
     return _non_negative_int("EMBEDDINGS_INDEX_EXACT_MAX", DEFAULT_INDEX_EXACT_MAX)
+
+
+#: Megabytes of loaded versions one api-server process keeps open (``EMBEDDINGS_SERVING_MEMORY_MB``):
+#: a version of 1M words x 100 is charged about 0.9 GiB (its matrix and vector index as mapped,
+#: row lengths and vocabulary), so the default holds two, the champion and one more.
+DEFAULT_SERVING_MEMORY_MB = 2048
+
+
+def serving_memory_bytes() -> int:
+    """``EMBEDDINGS_SERVING_MEMORY_MB`` (default 2048) in bytes: how much of loaded versions (see
+    :func:`include.serving.neighbour_search.footprint_bytes`) the models browser of one api-server
+    process keeps; beyond it the least recently used version is let go. Must be at least 1."""
+    value = _non_negative_int("EMBEDDINGS_SERVING_MEMORY_MB", DEFAULT_SERVING_MEMORY_MB)
+    if value < 1:
+        raise PipelineInputError("environment variable EMBEDDINGS_SERVING_MEMORY_MB=0 must be at least 1 (megabytes)")
+    return value * 1024 * 1024

@@ -246,6 +246,14 @@ def _read(path: Path):
     return faiss.read_index(str(path))
 
 
+def read_vector_index(path: Path) -> VectorIndex:
+    """The index at ``path``, memory-mapped, held by the caller alone (no process-wide cache): its
+    pages are let go when the returned object is. For a reader with a cache of its own, such as
+    the api-server's :class:`include.serving.catalog.Catalog`, whose bound must free what it evicts."""
+    path = Path(path)
+    return VectorIndex(_read(path), path)
+
+
 def open_vector_index(path: Path) -> VectorIndex:
     """The index at ``path``, read once per process (and file: a new file at the same path is
     read again); at most :data:`MAX_OPEN` are kept open."""

@@ -21,6 +21,7 @@ index, so a request reads only manifests it has not seen) and
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -58,6 +59,14 @@ from include.storage.run_records import RunRecord
 # data_root_source is imported from here by plugins/word2vec_links.py (``Catalog(data_root_source())``)
 __all__ = ["Catalog", "app_url", "data_root_source", "linked_version", "registry_errors", "run_summary"]
 
+log = logging.getLogger(__name__)
+
+#: MiB an api-server worker holds with the models browser built and searching (Airflow, FastAPI,
+#: numpy, FAISS), besides loaded versions: the first term of its documented memory bound
+#: (docs/reliability.md). Measured (2026-12-06, 2 uvicorn workers): 240 MiB with the app built and
+#: no version read, 276 MiB after serving a 20,000-word version; the rest is room for the allocator.
+PROCESS_BASE_MIB = 512
+
 #: The files a search reads, checked against the manifest when a version is loaded.
 SERVED_FILES = (EMBEDDINGS_FILE, VOCAB_FILE)
 #: Report files served to a browser (the report folder holds nothing else today).
@@ -77,14 +86,31 @@ def registry_errors() -> Iterator[None]:
 
 
 class Catalog:
-    """Models, versions, aliases and search over an :class:`ArtifactSource`. Loaded versions are
-    cached (at most ``max_loaded`` at once, least recently used dropped); the matrix stays
-    memory-mapped, only its row lengths (``n_words`` floats) are held in memory."""
+    """Models, versions, aliases and search over an :class:`ArtifactSource`.
 
-    def __init__(self, source: ArtifactSource, max_loaded: int = 2) -> None:
+    A version is read once per process and shared by every request (one thread reads it, those
+    arriving meanwhile wait for it), then kept in a cache bounded by bytes: each loaded version is
+    charged its :func:`~include.serving.neighbour_search.footprint_bytes` (matrix and vector index
+    as mapped, row lengths, vocabulary), and once the charges pass ``max_bytes`` (default
+    ``EMBEDDINGS_SERVING_MEMORY_MB``, :func:`include.settings.serving_memory_bytes`) the least
+    recently used versions are let go (the one just read always stays, alone if it is larger),
+    their maps close when the last request using them ends, and the allocator's free memory is
+    given back to the system (:func:`give_back_freed_memory`). ``max_loaded``, when given, also caps
+    how many are kept. So a process holds at most ``max_bytes`` plus the version it is reading,
+    which until it is searched is its vocabulary and row lengths (its maps are not resident yet):
+    an api-server worker's RSS stays within :data:`PROCESS_BASE_MIB` + ``EMBEDDINGS_SERVING_MEMORY_MB``
+    + that (``tests/benchmarks/test_hostile_load.py`` measures it under load).
+
+    A search at ``model@alias`` resolves the alias once, then answers from that version alone and
+    names it (``"version"``): an alias moved meanwhile never mixes two versions in one answer."""
+
+    def __init__(self, source: ArtifactSource, max_loaded: int | None = None, max_bytes: int | None = None) -> None:
+        from include.settings import serving_memory_bytes
+
         self.source = source
         self.registry: ModelRegistry = source.registry
-        self.max_loaded = max(1, max_loaded)
+        self.max_loaded = max(1, max_loaded) if max_loaded is not None else None
+        self.max_bytes = max(1, max_bytes) if max_bytes is not None else serving_memory_bytes()
         self._loaded: OrderedDict[str, LoadedVersion] = OrderedDict()
         self._loading: dict[str, threading.Lock] = {}  # a lock per version being read
         self._lock = threading.Lock()
@@ -298,7 +324,8 @@ class Catalog:
     def neighbours_at(
         self, model: object, word: object, k: object = DEFAULT_K, *, alias: object = None, version: object = None
     ) -> dict:
-        """:meth:`neighbours` of ``model@alias`` (or a version of ``model``), plus ``"model"`` and ``"alias"``."""
+        """:meth:`neighbours` of ``model@alias`` (or a version of ``model``), plus ``"model"`` and ``"alias"``.
+        The alias is read once: the answer comes from the version it named then, which ``"version"`` names."""
         word, k = validate_word(word), validate_k(k)
         name = self.resolve_at(model, alias, version)
         return {"model": model, "alias": None if version else (alias or CHAMPION), **self.neighbours(name, word, k)}
@@ -306,7 +333,8 @@ class Catalog:
     def similarity_at(
         self, model: object, first: object, second: object, *, alias: object = None, version: object = None
     ) -> dict:
-        """:meth:`similarity` at ``model@alias`` (or a version of ``model``), plus ``"model"`` and ``"alias"``."""
+        """:meth:`similarity` at ``model@alias`` (or a version of ``model``), plus ``"model"`` and ``"alias"``;
+        the alias is read once, as for :meth:`neighbours_at`."""
         first, second = validate_word(first, "a"), validate_word(second, "b")
         name = self.resolve_at(model, alias, version)
         return {
@@ -356,9 +384,40 @@ class Catalog:
         loaded = load_version(name, folder, index)
         with self._lock:
             self._loaded[name] = loaded
-            while len(self._loaded) > self.max_loaded:
-                self._loaded.popitem(last=False)
+            evicted = []
+            while len(self._loaded) > 1 and (
+                self.loaded_bytes > self.max_bytes or (self.max_loaded and len(self._loaded) > self.max_loaded)
+            ):
+                evicted.append(self._loaded.popitem(last=False)[0])
+            held = self.loaded_bytes
+        if evicted:
+            give_back_freed_memory()  # what an evicted version's vocabulary left in the allocator
+        log.info(
+            "serving version %s (%.0f MiB charged); evicted %s; %.0f of %.0f MiB held",
+            name,
+            loaded.footprint / 2**20,
+            ", ".join(evicted) or "none",
+            held / 2**20,
+            self.max_bytes / 2**20,
+        )
+        if loaded.footprint > self.max_bytes:
+            log.warning(
+                "version %s alone is charged %.0f MiB, over EMBEDDINGS_SERVING_MEMORY_MB (%.0f MiB): served alone",
+                name,
+                loaded.footprint / 2**20,
+                self.max_bytes / 2**20,
+            )
         return loaded
+
+    @property
+    def loaded_bytes(self) -> int:
+        """The charges of the versions held now (see :meth:`loaded_versions`)."""
+        return sum(loaded.footprint for loaded in list(self._loaded.values()))
+
+    def loaded_versions(self) -> dict[str, int]:
+        """``version -> bytes charged`` of the versions held now, least recently used first."""
+        with self._lock:
+            return {name: loaded.footprint for name, loaded in self._loaded.items()}
 
     def neighbours(self, version: object, word: object, k: object = DEFAULT_K) -> dict:
         """``{"version", "word", "k", "neighbours": [[word, cosine], ...]}`` (see
@@ -370,6 +429,25 @@ class Catalog:
         """``{"version", "a", "b", "cosine"}``: the cosine of two words (6 decimals)."""
         first, second = validate_word(first, "a"), validate_word(second, "b")
         return word_similarity(self.load(version), first, second)
+
+
+def give_back_freed_memory() -> None:
+    """Return the C allocator's free memory to the system (glibc's ``malloc_trim``; elsewhere
+    nothing). Freeing a version's vocabulary leaves its pages with the allocator's per-thread
+    arenas, and the next version read by another request thread does not reuse them all: with 12
+    alias moves in 60 s between two 1M-word versions a worker ended holding 701 MiB of anonymous
+    memory for one version (366 MiB with this call on each eviction; its peak RSS 1,411 MiB, 1,223)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = getattr(libc, "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+    except OSError:  # pragma: no cover - no C library to ask
+        pass
 
 
 # --------------------------------------------------------------------------- DAG runs and links
