@@ -130,6 +130,19 @@ NEIGHBOUR_LOAD = Ref(
     ("test_neighbour_load_benchmark_runs_against_a_real_api_server",),
     ('"benchmarks/neighbour_load.py"', '"--kinds"', '"--clients"', '"--seconds"', '"--server-workers"'),
 )
+HOSTILE_LOAD = Ref(
+    "tests/benchmarks/test_hostile_load.py",
+    ("test_a_million_word_model_under_32_clients_while_its_alias_moves",),
+    (
+        '"benchmarks/neighbour_load.py"',
+        '"--index-from-centres"',
+        '"--versions"',
+        '"--move-alias"',
+        '"--pool-words"',
+        '"--similarity-every"',
+        '"--memory-mb"',
+    ),
+)
 
 RUN = [
     Rule(r"(?:\.venv/bin/)?python -m include\.(?:serving\.)?cli(?: .*)?|include\.cli(?: .*)?", "run", how="cli"),
@@ -210,7 +223,10 @@ TESTED = [
     ),
     Rule(r"make bench", "tested", refs=(BENCH,), make_n=("benchmarks/run_bench.py",)),
     Rule(r"\.venv/bin/python benchmarks/run_bench\.py .*", "tested", refs=(BENCH,)),
-    Rule(r"\.venv/bin/python benchmarks/neighbour_load\.py(?: .*)?", "tested", refs=(NEIGHBOUR_LOAD,)),
+    Rule(
+        r"\.venv/bin/python benchmarks/neighbour_load\.py(?! .*--move-alias)(?: .*)?", "tested", refs=(NEIGHBOUR_LOAD,)
+    ),
+    Rule(r"\.venv/bin/python benchmarks/neighbour_load\.py .*--move-alias .*", "tested", refs=(HOSTILE_LOAD,)),
     Rule(r"docker-compose config", "tested", refs=(COMPOSE,)),
     Rule(r"(?:TOKEN=\$\()?curl .*", "tested", refs=(UI_API,)),
     Rule(r"make mlflow(?: MLFLOW_PORT=\d+)?", "tested", refs=(MLFLOW_MIRROR,), make_n=("mlflow server",)),
