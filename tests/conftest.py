@@ -56,7 +56,7 @@ def pytest_sessionfinish(session, exitstatus):
 # trained models) is built once, not once on each worker; modules are handed out in the order below,
 # so the minutes-long ones start first and the worker that finishes early takes the short ones left,
 # instead of one worker running a three-minute backfill alone at the end.
-LONG_FIRST = ("tests/integration/", "tests/e2e/", "tests/benchmarks/")
+LONG_FIRST = ("tests/integration/", "tests/benchmarks/", "tests/e2e/", "tests/faults/")
 
 
 def pytest_collection_modifyitems(session, config, items):
