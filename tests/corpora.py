@@ -60,3 +60,15 @@ def dated_corpus(root: Path, days: list[str], lines_per_day: int = 60) -> Path:
         (root / day).mkdir(parents=True, exist_ok=True)
         (root / day / "news.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
+
+
+def random_word_corpus(path: Path, seed: int, lines: int = 20_000, words: int = 400) -> Path:
+    """One file of ``lines`` lines of 12 words each, drawn from ``words`` random 6-letter words:
+    no structure to learn, but enough text that each training epoch takes a moment (the fault
+    tests catch a task mid-epoch). Deterministic for a ``seed``; returns ``path``."""
+    rng = random.Random(seed)
+    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(words)]
+    text = [" ".join(rng.choice(vocabulary) for _ in range(12)) for _ in range(lines)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path

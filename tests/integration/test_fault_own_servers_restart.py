@@ -51,12 +51,12 @@ Run with ``-s`` for its ``RESTART FIGURES`` line.
 from __future__ import annotations
 
 import json
-import random
 import time
 from datetime import datetime
 
 import pytest
 
+from tests.corpora import random_word_corpus
 from tests.integration.checks import assert_one_whole_version, task_process
 from tests.integration.cluster import AirflowCluster, Supervisor
 from tests.integration.own_servers import OwnPostgres, OwnRedis, postgres_bin, redis_server_bin
@@ -111,12 +111,7 @@ def test_celery_run_survives_a_redis_restart_and_a_postgres_restart(tmp_path):
     if postgres_bin() is None or redis_server_bin() is None:
         pytest.skip("needs the PostgreSQL server binaries (initdb, postgres) and redis-server")
     data_root = tmp_path / "data"
-    corpus = data_root / "corpus"
-    corpus.mkdir(parents=True)
-    rng = random.Random(25)
-    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(400)]
-    lines = [" ".join(rng.choice(vocabulary) for _ in range(12)) for _ in range(20_000)]
-    (corpus / "part.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = random_word_corpus(data_root / "corpus" / "part.txt", seed=25).parent
     conf = {"corpus_path": str(corpus), "epochs": 10, "workers": 1, "vector_size": 16, "min_count": 1}
     env = {
         "EMBEDDINGS_DATA_DIR": str(data_root),

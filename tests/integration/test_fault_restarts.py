@@ -14,7 +14,6 @@ Either way the run ends in success and publishes one whole version.
 from __future__ import annotations
 
 import json
-import random
 import signal
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import champion
+from tests.corpora import random_word_corpus
 from tests.integration.checks import assert_version_whole, task_process
 from tests.integration.cluster import AirflowCluster
 
@@ -64,12 +64,7 @@ def _assert_whole_version(models: Path, run_id: str) -> None:
 
 def test_scheduler_stopped_and_restarted_during_a_run_completes_it(tmp_path):
     data_root = tmp_path / "data"
-    corpus = data_root / "corpus"
-    corpus.mkdir(parents=True)
-    rng = random.Random(13)
-    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(400)]
-    lines = [" ".join(rng.choice(vocabulary) for _ in range(12)) for _ in range(20_000)]
-    (corpus / "big.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = random_word_corpus(data_root / "corpus" / "big.txt", seed=13).parent
     conf = {"corpus_path": str(corpus), "epochs": EPOCHS, "workers": 1, "vector_size": 32, "min_count": 1}
     env = {
         "EMBEDDINGS_DATA_DIR": str(data_root),

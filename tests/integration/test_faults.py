@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import time
 
 import pytest
 
 from tests.conftest import champion
+from tests.corpora import random_word_corpus
 from tests.integration.checks import assert_version_whole, task_process
 from tests.integration.cluster import AirflowCluster
 
@@ -20,12 +20,7 @@ EPOCHS = 30  # about 15 s of training: time to catch it mid-epoch, not more
 
 def test_training_killed_mid_epoch_is_retried_and_the_version_is_whole(tmp_path):
     data_root = tmp_path / "data"
-    corpus = data_root / "corpus"
-    corpus.mkdir(parents=True)
-    rng = random.Random(11)
-    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(400)]
-    lines = [" ".join(rng.choice(vocabulary) for _ in range(12)) for _ in range(20_000)]
-    (corpus / "big.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = random_word_corpus(data_root / "corpus" / "big.txt", seed=11).parent
     conf = {"corpus_path": str(corpus), "epochs": EPOCHS, "workers": 1, "vector_size": 32, "min_count": 1}
 
     env = {
