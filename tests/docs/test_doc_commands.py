@@ -77,7 +77,7 @@ LOCAL_AIRFLOW = Ref(
 POSTGRES_AIRFLOW = Ref(
     "tests/integration/test_local_airflow.py",
     ("test_dag_runs_on_local_executor_with_postgres_and_uses_the_conf",),
-    ('executor="LocalExecutor"',),
+    ("uses_the_conf(local_airflow)",),  # the shared LocalExecutor cluster, tests/integration/conftest.py
 )
 POSTGRES_URL = Ref(
     "tests/integration/cluster.py", (), ("postgresql+psycopg2://", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")

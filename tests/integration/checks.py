@@ -34,16 +34,34 @@ def assert_version_whole(version_dir: Path) -> dict:
     return manifest
 
 
-def assert_one_whole_version(data_root: Path, run_id: str) -> dict:
-    """``data_root`` holds exactly one model version, whole (see :func:`assert_version_whole`),
-    published by ``run_id`` with the pipeline's main files, and ``default@champion`` names it;
-    returns its manifest."""
+def versions_of(data_root: Path, model: str) -> list[str]:
+    """The versions of ``model`` in a local data root (``models/<version>/manifest.json`` naming
+    it), oldest first; a folder under ``models/`` without a manifest fails the check."""
+    versions = []
+    for folder in (Path(data_root) / "models").iterdir():
+        assert folder.is_dir() and (folder / "manifest.json").is_file(), f"not a published version: {folder}"
+        if json.loads((folder / "manifest.json").read_text())["model"] == model:
+            versions.append(folder.name)
+    return sorted(versions)
+
+
+def run_record(data_root: Path, run_id: str) -> dict:
+    """The run record ``runs/*.json`` that ``run_id`` wrote in a local data root."""
+    records = [json.loads(path.read_text()) for path in (Path(data_root) / "runs").glob("*.json")]
+    [record] = [record for record in records if record["run_id"] == run_id]
+    return record
+
+
+def assert_one_whole_version(data_root: Path, run_id: str, model: str = "default") -> dict:
+    """``model`` has exactly one version in ``data_root``, whole (see :func:`assert_version_whole`),
+    published by ``run_id`` with the pipeline's main files, and ``<model>@champion`` names it;
+    nothing half-written is left under ``models/``; returns its manifest."""
     from tests.conftest import champion
 
     models = Path(data_root) / "models"
-    promoted = champion(data_root)
-    assert promoted, "default@champion is set"
-    assert [p.name for p in models.iterdir()] == [promoted], "exactly one version, and nothing else"
+    promoted = champion(data_root, model)
+    assert promoted, f"{model}@champion is set"
+    assert versions_of(data_root, model) == [promoted], "exactly one version of the model"
     manifest = assert_version_whole(models / promoted)
     assert manifest["run_id"] == run_id
     for required in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/similarity.keras", "report/report.json"):

@@ -2,11 +2,12 @@
 
 One Airflow never runs the same interval twice at once: a second run of a logical date is refused,
 and a second manual run waits, since the DAG allows one active run (the first test checks both on
-a real scheduler). But two deployments, or ``airflow dags test`` beside a running Airflow, can
-share a data root. Here two ``airflow dags test word2vec_embeddings 2026-11-02``
-processes, each with its own metadata DB, start at the same moment: both tokenize the day into
-the same partition ``dt=2026-11-01`` (one in one shard, the other in three, so a partition mixed
-from both would show), both train the same version and race to publish it and to move default@champion.
+a real scheduler, the integration tests' shared Airflow). But two deployments, or
+``airflow dags test`` beside a running Airflow, can share a data root. Here two
+``airflow dags test word2vec_embeddings 2026-11-02`` processes, each with its own metadata DB,
+start at the same moment: both tokenize the day into the same partition ``dt=2026-11-01`` (one in
+one shard, the other in three, so a partition mixed from both would show), both train the same
+version and race to publish it and to move default@champion.
 
 Both must end cleanly: one publishes and promotes the version, the other finds it published and
 ends ``unchanged``. The partition is one run's whole output, the one version folder is whole,
@@ -29,8 +30,7 @@ import pytest
 
 from include.storage.publish import file_sha256
 from tests.conftest import PROJECT_ROOT, champion, synthetic_sentences
-from tests.integration.checks import assert_version_whole
-from tests.integration.cluster import AirflowCluster
+from tests.integration.checks import assert_version_whole, run_record
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
@@ -81,34 +81,35 @@ def _utc(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def test_one_airflow_refuses_a_second_run_of_an_interval_and_queues_a_second_manual_run(tmp_path):
-    data_root = tmp_path / "data"
-    corpus = data_root / "corpus.txt"
-    corpus.parent.mkdir(parents=True)
+def test_one_airflow_refuses_a_second_run_of_an_interval_and_queues_a_second_manual_run(local_airflow):
+    cluster, data_root = local_airflow.cluster, local_airflow.data_root
+    corpus = local_airflow.folder("one-run-at-once") / "corpus.txt"
     corpus.write_text("\n".join(synthetic_sentences(count=3000)) + "\n", encoding="utf-8")
-    conf = {"corpus_path": str(corpus), "min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1}
-    with AirflowCluster(tmp_path, env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}) as cluster:
-        first = cluster.trigger(DAG_ID, conf, logical_date=f"{LOGICAL_DATE}T00:00:00Z")
-        again = cluster.request(
-            "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": f"{LOGICAL_DATE}T00:00:00Z", "conf": conf}
-        )
-        assert again.status_code == 409, (again.status_code, again.text)
-        assert "Unique constraint violation" in again.text, again.text
-        second = cluster.trigger(DAG_ID, conf)  # a manual run (no logical date): reads the same snapshot partition
-        while cluster.dag_run(DAG_ID, first)["state"] in ("queued", "running"):
-            assert cluster.dag_run(DAG_ID, second)["state"] == "queued", "two runs of the DAG at once"
-            time.sleep(1)
-        outcomes = [cluster.wait_for_run(DAG_ID, run_id, timeout=600) for run_id in (first, second)]
-        assert [outcome.state for outcome in outcomes] == ["success", "success"], [o.report for o in outcomes]
-        runs = [cluster.dag_run(DAG_ID, run_id) for run_id in (first, second)]
-        assert _utc(runs[1]["start_date"]) >= _utc(runs[0]["end_date"]), runs
-    records = {
-        record["run_id"]: record
-        for record in (json.loads(path.read_text()) for path in (data_root / "runs").glob("*.json"))
+    conf = {
+        "corpus_path": str(corpus),
+        "min_count": 1,
+        "epochs": 1,
+        "vector_size": 8,
+        "workers": 1,
+        "model": "one-run-at-once",
     }
-    assert records[first]["outcome"] == "promoted"
-    assert records[second]["outcome"] == "unchanged", records[second]  # same inputs, params and code
-    assert champion(data_root) == records[first]["version"]
+    # a day no other test of the shared Airflow runs (the backfill test takes 2026-11-01..03)
+    logical_date = "2026-10-02T00:00:00Z"
+    first = cluster.trigger(DAG_ID, conf, logical_date=logical_date)
+    again = cluster.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": logical_date, "conf": conf})
+    assert again.status_code == 409, (again.status_code, again.text)
+    assert "Unique constraint violation" in again.text, again.text
+    second = cluster.trigger(DAG_ID, conf)  # a manual run (no logical date): reads the same snapshot partition
+    while cluster.dag_run(DAG_ID, first)["state"] in ("queued", "running"):
+        assert cluster.dag_run(DAG_ID, second)["state"] == "queued", "two runs of the DAG at once"
+        time.sleep(1)
+    outcomes = [cluster.wait_for_run(DAG_ID, run_id, timeout=600) for run_id in (first, second)]
+    assert [outcome.state for outcome in outcomes] == ["success", "success"], [o.report for o in outcomes]
+    runs = [cluster.dag_run(DAG_ID, run_id) for run_id in (first, second)]
+    assert _utc(runs[1]["start_date"]) >= _utc(runs[0]["end_date"]), runs
+    assert run_record(data_root, first)["outcome"] == "promoted"
+    assert run_record(data_root, second)["outcome"] == "unchanged", run_record(data_root, second)  # same inputs
+    assert champion(data_root, "one-run-at-once") == run_record(data_root, first)["version"]
 
 
 def test_two_runs_of_the_same_interval_at_once_publish_one_whole_version(tmp_path):

@@ -13,17 +13,12 @@ Either way the run ends in success and publishes one whole version.
 
 from __future__ import annotations
 
-import json
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import champion
-from tests.corpora import random_word_corpus
-from tests.integration.checks import assert_version_whole, task_process
-from tests.integration.cluster import AirflowCluster
+from tests.integration.checks import assert_one_whole_version, run_record, task_process
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
@@ -51,67 +46,46 @@ def _wait_until_running(cluster, run_id: str, task_id: str, log_text: str | None
         time.sleep(0.5)
 
 
-def _assert_whole_version(models: Path, run_id: str) -> None:
-    promoted = champion(models.parent)  # default@champion of the data root
-    assert promoted, "default@champion is set"
-    version_dir = models / promoted
-    manifest = assert_version_whole(version_dir)
-    assert manifest["run_id"] == run_id
-    for required in ("word2vec.model", "embeddings.npy", "vocab.json", "keras/similarity.keras", "report/report.json"):
-        assert required in manifest["files"]
-    assert [p.name for p in models.iterdir()] == [version_dir.name], "exactly one version, and nothing else"
+def test_scheduler_stopped_and_restarted_during_a_run_completes_it(local_airflow):
+    cluster, data_root = local_airflow.cluster, local_airflow.data_root
+    conf = local_airflow.random_word_conf("restarts", seed=13, epochs=EPOCHS)
+    # The shared cluster looks for orphaned task instances every 5 s and takes a scheduler for dead
+    # 15 s after its last heartbeat (tests/integration/conftest.py, SHARED_ENV).
+    run_id = cluster.trigger(DAG_ID, conf)
 
+    # 1. SIGTERM mid-training: a graceful stop waits for the running task.
+    train = _wait_until_running(cluster, run_id, "train_word2vec", log_text=f"epoch 2/{EPOCHS}")
+    stop_seconds = cluster.stop_service("scheduler", signal.SIGTERM, timeout=300)
+    states = cluster.task_states(DAG_ID, run_id)
+    assert states["train_word2vec"] == "success", (states, cluster.service_log("scheduler"))
+    assert states["export_embeddings"] in (None, "scheduled"), f"a task started while stopping: {states}"
+    log = cluster.task_log(DAG_ID, run_id, "train_word2vec", train["try_number"])
+    assert f"epoch {EPOCHS}/{EPOCHS}" in log, "the running training was let finish"
+    time.sleep(5)
+    assert cluster.dag_run(DAG_ID, run_id)["state"] == "running"
+    assert cluster.task_states(DAG_ID, run_id)["export_embeddings"] in (None, "scheduled"), "no scheduler, no task"
+    cluster.start_service("scheduler")
 
-def test_scheduler_stopped_and_restarted_during_a_run_completes_it(tmp_path):
-    data_root = tmp_path / "data"
-    corpus = random_word_corpus(data_root / "corpus" / "big.txt", seed=13).parent
-    conf = {"corpus_path": str(corpus), "epochs": EPOCHS, "workers": 1, "vector_size": 32, "min_count": 1}
-    env = {
-        "EMBEDDINGS_DATA_DIR": str(data_root),
-        # How often a scheduler looks for task instances of a dead scheduler (default 300 s); one is
-        # dead once its heartbeat is [scheduler] scheduler_health_check_threshold old (default 30 s;
-        # 15 s here, three times the scheduler's own heartbeat interval).
-        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
-    }
+    # 2. SIGKILL of the scheduler and its task processes while the Keras models are built.
+    keras = _wait_until_running(cluster, run_id, "build_keras_model")
+    killed_try = keras["try_number"]
+    cluster.stop_service("scheduler", signal.SIGKILL, timeout=30)
+    assert _ti(cluster, run_id, "build_keras_model")["state"] == "running", "the kill left it running in the DB"
+    cluster.start_service("scheduler")
 
-    with AirflowCluster(tmp_path, env_extra=env) as cluster:
-        run_id = cluster.trigger(DAG_ID, conf)
+    outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=600)
+    assert outcome.state == "success", outcome.report
+    # every task succeeded; detect_phrases is skipped (phrases are off by default) and so is
+    # mirror_to_mlflow (no MLFLOW_TRACKING_URI here)
+    skipped = {"detect_phrases", "mirror_to_mlflow"}
+    assert {t: s for t, s in outcome.task_states.items() if t not in skipped} == {
+        t: "success" for t in outcome.task_states if t not in skipped
+    }, outcome.task_states
+    assert {t: outcome.task_states[t] for t in skipped} == dict.fromkeys(skipped, "skipped")
+    keras = _ti(cluster, run_id, "build_keras_model")
+    assert keras["try_number"] == killed_try + 1, "the killed task ran again as a new try"
+    assert _ti(cluster, run_id, "train_word2vec")["try_number"] == train["try_number"], "training ran once"
+    print(f"graceful stop took {stop_seconds:.1f}s")
 
-        # 1. SIGTERM mid-training: a graceful stop waits for the running task.
-        train = _wait_until_running(cluster, run_id, "train_word2vec", log_text=f"epoch 2/{EPOCHS}")
-        stop_seconds = cluster.stop_service("scheduler", signal.SIGTERM, timeout=300)
-        states = cluster.task_states(DAG_ID, run_id)
-        assert states["train_word2vec"] == "success", (states, cluster.service_log("scheduler"))
-        assert states["export_embeddings"] in (None, "scheduled"), f"a task started while stopping: {states}"
-        log = cluster.task_log(DAG_ID, run_id, "train_word2vec", train["try_number"])
-        assert f"epoch {EPOCHS}/{EPOCHS}" in log, "the running training was let finish"
-        time.sleep(5)
-        assert cluster.dag_run(DAG_ID, run_id)["state"] == "running"
-        assert cluster.task_states(DAG_ID, run_id)["export_embeddings"] in (None, "scheduled"), "no scheduler, no task"
-        cluster.start_service("scheduler")
-
-        # 2. SIGKILL of the scheduler and its task processes while the Keras models are built.
-        keras = _wait_until_running(cluster, run_id, "build_keras_model")
-        killed_try = keras["try_number"]
-        cluster.stop_service("scheduler", signal.SIGKILL, timeout=30)
-        assert _ti(cluster, run_id, "build_keras_model")["state"] == "running", "the kill left it running in the DB"
-        cluster.start_service("scheduler")
-
-        outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=600)
-        assert outcome.state == "success", outcome.report
-        # every task succeeded; detect_phrases is skipped (phrases are off by default) and so is
-        # mirror_to_mlflow (no MLFLOW_TRACKING_URI here)
-        skipped = {"detect_phrases", "mirror_to_mlflow"}
-        assert {t: s for t, s in outcome.task_states.items() if t not in skipped} == {
-            t: "success" for t in outcome.task_states if t not in skipped
-        }, outcome.task_states
-        assert {t: outcome.task_states[t] for t in skipped} == dict.fromkeys(skipped, "skipped")
-        keras = _ti(cluster, run_id, "build_keras_model")
-        assert keras["try_number"] == killed_try + 1, "the killed task ran again as a new try"
-        assert _ti(cluster, run_id, "train_word2vec")["try_number"] == train["try_number"], "training ran once"
-        print(f"graceful stop took {stop_seconds:.1f}s")
-
-    _assert_whole_version(data_root / "models", run_id)
-    record = json.loads(next((data_root / "runs").glob("*.json")).read_text())
-    assert record["outcome"] == "promoted", record
+    assert_one_whole_version(data_root, run_id, model="restarts")
+    assert run_record(data_root, run_id)["outcome"] == "promoted"

@@ -1,8 +1,8 @@
 """Real Airflow processes, as `make airflow` starts them, driven through the REST API.
 
-- LocalExecutor on a PostgreSQL database of the test's own: trigger word2vec_embeddings with a
-  conf, wait for success, check the published artifacts reflect that conf, and that the API
-  wants a login.
+- LocalExecutor on PostgreSQL (the integration tests' shared Airflow, tests/integration/conftest.py):
+  trigger word2vec_embeddings with a conf, wait for success, check the published artifacts
+  reflect that conf, and that the API wants a login.
 - `scripts/airflow_local.py start` / `stop` on a fresh SQLite home: prints the address and the
   login, refuses a second start, and leaves no process behind.
 """
@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from tests.conftest import champion
-from tests.integration.cluster import PROJECT_ROOT, SCRIPT, AirflowCluster, free_port
+from tests.integration.checks import versions_of
+from tests.integration.cluster import PROJECT_ROOT, SCRIPT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -52,46 +53,48 @@ def write_corpus(folder: Path, lines: int = 300, seed: int = 3) -> Path:
     return folder
 
 
-def test_dag_runs_on_local_executor_with_postgres_and_uses_the_conf(tmp_path):
+def test_dag_runs_on_local_executor_with_postgres_and_uses_the_conf(local_airflow):
     import numpy as np
 
-    data_root = tmp_path / "data"
-    corpus = write_corpus(data_root / "corpus")
-    conf = {"corpus_path": str(corpus), "epochs": 2, "min_count": 1, "vector_size": 16, "workers": 1}
+    cluster, data_root = local_airflow.cluster, local_airflow.data_root
+    corpus = write_corpus(local_airflow.folder("uses-the-conf") / "corpus")
+    conf = {
+        "corpus_path": str(corpus),
+        "epochs": 2,
+        "min_count": 1,
+        "vector_size": 16,
+        "workers": 1,
+        "model": "uses-the-conf",
+    }
 
-    with AirflowCluster(
-        tmp_path, executor="LocalExecutor", env_extra={"EMBEDDINGS_DATA_DIR": str(data_root)}
-    ) as cluster:
-        # The API wants a login: nothing without a token, nothing with a forged one.
-        assert cluster.request("GET", "/api/v2/dags", token=False).status_code in (401, 403)
-        assert cluster.request("GET", "/api/v2/dags", token="not-a-jwt").status_code in (401, 403)
-        assert cluster.request(
-            "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, token=False
-        ).status_code in (401, 403)
-        # The start created the training pool.
-        assert cluster.api("GET", "/api/v2/pools/word2vec_training")["slots"] == 1
+    # The API wants a login: nothing without a token, nothing with a forged one.
+    assert cluster.request("GET", "/api/v2/dags", token=False).status_code in (401, 403)
+    assert cluster.request("GET", "/api/v2/dags", token="not-a-jwt").status_code in (401, 403)
+    assert cluster.request(
+        "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, token=False
+    ).status_code in (401, 403)
+    # The start created the training pool.
+    assert cluster.api("GET", "/api/v2/pools/word2vec_training")["slots"] == 1
 
-        run_id = cluster.trigger(DAG_ID, conf)
-        # Params out of range or of the wrong type are refused by the API itself, naming the Param
-        for bad in ({"epochs": 0}, {"vector_size": "big"}):
-            response = cluster.request(
-                "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {**conf, **bad}}
-            )
-            assert response.status_code == 400, response.text
-            assert next(iter(bad)) in response.text
-        outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
-        assert outcome.state == "success", outcome.report
-        assert outcome.task_states and all(state in ("success", "skipped") for state in outcome.task_states.values())
-        # promote's AssetAlias word2vec_champion resolved to the model's Asset: one event for this run
-        events = cluster.api("GET", "/api/v2/assets/events", params={"source_run_id": run_id, "limit": 100})
-        champion_events = [e for e in events["asset_events"] if e["source_task_id"] == "promote"]
-        assert [e["name"] for e in champion_events] == ["word2vec_model.default"], events
+    run_id = cluster.trigger(DAG_ID, conf)
+    # Params out of range or of the wrong type are refused by the API itself, naming the Param
+    for bad in ({"epochs": 0}, {"vector_size": "big"}):
+        response = cluster.request(
+            "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {**conf, **bad}}
+        )
+        assert response.status_code == 400, response.text
+        assert next(iter(bad)) in response.text
+    outcome = cluster.wait_for_run(DAG_ID, run_id, timeout=900)
+    assert outcome.state == "success", outcome.report
+    assert outcome.task_states and all(state in ("success", "skipped") for state in outcome.task_states.values())
+    # promote's AssetAlias word2vec_champion resolved to the model's Asset: one event for this run
+    events = cluster.api("GET", "/api/v2/assets/events", params={"source_run_id": run_id, "limit": 100})
+    champion_events = [e for e in events["asset_events"] if e["source_task_id"] == "promote"]
+    assert [e["name"] for e in champion_events] == ["word2vec_model.uses-the-conf"], events
 
-    models = data_root / "models"
-    version = champion(data_root)
-    version_dir = models / version
-    assert version and version_dir.is_dir()
-    assert [p.name for p in models.iterdir()] == [version], "models/ holds only version folders"
+    version = champion(data_root, "uses-the-conf")
+    assert version and versions_of(data_root, "uses-the-conf") == [version]  # and models/ holds only versions
+    version_dir = data_root / "models" / version
     assert champion_events[0]["extra"].get("version") == version, champion_events[0]
     vocab = json.loads((version_dir / "vocab.json").read_text(encoding="utf-8"))
     embeddings = np.load(version_dir / "embeddings.npy", allow_pickle=False)
