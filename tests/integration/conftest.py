@@ -82,20 +82,60 @@ class SharedAirflow:
             time.sleep(1)
 
 
+class SharedAirflowHolder:
+    """Starts the shared cluster on first use and stops it when :meth:`close` is called: after
+    this worker's last integration test (:func:`pytest_runtest_teardown`) or at the session's end,
+    so an idle Airflow does not take CPU from the rest of the suite."""
+
+    def __init__(self, tmp_path_factory):
+        self._tmp_path_factory = tmp_path_factory
+        self._cluster: AirflowCluster | None = None
+        self._shared: SharedAirflow | None = None
+
+    def get(self) -> SharedAirflow:
+        if self._shared is None:
+            tmp = self._tmp_path_factory.mktemp("shared-airflow")
+            data_root = tmp / "data"
+            data_root.mkdir()
+            env = {"EMBEDDINGS_DATA_DIR": str(data_root), **SHARED_ENV}
+            cluster = AirflowCluster(tmp, executor="LocalExecutor", env_extra=env)
+            cluster.__enter__()
+            self._cluster = cluster
+            cluster.wait_for_dag(DAG_ID)
+            self._shared = SharedAirflow(cluster, data_root)
+        return self._shared
+
+    def close(self) -> None:
+        cluster, self._cluster, self._shared = self._cluster, None, None
+        if cluster is not None:
+            cluster.__exit__(None, None, None)
+
+
+HOLDER = pytest.StashKey[SharedAirflowHolder]()
+
+
 @pytest.fixture(scope="session")
-def _shared_local_airflow(tmp_path_factory) -> Iterator[SharedAirflow]:
-    tmp = tmp_path_factory.mktemp("shared-airflow")
-    data_root = tmp / "data"
-    data_root.mkdir()
-    with AirflowCluster(
-        tmp, executor="LocalExecutor", env_extra={"EMBEDDINGS_DATA_DIR": str(data_root), **SHARED_ENV}
-    ) as cluster:
-        cluster.wait_for_dag(DAG_ID)
-        yield SharedAirflow(cluster, data_root)
+def _shared_local_airflow(request, tmp_path_factory) -> Iterator[SharedAirflowHolder]:
+    holder = SharedAirflowHolder(tmp_path_factory)
+    request.config.stash[HOLDER] = holder
+    yield holder
+    holder.close()
 
 
 @pytest.fixture
 def local_airflow(_shared_local_airflow) -> Iterator[SharedAirflow]:
     """The shared LocalExecutor Airflow, left tidy for the next test (see the module's docstring)."""
-    yield _shared_local_airflow
-    _shared_local_airflow.tidy()
+    shared = _shared_local_airflow.get()
+    yield shared
+    shared.tidy()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Stop the shared cluster once this worker's next test is not an integration test: `make test`
+    hands the integration modules out first (tests/conftest.py ``LONG_FIRST``), so none follows."""
+    here = Path(__file__).parent
+    if nextitem is None or here not in Path(str(nextitem.path)).parents:
+        holder = item.config.stash.get(HOLDER, None)
+        if holder is not None:
+            holder.close()
