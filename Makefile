@@ -101,7 +101,7 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 test: venv test-deps mlflow-venv lint
-	$(PY) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests
+	$(PY) -m pytest -q -n 3 --dist loadscope --no-loadscope-reorder tests
 
 clean:
 	rm -rf $(AIRFLOW_HOME) $(VENV) $(MLFLOW_VENV)

@@ -48,15 +48,49 @@ os.environ.update(AIRFLOW_TEST_ENV)
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(AIRFLOW_TEST_HOME, ignore_errors=True)
+    for template in _MIGRATED_TEMPLATE:
+        shutil.rmtree(template, ignore_errors=True)
 
 
 # The folders whose tests run a real Airflow, a make run or a benchmark, longest first. `make test`
-# runs the suite on two xdist workers by module (-n 2 --dist loadscope --no-loadscope-reorder): a
-# module's tests run on one worker, so a module-scoped fixture (an Airflow with two runs, a browser,
-# trained models) is built once, not once on each worker; modules are handed out in the order below,
-# so the minutes-long ones start first and the worker that finishes early takes the short ones left,
-# instead of one worker running a three-minute backfill alone at the end.
+# runs the suite on three xdist workers by module (-n 3 --dist loadscope --no-loadscope-reorder; on
+# two cores the third worker runs while the others wait on a server, docs/testing.md): a module's
+# tests (or SHARED_AIRFLOW_MODULES' together) run on one worker, so a module-scoped fixture (an
+# Airflow with two runs, a browser, trained models) is built once, not once on each worker; modules
+# are handed out in the order below, so the minutes-long ones start first and the worker that
+# finishes early takes the short ones left, instead of one worker running a three-minute backfill
+# alone at the end.
 LONG_FIRST = ("tests/integration/", "tests/benchmarks/", "tests/e2e/", "tests/faults/")
+
+
+#: The modules whose tests use the LocalExecutor Airflow of tests/integration/conftest.py. That
+#: Airflow is started once per xdist worker, so they are one unit of work (:func:`pytest_xdist_make_scheduler`):
+#: all on one worker, one start (about 20 s and as many CPU seconds) instead of one on each worker.
+SHARED_AIRFLOW_MODULES = frozenset(
+    f"tests/integration/{name}.py"
+    for name in (
+        "test_backfill_and_gate",
+        "test_fault_concurrent_runs",
+        "test_fault_restarts",
+        "test_faults",
+        "test_local_airflow",
+    )
+)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` with :data:`SHARED_AIRFLOW_MODULES` as one scope; every other module
+    is a scope of its own, as in xdist's own ``loadscope``."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedAirflowScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "shared LocalExecutor Airflow" if module in SHARED_AIRFLOW_MODULES else super()._split_scope(nodeid)
+
+    return SharedAirflowScopes(config, log)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -90,6 +124,35 @@ def airflow_db():
         [str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True, capture_output=True, timeout=300
     )
     return AIRFLOW_TEST_HOME
+
+
+_MIGRATED_TEMPLATE: list[Path] = []
+
+
+def migrated_airflow_home(home: Path) -> Path:
+    """``home`` made an Airflow home whose SQLite metadata DB is already migrated, as ``make run``
+    leaves it after its first ``airflow db migrate`` (``airflow.db`` and the Makefile's ``.migrated``
+    stamp); a home that has them already is left as it is. The DB is a copy of one migrated once
+    per test process, so each test's first ``make run`` skips the 4 CPU seconds of migrating
+    (``test_scripts_run_exits_with_the_documented_codes`` still migrates a new home through
+    ``make``). Returns ``home``."""
+    if not _MIGRATED_TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="w2v-airflow-template-"))
+        env = {**os.environ, "AIRFLOW_HOME": str(template)}
+        env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")  # SQLite in the home, as make run has it
+        subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        _MIGRATED_TEMPLATE.append(template)
+    if not (home / ".migrated").exists():  # a home already in use keeps its runs
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_MIGRATED_TEMPLATE[0] / "airflow.db", home / "airflow.db")
+        (home / ".migrated").touch()  # newer than .venv/.installed: make's airflow-db target is done
+    return home
 
 
 @pytest.fixture

@@ -272,11 +272,11 @@ MANUAL = [
     ),
     Rule(r"pip freeze", "manual", why="how constraints.txt was made (the full lock); it is checked to exist"),
     Rule(
-        r"\.venv/bin/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests"
-        r"|pytest -n 2 --dist loadscope --no-loadscope-reorder",
+        r"\.venv/bin/python -m pytest -q -n 3 --dist loadscope --no-loadscope-reorder tests"
+        r"|pytest -n 3 --dist loadscope --no-loadscope-reorder",
         "manual",
         why="the whole suite cannot run inside itself; make -n test is checked to run exactly this",
-        make_n=("-m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests",),
+        make_n=("-m pytest -q -n 3 --dist loadscope --no-loadscope-reorder tests",),
     ),
     Rule(
         r"\.venv/bin/python benchmarks/keras_memory\.py \d+",

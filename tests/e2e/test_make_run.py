@@ -7,13 +7,14 @@ import time
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, champion
+from tests.conftest import PROJECT_ROOT, champion, migrated_airflow_home
 
 pytestmark = pytest.mark.slow
 
 
 def _make_run(tmp_path, data_root, conf):
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow-home"), "EMBEDDINGS_DATA_DIR": str(data_root)}
+    home = migrated_airflow_home(tmp_path / "airflow-home")
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "EMBEDDINGS_DATA_DIR": str(data_root)}
     for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "PYTHONPATH"):
         env.pop(key, None)  # as in a user's shell: the Makefile sets what it needs
     started = time.monotonic()

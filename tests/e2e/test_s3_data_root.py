@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, migrated_airflow_home
 from tests.s3server import bucket_objects, free_port
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ CONF = '{"corpus_path": "bundled:lee", "epochs": 15, "vector_size": 20}'
 
 
 def _make_run(tmp_path, env_extra, conf):
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow-home"), **env_extra}
+    env = {**os.environ, "AIRFLOW_HOME": str(migrated_airflow_home(tmp_path / "airflow-home")), **env_extra}
     for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "PYTHONPATH", "EMBEDDINGS_CORPUS_ROOTS"):
         env.pop(key, None)  # as in a user's shell: the Makefile sets what it needs
     started = time.monotonic()

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, synthetic_sentences
+from tests.conftest import PROJECT_ROOT, migrated_airflow_home, synthetic_sentences
 from tests.faults.proxy import FaultProxy
 from tests.s3server import bucket_objects, put_objects, s3_env
 
@@ -28,7 +28,7 @@ TINY = {"min_count": 1, "epochs": 1, "vector_size": 8, "workers": 1}
 
 
 def _env(tmp_path, bucket: str, endpoint: str) -> dict[str, str]:
-    env = {**os.environ, **s3_env(endpoint), "AIRFLOW_HOME": str(tmp_path / "airflow-home")}
+    env = {**os.environ, **s3_env(endpoint), "AIRFLOW_HOME": str(migrated_airflow_home(tmp_path / "airflow-home"))}
     env |= {"EMBEDDINGS_DATA_DIR": f"s3://{bucket}/embeddings", "HOME": str(tmp_path / "home")}
     for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "PYTHONPATH", "EMBEDDINGS_CORPUS_ROOTS"):
         env.pop(key, None)

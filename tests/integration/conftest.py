@@ -1,6 +1,7 @@
 """One LocalExecutor Airflow (PostgreSQL, scheduler, dag-processor, triggerer, api-server) shared by
 the integration tests that need nothing else of it, so its start (~15 s of migration and process
-start-up) is paid once per xdist worker, not once per test.
+start-up) is paid once, not once per test: the modules that use it are one xdist unit of work
+(``SHARED_AIRFLOW_MODULES`` in tests/conftest.py), so they run one after another on one worker.
 
 Tests keep apart as users of one deployment do: each sends its runs to a model of its own
 (``"model": ...`` in the conf), reads its corpus from a folder of its own under the data root and
@@ -128,6 +129,21 @@ def local_airflow(_shared_local_airflow) -> Iterator[SharedAirflow]:
     shared = _shared_local_airflow.get()
     yield shared
     shared.tidy()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Refuse a test that uses ``local_airflow`` outside ``SHARED_AIRFLOW_MODULES`` (tests/conftest.py):
+    xdist would hand its module to another worker, which would start a second shared Airflow."""
+    from tests.conftest import PROJECT_ROOT, SHARED_AIRFLOW_MODULES
+
+    outside = [
+        item.nodeid
+        for item in items
+        if "local_airflow" in getattr(item, "fixturenames", ())
+        and Path(str(item.path)).relative_to(PROJECT_ROOT).as_posix() not in SHARED_AIRFLOW_MODULES
+    ]
+    if outside:
+        raise pytest.UsageError(f"add their modules to SHARED_AIRFLOW_MODULES in tests/conftest.py: {outside}")
 
 
 @pytest.hookimpl(trylast=True)

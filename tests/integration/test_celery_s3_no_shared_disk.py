@@ -55,7 +55,8 @@ def test_two_celery_workers_sharing_no_writable_folder_publish_to_s3(tmp_path, s
         }
     assert sorted(ti["map_index"] for ti in mapped) == list(range(4))
     ran = {name: log.count("tokenize_to_parquet") for name, log in worker_logs.items()}
-    assert len(ran) == 2 and all(count > 0 for count in ran.values()), f"mapped tokenize tasks per worker: {ran}"
+    tails = "\n".join(f"--- {name}, last lines:\n{log[-4000:]}" for name, log in worker_logs.items())
+    assert len(ran) == 2 and all(count > 0 for count in ran.values()), f"mapped tokenize per worker: {ran}\n{tails}"
 
     objects = bucket_objects(s3_endpoint, s3_bucket.removeprefix("s3://"))
     champion = objects["embeddings/registry/default/aliases/champion"].decode().strip()
