@@ -84,8 +84,8 @@ POSTGRES_URL = Ref(
 )
 CELERY_CLUSTER = Ref("tests/integration/cluster.py", (), ("AIRFLOW_CELERY_WORKERS",))
 CELERY_WORKERS = Ref(
-    "tests/integration/test_celery_s3_no_shared_disk.py",
-    ("test_two_celery_workers_sharing_no_writable_folder_publish_to_s3",),
+    "tests/integration/test_fault_celery_worker.py",
+    ("test_celery_worker_sharing_no_disk_killed_mid_tokenize_is_retried_on_the_other",),
     ('executor="CeleryExecutor", celery_workers=2',),
 )
 #: scripts/airflow_local.py is what make airflow runs: it starts the components with these commands

@@ -114,4 +114,4 @@ def test_backfill_of_three_days_then_a_worse_run_through_the_api_is_rejected(loc
 
 
 # Celery scale-out (mapped tokenize tasks shared by two workers) is tested with workers that share no
-# disk, on an S3 data root: tests/integration/test_celery_s3_no_shared_disk.py.
+# disk, on an S3 data root: tests/integration/test_fault_celery_worker.py.

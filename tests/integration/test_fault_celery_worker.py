@@ -1,12 +1,18 @@
-"""Faults with real processes: a Celery worker SIGKILLed in the middle of a mapped tokenize task.
+"""Celery workers that share no disk, one of them SIGKILLed in the middle of a mapped tokenize task.
 
-Two Celery workers share the mapped ``tokenize_to_parquet`` tasks. The test kills the worker
-running one of them (the worker, its pool process and the task process: a crashed machine or an
-OOM-killed container) once that task has tokenized its first file of three. The task's heartbeat
-stops; the scheduler fails it after ``[scheduler] task_instance_heartbeat_timeout`` (300 s by
-default, 20 s here) and retries it (after at most ``[core] max_task_retry_delay``, 5 s here) on
-the surviving worker. The committed token partition then
-holds exactly the rows of a direct tokenization of the corpus: none missing, none twice.
+Two Celery workers, each with its own HOME, TMPDIR and working directory, and the data root in an
+S3 server (moto_server on 127.0.0.1): they share only read-only things (the code, the venv, the DAG
+folder, the corpus) and the Airflow home. They share the mapped ``tokenize_to_parquet`` tasks. The
+test kills the worker running one of them (the worker, its pool process and the task process: a
+crashed machine or an OOM-killed container) once that task has tokenized its first file of three.
+The task's heartbeat stops; the scheduler fails it after ``[scheduler]
+task_instance_heartbeat_timeout`` (300 s by default, 20 s here) and retries it (after at most
+``[core] max_task_retry_delay``, 5 s here) on the surviving worker, which reads and writes
+everything through the bucket. So the mapped shards ran on both workers. The committed token
+partition then holds exactly the rows of a direct tokenization of the corpus: none missing, none
+twice; the bucket holds one whole version and default@champion naming it
+(``registry/default/aliases/champion``), and nothing was written under the project's local
+``data/``, into either worker's working directory or left in the survivor's scratch.
 
 Each corpus file ends with many lines of a lone accented letter: no token (no row, nothing to
 train on), but read and tokenized line by line, so the task runs for seconds, not milliseconds.
@@ -15,6 +21,8 @@ train on), but read and tokenized line by line, so the task runs for seconds, no
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
 import json
 import random
 import signal
@@ -24,9 +32,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import champion
+from tests.conftest import PROJECT_ROOT
 from tests.integration.checks import task_process
 from tests.integration.cluster import AirflowCluster
+from tests.s3server import bucket_objects, s3_env
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
@@ -104,12 +113,22 @@ def _wait_for_mid_shard(cluster, run_id: str, timeout: float = 300) -> tuple[dic
         time.sleep(0.05)
 
 
-def test_celery_worker_killed_mid_tokenize_is_retried_on_the_other_worker(tmp_path):
-    data_root = tmp_path / "data"
-    paths = _write_corpus(data_root / "corpus")
-    conf = {"corpus_path": str(data_root / "corpus"), "tokenize_shards": SHARDS, **TINY}
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_celery_worker_sharing_no_disk_killed_mid_tokenize_is_retried_on_the_other(tmp_path, s3_endpoint, s3_bucket):
+    corpus = tmp_path / "corpus"  # read-only input, as a mounted corpus would be
+    paths = _write_corpus(corpus)
+    corpus.chmod(0o555)
+    local_data_before = _files(PROJECT_ROOT / "data")
+    workers = tmp_path / "workers"
+    conf = {"corpus_path": str(corpus), "tokenize_shards": SHARDS, **TINY}
     env = {
-        "EMBEDDINGS_DATA_DIR": str(data_root),
+        **s3_env(s3_endpoint),
+        "EMBEDDINGS_DATA_DIR": f"{s3_bucket}/embeddings",
+        "EMBEDDINGS_CORPUS_ROOTS": str(corpus),
+        "AIRFLOW_CELERY_WORKER_DIRS": str(workers),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         # the DAG's retry delay (30 s, exponential with jitter: 30 to 60 s here) capped, to keep it short
@@ -147,31 +166,43 @@ def test_celery_worker_killed_mid_tokenize_is_retried_on_the_other_worker(tmp_pa
         assert tries[retried["try_number"]] in survivor_log, "the retry ran on the surviving worker"
         assert not cluster.session_pids(dead_worker), "the killed worker stays dead"
 
-    tokens = data_root / "tokens"
-    [partition] = list(tokens.glob("*/snapshot"))
+    objects = bucket_objects(s3_endpoint, s3_bucket.removeprefix("s3://"))
+    [summary_key] = [key for key in objects if key.startswith("embeddings/tokens/") and key.endswith("/_SUCCESS.json")]
+    partition = summary_key.rsplit("/", 1)[0]
+    assert partition.endswith("/snapshot"), partition
+    in_partition = sorted(key for key in objects if key.startswith(partition + "/"))
+    assert not [key for key in in_partition if key.rsplit("/", 1)[1].startswith(".")], "no partial file committed"
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(sorted(partition.glob("*.parquet")))
-    committed = Counter(
+    table = pa.concat_tables(
+        [pq.read_table(io.BytesIO(objects[key])) for key in in_partition if key.endswith(".parquet")]
+    )
+    keys = list(
         zip(table.column("source").to_pylist(), table.column("line").to_pylist(), table.column("chunk").to_pylist())
     )
+    committed = Counter(keys)
     expected = _expected_rows(paths)
     assert not [row for row, count in committed.items() if count > 1], "duplicate rows"
     assert set(committed) == set(expected), (
         f"missing {len(set(expected) - set(committed))}, unexpected {len(set(committed) - set(expected))}"
     )
-    by_row = dict(
-        zip(
-            zip(
-                table.column("source").to_pylist(), table.column("line").to_pylist(), table.column("chunk").to_pylist()
-            ),
-            table.column("tokens").to_pylist(),
-        )
-    )
-    assert by_row == expected
-    summary = json.loads((partition / "_SUCCESS.json").read_text())
+    assert dict(zip(keys, table.column("tokens").to_pylist())) == expected
+    summary = json.loads(objects[summary_key])
     assert summary["rows"] == table.num_rows == len(expected)
     assert summary["tokens"] == sum(len(words) for words in expected.values())
-    assert not list(partition.glob(".*")), "no partial file in the committed partition"
-    promoted = champion(data_root)
-    assert promoted and (data_root / "models" / promoted / "manifest.json").is_file(), "default@champion is set"
+
+    champion = objects["embeddings/registry/default/aliases/champion"].decode().strip()
+    assert "embeddings/models/LATEST" not in objects
+    manifest = json.loads(objects[f"embeddings/models/{champion}/manifest.json"])
+    for name, entry in manifest["files"].items():
+        data = objects[f"embeddings/models/{champion}/{name}"]
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
+    versions = {key.split("/")[2] for key in objects if key.startswith("embeddings/models/") and key.count("/") > 2}
+    assert versions == {champion}
+    assert _files(PROJECT_ROOT / "data") == local_data_before, "nothing written under the local data/"
+    # the killed worker's scratch keeps what its SIGKILLed task held; the survivor finished every task it ran
+    scratch = [f for f in _files(workers / survivor / "tmp") if f.startswith("w2v-")]
+    assert not scratch, f"{survivor} left its task scratch behind: {scratch[:10]}"
+    for worker in ("celery-worker-1", "celery-worker-2"):
+        assert _files(workers / worker / "cwd") == [], f"{worker} wrote into its working directory"

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from include.storage.publish import file_sha256
-from tests.conftest import PROJECT_ROOT, champion, synthetic_sentences
+from tests.conftest import PROJECT_ROOT, champion, migrated_airflow_home, synthetic_sentences
 from tests.integration.checks import assert_version_whole, run_record
 
 pytestmark = pytest.mark.slow
@@ -118,14 +118,7 @@ def test_two_runs_of_the_same_interval_at_once_publish_one_whole_version(tmp_pat
     data_root = tmp_path / "data"
     paths = _corpus(data_root / "news")
     airflow = str(Path(sys.executable).parent / "airflow")
-    envs = [_airflow_env(tmp_path / f"airflow-{name}", data_root) for name in ("a", "b")]
-    migrations = [
-        subprocess.Popen(
-            [airflow, "db", "migrate"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-        )
-        for env in envs
-    ]
-    assert [process.wait(timeout=300) for process in migrations] == [0, 0]
+    envs = [_airflow_env(migrated_airflow_home(tmp_path / f"airflow-{name}"), data_root) for name in ("a", "b")]
 
     confs = [{"corpus_path": str(data_root / "news"), "tokenize_shards": shards, **PARAMS} for shards in (1, 3)]
     started = time.monotonic()
