@@ -35,21 +35,24 @@ def assert_version_whole(version_dir: Path) -> dict:
 
 
 def versions_of(data_root: Path, model: str) -> list[str]:
-    """The versions of ``model`` in a local data root (``models/<version>/manifest.json`` naming
-    it), oldest first; a folder under ``models/`` without a manifest fails the check."""
-    versions = []
-    for folder in (Path(data_root) / "models").iterdir():
-        assert folder.is_dir() and (folder / "manifest.json").is_file(), f"not a published version: {folder}"
-        if json.loads((folder / "manifest.json").read_text())["model"] == model:
-            versions.append(folder.name)
-    return sorted(versions)
+    """The versions of ``model`` in a local data root, oldest first, as the registry lists them
+    (:meth:`include.registry.registry.ModelRegistry.manifests`). The registry skips a folder without
+    a manifest; here such a folder under ``models/`` (half-written, in a run's story) fails the check."""
+    from include.registry.registry import ModelRegistry
+    from include.storage.store import open_store
+
+    half_written = [p.name for p in (Path(data_root) / "models").iterdir() if not (p / "manifest.json").is_file()]
+    assert not half_written, f"not published versions under models/: {half_written}"
+    return [manifest["version"] for manifest in ModelRegistry(open_store(data_root)).manifests(model)]
 
 
 def run_record(data_root: Path, run_id: str) -> dict:
-    """The run record ``runs/*.json`` that ``run_id`` wrote in a local data root."""
-    records = [json.loads(path.read_text()) for path in (Path(data_root) / "runs").glob("*.json")]
-    [record] = [record for record in records if record["run_id"] == run_id]
-    return record
+    """The record that ``run_id`` wrote in a local data root (the pipeline's own
+    key, :func:`include.storage.layout.run_record_key`, on that root, not ``EMBEDDINGS_DATA_DIR``)."""
+    from include.storage.layout import run_record_key
+    from include.storage.store import open_store
+
+    return open_store(data_root).read_json(run_record_key(run_id))
 
 
 def assert_one_whole_version(data_root: Path, run_id: str, model: str = "default") -> dict:
