@@ -57,7 +57,8 @@ def test_bench_runs_and_prints_the_table(tmp_path):
     pairs = re.findall(pair_line, result.stdout, re.M)
     assert [number for number, _ in pairs] == ["1", "2"], result.stdout
     median = re.search(
-        r"^make run / gensim training alone .* make run = ([\d.]+)x gensim's training alone \(median of 2 pairs\)$",
+        r"^make run / gensim training alone .* make run = ([\d.]+)x gensim's training alone \(median of 2 pairs\) "
+        r"\(goal <= 1\.2x at 10M tokens\)$",
         result.stdout,
         re.M,
     )
@@ -66,6 +67,10 @@ def test_bench_runs_and_prints_the_table(tmp_path):
     assert re.search(r"succeeded: (promoted|rejected)\.", (tmp_path / "make-run-pair-2.log").read_text())
     assert not (tmp_path / "data-pair-2").exists(), "each pair's data root is removed once measured"
     tasks = dict(re.findall(r"^  (\w+) +(\d+\.\d+)", result.stdout, re.M))
+    fixed = re.search(r"^make run, fixed part: (-?[\d.]+) s of its ([\d.]+) s outside its tasks", result.stdout, re.M)
+    assert fixed and 0 < float(fixed.group(1)) < float(fixed.group(2)), result.stdout
+    in_tasks = float(re.search(r"^  sum of tasks +([\d.]+)$", result.stdout, re.M).group(1))
+    assert abs(float(fixed.group(2)) - in_tasks - float(fixed.group(1))) < 0.02, "the fixed part is the rest"
     for task_id in ("ingest_text", "tokenize_to_parquet", "train_word2vec", "write_similarity_report", "publish"):
         assert float(tasks[task_id]) > 0, result.stdout
     again = (tmp_path / "make-run-again.log").read_text()
