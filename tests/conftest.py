@@ -119,11 +119,9 @@ def champion(data_root: Path, model: str = "default") -> str | None:
 
 @pytest.fixture(scope="session")
 def airflow_db():
-    """The private Airflow home with its SQLite metadata DB migrated (once per session)."""
-    subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True, capture_output=True, timeout=300
-    )
-    return AIRFLOW_TEST_HOME
+    """The private Airflow home with its SQLite metadata DB migrated (once per session: a copy of
+    the DB :func:`migrated_airflow_home` migrates once per test process)."""
+    return migrated_airflow_home(AIRFLOW_TEST_HOME)
 
 
 _MIGRATED_TEMPLATE: list[Path] = []
