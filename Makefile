@@ -27,6 +27,7 @@ help:
 	@echo "make lint | format                 ruff and mypy: check the style and types (part of make test) | fix the style"
 	@echo "make bench [BENCH_TOKENS=10000000]  each step against the plain recipe, same corpus, same run;"
 	@echo "           [BENCH_SWEEP=10000,100000,1000000]  then the vocabulary sweep (BENCH_SWEEP= skips it)"
+	@echo "           [BENCH_SWEEP_CORPUS=1000000,50000000]  and corpus sizes at 100k words (BENCH_SWEEP_CORPUS= skips them)"
 	@echo "make airflow | airflow-stop | airflow-status   local Airflow with the UI on :8080 (AIRFLOW_PORT)"
 	@echo "make mlflow [MLFLOW_PORT=5000]       a local MLflow server and UI; runs mirror to it with MLFLOW_TRACKING_URI set"
 
@@ -125,7 +126,11 @@ BENCH_INTEGRATIONS ?= 3
 # the vocabulary sweep (empty: none); each size gets a corpus of BENCH_SWEEP_TOKENS tokens
 BENCH_SWEEP ?= 10000,100000,1000000
 BENCH_SWEEP_TOKENS ?= 10000000
+# corpus sizes (tokens) for the sweep, each at BENCH_SWEEP_CORPUS_VOCAB words (empty: none)
+BENCH_SWEEP_CORPUS ?= 1000000,50000000
+BENCH_SWEEP_CORPUS_VOCAB ?= 100000
 bench: venv
 	$(PY) benchmarks/run_bench.py --tokens $(BENCH_TOKENS) --vocab $(BENCH_VOCAB) --memory-mb $(BENCH_MEMORY_MB) --s3 \
 	  --repeat $(BENCH_REPEAT) --integrations $(BENCH_INTEGRATIONS) \
-	  --sweep '$(BENCH_SWEEP)' --sweep-tokens $(BENCH_SWEEP_TOKENS)
+	  --sweep '$(BENCH_SWEEP)' --sweep-tokens $(BENCH_SWEEP_TOKENS) \
+	  --sweep-corpus '$(BENCH_SWEEP_CORPUS)' --sweep-corpus-vocab $(BENCH_SWEEP_CORPUS_VOCAB)

@@ -3,7 +3,8 @@ on the same generated corpus and params, in the same run, on this machine.
 
 Usage: run_bench.py [--tokens N] [--vocab V] [--workers W] [--workdir DIR] [--no-dag] [--memory-mb MB]
                     [--repeat N] [--s3] [--integrations PAIRS]
-                    [--sweep V1,V2,...] [--sweep-tokens N] [--sweep-exact-max N] [--no-compare]
+                    [--sweep V1,V2,...] [--sweep-tokens N] [--sweep-corpus T1,T2,...] [--sweep-corpus-vocab V]
+                    [--sweep-exact-max N] [--no-compare]
 Prints a table: step, recipe seconds, ours, ratio (recipe / ours), tokens/s, peak RSS; the vector
 index's build time and recall@10 (``vector index: ...``); gensim's
 training alone (the floor); then the whole DAG (`make run`) against the recipe script and as a
@@ -13,10 +14,13 @@ database), a re-run against the first run, and optionally the peak RSS of tokeni
 ``--integrations PAIRS`` times what OpenLineage and MLflow cost installed but not configured.
 
 ``--sweep`` adds a vocabulary sweep: for each vocabulary size, a corpus of ``--sweep-tokens`` tokens
-in which every word occurs at least ``min_count`` times (benchmarks/corpus.py ``floor``), each step's
-seconds and peak RSS, the neighbour table's method and recall, the vector index's kind, build time
-and recall@10 (a line of its own), gensim's training alone and
-``make run`` (with ``--dag``) as a multiple of it, with its peak RSS and task durations.
+in which every word occurs at least ``min_count`` times (benchmarks/corpus.py ``floor``);
+``--sweep-corpus`` adds corpus sizes at ``--sweep-corpus-vocab`` words. For each point: every
+step's seconds and peak RSS, each in a process of its own (tokenize, train, gensim's training
+alone, the neighbour table with its method and recall, the vector index with its kind, build time
+and recall@10 on a line of its own, the exports, the Keras models, the evaluation), and
+``make run`` (with ``--dag``) with its multiple of gensim alone in time and in peak RSS beside
+issue 26's goals and its task durations; then all points as one Markdown table (the cost table).
 ``--no-compare`` skips the recipe comparison (the sweep alone).
 """
 
@@ -103,7 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also tokenize a generated corpus of this many MB and report the peak RSS",
     )
     parser.add_argument("--sweep", default="", help="vocabulary sizes for the sweep, e.g. 10000,100000,1000000")
-    parser.add_argument("--sweep-tokens", type=int, default=10_000_000)
+    parser.add_argument("--sweep-tokens", type=int, default=10_000_000, help="tokens of each --sweep corpus")
+    parser.add_argument(
+        "--sweep-corpus",
+        default="",
+        help="corpus sizes in tokens for the sweep, each at --sweep-corpus-vocab words, e.g. 1000000,50000000",
+    )
+    parser.add_argument("--sweep-corpus-vocab", type=int, default=100_000)
     parser.add_argument(
         "--sweep-exact-max",
         type=int,
@@ -150,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-bench-"))
     if args.compare:
         compare(args, work)
-    if args.sweep:
+    if args.sweep or args.sweep_corpus:
         sweep(args, work / "sweep")
     return 0
 
@@ -172,6 +182,7 @@ def compare(args: argparse.Namespace, work: Path) -> None:
     for step in ("tokenize", "train", "neighbours"):
         ours[step] = run_step(step, work, args.workers)
     index = run_step("index", work, args.workers)
+    after = {step: run_step(step, work, args.workers) for step in ("export", "keras", "evaluate")}
     floor = run_step("floor", work, args.workers)
 
     recipe_tokens = int(re.search(r"tokenize_pass_tokens=(\d+)", out_recipe).group(1))
@@ -201,6 +212,10 @@ def compare(args: argparse.Namespace, work: Path) -> None:
         f"{table['method']}, {table['words']:,} words (recall@{table['k']} {table['recall_at_k']})"
     )
     print(index_line(index))
+    print(
+        "  steps after training (ours, seconds / peak RSS MiB): "
+        + ", ".join(f"{k} {cell(v)}" for k, v in after.items())
+    )
     total_ours = sum(o["wall"] for o in ours.values())
     print(
         f"{'recipe script (wall) / our steps (wall)':40} {recipe_wall:7.2f} {total_ours:8.2f} "
@@ -307,67 +322,105 @@ def print_task_durations(tasks: list[dict], make_run_seconds: float) -> None:
     )
 
 
+#: The steps each sweep point times in a process of its own, in order (benchmarks/steps.py), with
+#: the name the cost table gives them.
+SWEEP_STEPS = {
+    "tokenize": "tokenize",
+    "train": "train",
+    "floor": "gensim alone",
+    "neighbours": "neighbours",
+    "index": "vector index",
+    "export": "export",
+    "keras": "keras",
+    "evaluate": "evaluate",
+}
+
+
+def sweep_points(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """The sweep's (tokens, vocabulary) points: each ``--sweep`` vocabulary at ``--sweep-tokens``,
+    then each ``--sweep-corpus`` size at ``--sweep-corpus-vocab`` words, without repeats."""
+    points = [(args.sweep_tokens, int(size)) for size in args.sweep.split(",") if size.strip()]
+    points += [(int(size), args.sweep_corpus_vocab) for size in args.sweep_corpus.split(",") if size.strip()]
+    return list(dict.fromkeys(points))
+
+
+def cell(step: dict) -> str:
+    """One step's ``seconds / peak MiB``."""
+    return f"{step['seconds']:.2f} / {step['peak_rss_mib']:,.0f}"
+
+
 def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
-    """The vocabulary sweep (see the module docstring); prints a row per size as it finishes and
-    appends it to ``work/sweep.jsonl``; returns the rows."""
+    """The sweep (see the module docstring): each point's steps, each in a process of its own, and
+    ``make run`` (with ``--dag``); prints a row per point as it finishes and appends it to
+    ``work/sweep.jsonl``, then the cost table in Markdown and each point's ``make run`` against its
+    goals; returns the rows."""
     from benchmarks.recipe import RECIPE_PARAMS
 
     env = {}
     if args.sweep_exact_max is not None:
         env["EMBEDDINGS_EXACT_NEIGHBOURS_MAX"] = str(args.sweep_exact_max)
         env["EMBEDDINGS_INDEX_EXACT_MAX"] = str(args.sweep_exact_max)
-    sizes = [int(size) for size in args.sweep.split(",") if size.strip()]
     print(
-        f"\nvocabulary sweep: {args.sweep_tokens:,} tokens per corpus, every word >= min_count "
-        f"({RECIPE_PARAMS['min_count']}) times, {args.workers} workers"
+        f"\nsweep: corpora in which every word occurs >= min_count ({RECIPE_PARAMS['min_count']}) times, "
+        f"{args.workers} workers; each step in a process of its own, seconds / peak RSS MiB"
         + (f", EMBEDDINGS_EXACT_NEIGHBOURS_MAX={args.sweep_exact_max}" if env else ""),
         flush=True,
     )
-    header = (
-        f"{'vocab':>9} {'tokenize s':>10} {'MiB':>5} {'train s':>8} {'MiB':>5} {'floor s':>8} "
-        f"{'neighbours s':>12} {'MiB':>5} {'method':>8} {'recall':>7} {'hnsw s':>8} {'MiB':>5} {'recall':>7}"
-        + (f" {'make run s':>10} {'x floor':>7} {'MiB':>5}" if args.dag else "")
-    )
-    print(header, flush=True)
     rows = []
-    for size in sizes:
-        point = work / f"v{size}"
-        facts = write_corpus_in_child(point / "corpus", args.sweep_tokens, size, floor=RECIPE_PARAMS["min_count"])
+    for tokens, size in sweep_points(args):
+        point = work / f"t{tokens}-v{size}"
+        facts = write_corpus_in_child(point / "corpus", tokens, size, floor=RECIPE_PARAMS["min_count"])
         row: dict = {"vocab_generated": size, "tokens": facts["tokens"], "bytes": facts["bytes"]}
-        for step in ("tokenize", "train", "floor", "neighbours", "index"):
+        for step in SWEEP_STEPS:
             row[step] = run_step(step, point, args.workers, env)
         row["vocab"] = row["train"]["vocab_size"]
-        hnsw = "       -     -       -"
-        if args.sweep_hnsw and row["neighbours"]["method"] != "exact":  # the alternative the default was chosen over
+        table = row["neighbours"]
+        line = (
+            f"{row['tokens']:>12,} tokens {row['vocab']:>9,} words: "
+            + ", ".join(f"{name} {cell(row[step])}" for step, name in SWEEP_STEPS.items())
+            + f"; neighbour table {table['method']} (recall {table['recall_at_k']:.4f})"
+        )
+        if args.sweep_hnsw and table["method"] != "exact":  # the alternative the default was chosen over
             row["neighbours_hnsw"] = run_step(
                 "neighbours", point, args.workers, {**env, "EMBEDDINGS_LARGE_VOCAB_NEIGHBOURS": "hnsw"}
             )
-            found = row["neighbours_hnsw"]
-            hnsw = f"{found['seconds']:>8.2f} {found['peak_rss_mib']:>5.0f} {found['recall_at_k']:>7.4f}"
-        line = (
-            f"{row['vocab']:>9,} {row['tokenize']['seconds']:>10.2f} {row['tokenize']['peak_rss_mib']:>5.0f} "
-            f"{row['train']['seconds']:>8.2f} {row['train']['peak_rss_mib']:>5.0f} {row['floor']['seconds']:>8.2f} "
-            f"{row['neighbours']['seconds']:>12.2f} {row['neighbours']['peak_rss_mib']:>5.0f} "
-            f"{row['neighbours']['method']:>8} {row['neighbours']['recall_at_k']:>7.4f} {hnsw}"
-        )
+            line += f"; hnsw table {cell(row['neighbours_hnsw'])} (recall {row['neighbours_hnsw']['recall_at_k']:.4f})"
         if args.dag:
             wall, peak = make_run(point, args.workers, "first", env)
             row["make_run"] = {"seconds": wall, "peak_rss_mib": peak, "tasks": read_task_durations(point / "airflow")}
-            line += f" {wall:>10.2f} {wall / row['floor']['seconds']:>7.2f} {peak:>5.0f}"
+            line += f"; make run {wall:.2f} / {peak:,.0f} ({wall / row['floor']['seconds']:.2f}x gensim alone)"
         print(line, flush=True)
         print(index_line(row["index"]), flush=True)
         with open(work / "sweep.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
         rows.append(row)
+    print("\ncost table (seconds / peak RSS MiB of each step in a process of its own):\n")
+    print(cost_table(rows))
     if args.dag:
         for row in rows:
             ratio = row["make_run"]["seconds"] / row["floor"]["seconds"]
+            memory = row["make_run"]["peak_rss_mib"] / row["floor"]["peak_rss_mib"]
             print(
-                f"\nvocabulary {row['vocab']:,}: make run = {ratio:.2f}x gensim's training alone "
-                f"(goal <= {SWEEP_RATIO_GOAL}x at about 1M words)"
+                f"\n{row['tokens']:,} tokens, {row['vocab']:,} words: make run = {ratio:.2f}x gensim's training "
+                f"alone (goal <= {SWEEP_RATIO_GOAL}x at about 1M words); its peak RSS = {memory:.2f}x gensim's "
+                f"(goal <= {MEMORY_RATIO_GOAL}x at about 1M words)"
             )
             print_task_durations(row["make_run"]["tasks"], row["make_run"]["seconds"])
     return rows
+
+
+def cost_table(rows: list[dict]) -> str:
+    """The sweep's rows as a Markdown table: each step's ``seconds / peak MiB``, and ``make run``'s
+    with its multiple of gensim alone where it ran."""
+    dag = all("make_run" in row for row in rows)
+    head = ["tokens", "words"] + list(SWEEP_STEPS.values()) + (["make run", "x gensim alone"] if dag else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + " ---: |" * len(head)]
+    for row in rows:
+        cells = [f"{row['tokens']:,}", f"{row['vocab']:,}"] + [cell(row[step]) for step in SWEEP_STEPS]
+        if dag:
+            cells += [cell(row["make_run"]), f"{row['make_run']['seconds'] / row['floor']['seconds']:.2f}x"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def floor_pairs(work: Path, workers: int, count: int) -> list[dict]:
@@ -388,6 +441,8 @@ def floor_pairs(work: Path, workers: int, count: int) -> list[dict]:
 #: Issue 26's goals for ``make run`` against gensim's training alone on the same corpus: the median
 #: pair at the bench's 10M tokens, and a sweep point of about a million words.
 RATIO_GOAL, SWEEP_RATIO_GOAL = 1.2, 1.4
+#: Issue 26's goal for the whole ``make run``'s peak RSS against gensim's training alone's, at about 1M words.
+MEMORY_RATIO_GOAL = 1.5
 
 
 def print_floor_pairs(pairs: list[dict]) -> dict:

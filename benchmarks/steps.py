@@ -3,9 +3,12 @@ JSON with the step's seconds and this process's peak RSS. Run by benchmarks/run_
 
 Steps: ``tokenize``, ``train`` (with the export of embeddings.npy), ``neighbours`` (the
 all-vocabulary table, exact or HNSW by ``EMBEDDINGS_EXACT_NEIGHBOURS_MAX``), ``index`` (the
-version's vector index, flat or IVF by ``EMBEDDINGS_INDEX_EXACT_MAX``, its recall@10 measured) and ``floor``
-(gensim's ``Word2Vec(corpus_file=...)`` alone on the LineSentence file of the same tokens,
-written before the clock starts)."""
+version's vector index, flat or IVF by ``EMBEDDINGS_INDEX_EXACT_MAX``, its recall@10 measured),
+``export``, ``keras`` and ``evaluate`` (the DAG's ``export_embeddings``, ``build_keras_model`` with
+its parity check, and ``evaluate_embeddings`` without a champion, on what ``train`` wrote; TensorFlow's
+import is inside the ``keras`` step's clock, as in the task) and ``floor`` (gensim's
+``Word2Vec(corpus_file=...)`` alone on the LineSentence file of the same tokens, written before the
+clock starts)."""
 
 from __future__ import annotations
 
@@ -68,6 +71,38 @@ def gensim_floor(corpus_file: Path, workers: int) -> dict:
     return {"vocab_size": len(model.wv), "corpus_words": int(model.corpus_total_words)}
 
 
+#: The steps after training that read the version ``train`` wrote under ``work/model``.
+VERSION_STEPS = ("export", "keras", "evaluate")
+
+
+def version_step(step: str, work: Path) -> dict:
+    """One of :data:`VERSION_STEPS`, as its task runs it, with the bench folder as the data root and
+    ``work/model`` as the version; returns the step's facts (sizes, not the files' locations)."""
+    import os
+
+    os.environ["EMBEDDINGS_DATA_DIR"] = str(work)
+    version = str(work / "model")
+    if step == "export":
+        from include.steps.export_embeddings import export_embeddings
+
+        exported = export_embeddings(version, run_id="bench")
+        return {"vocab_size": exported["vocab_size"], "bytes": du(work / "model" / "exports")}
+    if step == "keras":
+        from include.steps.build_keras_model import build_keras_model
+
+        models = build_keras_model(version, run_id="bench")
+        return {"rows": models["rows"], "bytes": du(work / "model" / "keras"), **models["parity"]}
+    from include.steps.evaluate_embeddings import evaluate_embeddings
+
+    facts = evaluate_embeddings(version, model="bench", corpus_id="bench", probe_words=None, top_k=10)
+    return {"mean_top1_cosine": facts["degenerate"]["value"]}
+
+
+def du(folder: Path) -> int:
+    """Bytes of the files under ``folder``."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
 def main() -> None:
     step, work = sys.argv[1], Path(sys.argv[2])
     workers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
@@ -108,6 +143,8 @@ def main() -> None:
 
         unit = unit_rows(load_embeddings(work / "model").vectors)
         facts = write_vector_index(unit, work / "model" / INDEX_FILE)
+    elif step in VERSION_STEPS:
+        facts = version_step(step, work)
     else:
         raise SystemExit(f"unknown step {step!r}")
     seconds = time.perf_counter() - started

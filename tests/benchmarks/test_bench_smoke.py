@@ -45,6 +45,11 @@ def test_bench_runs_and_prints_the_table(tmp_path):
     index_line = r"^  vector index: flat, [\d,]+ words, built in [\d.]+ s; recall@10 (1\.0000|0\.9\d+) on [\d,]+ "
     assert re.search(index_line, result.stdout, re.M), result.stdout
     assert (tmp_path / "model" / "vector_index.faiss").is_file()
+    after = r"^  steps after training \(ours, seconds / peak RSS MiB\): " + ", ".join(
+        rf"{step} [\d.]+ / [\d,]+" for step in ("export", "keras", "evaluate")
+    )
+    assert re.search(after + "$", result.stdout, re.M), result.stdout
+    assert list((tmp_path / "model" / "keras").glob("*.keras")) and (tmp_path / "model" / "exports").is_dir()
     assert re.search(r"^whole DAG: recipe script / make run .* make run = [\d.]+x", result.stdout, re.M)
     assert re.search(r"^re-run, same inputs: make run again .* the re-run takes \d+%", result.stdout, re.M)
     assert re.search(
@@ -94,10 +99,12 @@ def test_bench_runs_and_prints_the_table(tmp_path):
         assert re.search(r"succeeded: (promoted|rejected)\.", log), log[-2000:]
 
 
-def test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table(tmp_path):
-    """The sweep's CI point: 3,000 words (each >= min_count times) in 200k tokens, the exact
+def test_a_small_sweep_runs_every_step_and_the_approximate_neighbour_table(tmp_path):
+    """The sweep's CI points: 3,000 words (each >= min_count times) in 200k tokens, the exact
     threshold lowered to 1,000 so the table takes the large-vocabulary path (the most frequent
-    words, exact), and HNSW, the alternative, is measured beside it with its recall."""
+    words, exact), and HNSW, the alternative, is measured beside it with its recall; then a corpus
+    size at another vocabulary (``--sweep-corpus``). Every step's seconds and peak RSS are in the
+    cost table."""
     result = subprocess.run(
         [
             sys.executable,
@@ -110,6 +117,10 @@ def test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table(tmp
             "200000",
             "--sweep-exact-max",
             "1000",
+            "--sweep-corpus",
+            "100000",
+            "--sweep-corpus-vocab",
+            "2000",
             "--workdir",
             str(tmp_path),
         ],
@@ -119,7 +130,7 @@ def test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table(tmp
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    row = json.loads((tmp_path / "sweep" / "sweep.jsonl").read_text().splitlines()[0])
+    row, corpus_point = (json.loads(line) for line in (tmp_path / "sweep" / "sweep.jsonl").read_text().splitlines())
     assert row["vocab"] == 3000 and row["tokens"] == 200_000
     assert row["neighbours"]["method"] == "frequent" and row["neighbours"]["recall_at_k"] == 1.0
     assert row["neighbours"]["words"] == 1000, "1,000**2 / 3,000 words, raised to the 1,000-word minimum"
@@ -129,6 +140,19 @@ def test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table(tmp
     assert index["kind"] == "ivf" and index["words"] == 3000 and index["recall_sample"] == 1000
     assert index["recall_at_10"] >= 0.95 and 1 <= index["nprobe"] <= index["nlist"]
     assert re.search(r"^  vector index: ivf, 3,000 words, built in [\d.]+ s, \d+ of \d+ lists", result.stdout, re.M)
-    for step in ("tokenize", "train", "floor", "neighbours", "neighbours_hnsw", "index"):
+    steps = ("tokenize", "train", "floor", "neighbours", "index", "export", "keras", "evaluate")
+    for step in (*steps, "neighbours_hnsw"):
         assert row[step]["seconds"] > 0 and row[step]["peak_rss_mib"] > 0
-    assert re.search(r"^ +3,000 .* frequent +1\.0000 +[\d.]+ +\d+ +0\.9\d+$", result.stdout, re.M), result.stdout
+    assert row["keras"]["max_abs_diff"] <= row["keras"]["tolerance"] and row["export"]["vocab_size"] == 3000
+    line = r"^ +200,000 tokens +3,000 words: tokenize [\d.]+ / \d+, .* neighbour table frequent \(recall 1\.0000\); "
+    assert re.search(line + r"hnsw table [\d.]+ / \d+ \(recall 0\.9\d+\)$", result.stdout, re.M), result.stdout
+    assert (corpus_point["tokens"], corpus_point["vocab"]) == (100_000, 2000)
+    assert all(corpus_point[step]["peak_rss_mib"] > 0 for step in steps)
+    table = result.stdout.split("cost table")[1].splitlines()
+    head = (
+        "| tokens | words | tokenize | train | gensim alone | neighbours | vector index | export | keras | evaluate |"
+    )
+    assert head in table, result.stdout
+    cells = r"( [\d.]+ / [\d,]+ \|){8}$"
+    assert re.match(r"^\| 200,000 \| 3,000 \|" + cells, table[table.index(head) + 2]), table
+    assert re.match(r"^\| 100,000 \| 2,000 \|" + cells, table[table.index(head) + 3]), table

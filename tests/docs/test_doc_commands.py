@@ -100,7 +100,7 @@ BENCH = Ref(
     "tests/benchmarks/test_bench_smoke.py",
     (
         "test_bench_runs_and_prints_the_table",
-        "test_a_small_vocabulary_sweep_point_runs_the_approximate_neighbour_table",
+        "test_a_small_sweep_runs_every_step_and_the_approximate_neighbour_table",
     ),
     (
         '"benchmarks/run_bench.py"',
@@ -110,6 +110,7 @@ BENCH = Ref(
         '"--no-compare"',
         '"--sweep"',
         '"--sweep-tokens"',
+        '"--sweep-corpus"',
     ),
 )
 COMPOSE = Ref(
