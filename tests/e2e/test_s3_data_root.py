@@ -4,7 +4,6 @@
 default@champion (``registry/default/aliases/champion``); nothing is written under the project's
 local ``data/``."""
 
-import hashlib
 import json
 import os
 import subprocess
@@ -13,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import PROJECT_ROOT, migrated_airflow_home
-from tests.s3server import bucket_objects, free_port
+from tests.s3server import assert_one_whole_champion, bucket_objects, free_port
 
 pytestmark = pytest.mark.slow
 CONF = '{"corpus_path": "bundled:lee", "epochs": 15, "vector_size": 20}'
@@ -45,23 +44,16 @@ def test_make_run_on_an_s3_data_root_publishes_a_whole_version_there(tmp_path, s
     assert "succeeded: promoted" in result.stdout
     bucket = s3_bucket.removeprefix("s3://")
     objects = bucket_objects(s3_endpoint, bucket)
-    champion = objects["embeddings/registry/default/aliases/champion"].decode().strip()
-    assert "embeddings/models/LATEST" not in objects
+    champion, manifest = assert_one_whole_champion(objects)
     registry = sorted(key for key in objects if key.startswith("embeddings/registry/"))
     alias, history = registry  # the alias and the one recorded move
     assert alias == "embeddings/registry/default/aliases/champion", registry
     assert history.startswith("embeddings/registry/default/history/") and history.endswith(".json"), registry
     assert json.loads(objects[history])["to_version"] == champion
     assert f"Model version: {s3_bucket}/embeddings/models/{champion}" in result.stdout
-    manifest = json.loads(objects[f"embeddings/models/{champion}/manifest.json"])
     assert {"embeddings.npy", "vocab.json", "word2vec.model", "report/report.html", "keras/similarity.keras"} <= set(
         manifest["files"]
     )
-    for name, entry in manifest["files"].items():  # every listed file is there, whole
-        data = objects[f"embeddings/models/{champion}/{name}"]
-        assert len(data) == entry["bytes"] and hashlib.sha256(data).hexdigest() == entry["sha256"], name
-    versions = {key.split("/")[2] for key in objects if key.startswith("embeddings/models/") and key.count("/") > 2}
-    assert versions == {champion}, "one version, and no half-built one beside it"
     summaries = [key for key in objects if key.startswith("embeddings/tokens/") and key.endswith("_SUCCESS.json")]
     assert len(summaries) == 1 and json.loads(objects[summaries[0]])["parts"]
     run_records = [key for key in objects if key.startswith("embeddings/runs/")]

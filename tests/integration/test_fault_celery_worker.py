@@ -21,7 +21,6 @@ train on), but read and tokenized line by line, so the task runs for seconds, no
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import random
@@ -35,7 +34,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tests.integration.checks import task_process
 from tests.integration.cluster import AirflowCluster
-from tests.s3server import bucket_objects, s3_env
+from tests.s3server import assert_one_whole_champion, bucket_objects, s3_env
 
 pytestmark = pytest.mark.slow
 DAG_ID = "word2vec_embeddings"
@@ -192,14 +191,7 @@ def test_celery_worker_sharing_no_disk_killed_mid_tokenize_is_retried_on_the_oth
     assert summary["rows"] == table.num_rows == len(expected)
     assert summary["tokens"] == sum(len(words) for words in expected.values())
 
-    champion = objects["embeddings/registry/default/aliases/champion"].decode().strip()
-    assert "embeddings/models/LATEST" not in objects
-    manifest = json.loads(objects[f"embeddings/models/{champion}/manifest.json"])
-    for name, entry in manifest["files"].items():
-        data = objects[f"embeddings/models/{champion}/{name}"]
-        assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
-    versions = {key.split("/")[2] for key in objects if key.startswith("embeddings/models/") and key.count("/") > 2}
-    assert versions == {champion}
+    assert_one_whole_champion(objects)
     assert _files(PROJECT_ROOT / "data") == local_data_before, "nothing written under the local data/"
     # the killed worker's scratch keeps what its SIGKILLed task held; the survivor finished every task it ran
     scratch = [f for f in _files(workers / survivor / "tmp") if f.startswith("w2v-")]
