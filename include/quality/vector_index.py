@@ -93,16 +93,44 @@ def _build(unit: np.ndarray, kind: str, seed: int):
     return index
 
 
+#: Words searched at once when the recall is measured: fewer than FAISS's
+#: ``distance_compute_blas_threshold`` (20), so the coarse quantizer scores every query of a batch
+#: with the kernel it uses for a single query, and each query's lists, hence its neighbours, are
+#: those a reader's one-word search finds; FAISS spreads a batch's queries over its threads.
+RECALL_BATCH = 16
+
+
 def _search_rows(index, unit: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     """The top-``k`` of the words at ``rows``, self excluded (``[len(rows), k]``, ``-1`` where
-    fewer were found), searched one word at a time as readers search (:meth:`VectorIndex.neighbours`),
-    so the recall measured is the recall served."""
+    fewer were found), found as readers find them (:meth:`VectorIndex.neighbours`): the same
+    search of each word's stored vector, :data:`RECALL_BATCH` words at a time, and a word whose
+    probed lists hold fewer than ``k`` others searched again alone with more lists, so the recall
+    measured is the recall served."""
     searcher = VectorIndex(index, Path())
+    count = min(k, searcher.size - 1)
     found = np.full((len(rows), k), -1, dtype=np.int64)
-    for i, row in enumerate(rows):
-        neighbours, _ = searcher.neighbours(int(row), k)
-        found[i, : len(neighbours)] = neighbours
+    if count <= 0:
+        return found
+    for start in range(0, len(rows), RECALL_BATCH):
+        block = rows[start : start + RECALL_BATCH]
+        cosines, hits = index.search(np.ascontiguousarray(unit[block]), count + 1)
+        for i, row in enumerate(block):
+            if (hits[i] >= 0).sum() < min(count + 1, searcher.size):
+                neighbours, _ = searcher.neighbours(int(row), k)
+            else:
+                neighbours, _ = nearest_first(hits[i], cosines[i], int(row), count)
+            found[start + i, : len(neighbours)] = neighbours
     return found
+
+
+def nearest_first(found: np.ndarray, cosines: np.ndarray, row: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """One query's FAISS result (``found`` rows, ``-1`` for none, and their ``cosines``) as its
+    ``count`` nearest words other than ``row`` itself: ``(rows, cosines)``, nearest first, ties in
+    vocabulary order."""
+    keep = (found >= 0) & (found != row)
+    cosines, found = cosines[keep], found[keep]
+    order = np.lexsort((found, -cosines))[:count]
+    return found[order], cosines[order]
 
 
 def write_vector_index(
@@ -219,11 +247,7 @@ class VectorIndex:
                 cosines, found = self.index.search(query, count + 1, params=params)
         finally:
             faiss.omp_set_num_threads(threads)
-        cosines, found = cosines[0], found[0]
-        keep = (found >= 0) & (found != row)
-        cosines, found = cosines[keep], found[keep]
-        order = np.lexsort((found, -cosines))[:count]
-        return found[order], cosines[order]
+        return nearest_first(found[0], cosines[0], int(row), count)
 
 
 _OPEN: OrderedDict[tuple, VectorIndex] = OrderedDict()

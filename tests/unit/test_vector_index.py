@@ -20,6 +20,7 @@ from include.quality.vector_index import (
     INDEX_FILE,
     RECALL_SAMPLE,
     RECALL_SEED,
+    _search_rows,
     choose_kind,
     open_vector_index,
     write_vector_index,
@@ -211,3 +212,19 @@ def test_a_word_in_a_small_ivf_list_still_gets_k_neighbours(tmp_path):
     write_vector_index(unit, tmp_path / INDEX_FILE, exact_max=1000, min_recall=0.0)
     index = open_vector_index(tmp_path / INDEX_FILE)
     assert all(len(index.neighbours(row, 10)[0]) == 10 for row in range(0, 6000, 7))
+
+
+@pytest.mark.parametrize("lists", [1, 4, 64])
+def test_the_recall_search_finds_what_a_readers_one_word_search_finds(tmp_path, lists):
+    """The recall is measured on batches of words; each word's neighbours are the ones
+    VectorIndex.neighbours gives a reader searching it alone, words in lists too small for k
+    included (400 centres, few lists probed), and on more than 20 words at once, where FAISS's
+    batched kernels would take over."""
+    unit = clustered(6000, centres=400)
+    write_vector_index(unit, tmp_path / INDEX_FILE, exact_max=1000, min_recall=0.0)
+    reader = open_vector_index(tmp_path / INDEX_FILE)
+    reader.index.nprobe = lists
+    rows = np.arange(0, 6000, 13)
+    found = _search_rows(reader.index, unit, rows, 10)
+    alone = [reader.neighbours(int(row), 10)[0].tolist() for row in rows]
+    assert [hits[hits >= 0].tolist() for hits in found] == alone
