@@ -163,6 +163,20 @@ def load_model(path: Path):
     return _keras().saving.load_model(path, safe_mode=True)
 
 
+def load_model_unpacked(path: Path):
+    """Load the ``.keras`` archive at ``path`` (``safe_mode=True``) from a copy of its files
+    unpacked to a temporary folder, which Keras loads as it loads the archive (``config.json``,
+    then the weights): h5py then reads the weights file from disk where, from the archive, Keras
+    first holds it in memory; at a million words that is 240-380 MiB less at the load's peak."""
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory(prefix="w2v-keras-load-") as folder:
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(folder)
+        return load_model(Path(folder))
+
+
 def word_similarities(similarity_words_model, pairs: list[tuple[str, str]]) -> np.ndarray:
     """Cosine similarities, shape ``(len(pairs),)``, of word pairs through ``similarity_words.keras``
     (the model is called directly: ``predict`` would first trace a graph, which costs more than

@@ -10,7 +10,7 @@ from include.artifacts.embeddings import Embeddings, take_rows
 from include.artifacts.keras_models import (
     RESERVED_ROWS,
     id_similarities,
-    load_model,
+    load_model_unpacked,
     release_keras_memory,
     word_similarities,
 )
@@ -24,8 +24,9 @@ def check_parity(embeddings: Embeddings, keras_dir: Path, pairs: int = 200, seed
     ``similarity_words.keras`` (strings) against gensim ``KeyedVectors.similarity``.
 
     Unknown words must score 0 through the strings model. gensim holds only the sampled words and
-    the models are loaded one at a time, so the check's memory is one matrix whatever the
-    vocabulary. Returns
+    the models are loaded one at a time, each from its archive's files unpacked to a temporary
+    folder (:func:`include.artifacts.keras_models.load_model_unpacked`), so the check's memory is
+    one matrix whatever the vocabulary. Returns
     ``{"pairs", "max_abs_diff", "max_abs_diff_words", "unknown_word_similarity", "tolerance"}``;
     raises :class:`ParityError` when a difference reaches ``PARITY_TOLERANCE``.
     """
@@ -37,11 +38,11 @@ def check_parity(embeddings: Embeddings, keras_dir: Path, pairs: int = 200, seed
     word_pairs = [(embeddings.index_to_word[a], embeddings.index_to_word[b]) for a, b in zip(first, second)]
     expected = np.array([keyed.similarity(a, b) for a, b in word_pairs], dtype=np.float64)
 
-    ids_model = load_model(Path(keras_dir) / "similarity.keras")
+    ids_model = load_model_unpacked(Path(keras_dir) / "similarity.keras")
     by_ids = id_similarities(ids_model, first + RESERVED_ROWS, second + RESERVED_ROWS)
     del ids_model
     release_keras_memory()
-    words_model = load_model(Path(keras_dir) / "similarity_words.keras")
+    words_model = load_model_unpacked(Path(keras_dir) / "similarity_words.keras")
     by_words = word_similarities(words_model, word_pairs)
     unknown = word_similarities(words_model, [("\u2400unknown\u2400", embeddings.index_to_word[0])])
     del words_model

@@ -17,6 +17,7 @@ from include.artifacts.keras_models import (
     id_similarities,
     keras_step,
     load_model,
+    load_model_unpacked,
     word_similarities,
     word_vectors,
 )
@@ -33,8 +34,16 @@ def embeddings(trained_version):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_every_model_loads_in_safe_mode_with_exact_frozen_weights(keras_dir, embeddings, name):
-    model = load_model(keras_dir / name)
+@pytest.mark.parametrize("load", [load_model, load_model_unpacked])
+def test_every_model_loads_in_safe_mode_with_exact_frozen_weights(
+    keras_dir, embeddings, name, load, tmp_path, monkeypatch
+):
+    """Each archive loads with its exact weights, as it is and unpacked (the parity check's way),
+    which leaves nothing behind in the temporary folder."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    model = load(keras_dir / name)
+    assert list(tmp_path.iterdir()) == []
     layer = model.get_layer(EMBEDDING_LAYER)
     weights = layer.get_weights()[0]
     assert weights.shape == (len(embeddings) + RESERVED_ROWS, embeddings.vector_size)
