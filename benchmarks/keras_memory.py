@@ -70,7 +70,9 @@ def main() -> None:
 
     keras.Model.save = wrapped(keras.Model.save, lambda model, *_: f"saved {model.name}")
     keras_models._frozen_embedding = wrapped(keras_models._frozen_embedding, "embedding filled")
-    parity.load_model = wrapped(parity.load_model, lambda path: f"loaded {Path(path).name}")
+    # the parity check's loader: the archive unpacked first (older code: the archive itself)
+    loader = "load_model_unpacked" if hasattr(parity, "load_model_unpacked") else "load_model"
+    setattr(parity, loader, wrapped(getattr(parity, loader), lambda path: f"loaded {Path(path).name}"))
     parity.release_keras_memory = wrapped(parity.release_keras_memory, "released")
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as scratch:

@@ -156,3 +156,22 @@ def test_a_small_sweep_runs_every_step_and_the_approximate_neighbour_table(tmp_p
     cells = r"( [\d.]+ / [\d,]+ \|){8}$"
     assert re.match(r"^\| 200,000 \| 3,000 \|" + cells, table[table.index(head) + 2]), table
     assert re.match(r"^\| 100,000 \| 2,000 \|" + cells, table[table.index(head) + 3]), table
+
+
+def test_the_keras_memory_script_marks_every_stage(tmp_path):
+    """benchmarks/keras_memory.py on 3,000 rows: a line per stage of the Keras step (both models
+    the parity check loads among them), then its JSON summary."""
+    result = subprocess.run(
+        [sys.executable, "benchmarks/keras_memory.py", "3000", "--workdir", str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    stages = [line.split(" now ")[0].strip() for line in result.stdout.splitlines() if " now " in line]
+    for stage in ("before the step", "embedding filled", "models written", "parity checked"):
+        assert stage in stages, result.stdout
+    assert {"loaded similarity.keras", "loaded similarity_words.keras"} <= set(stages), result.stdout
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["rows"] == 3000 and summary["step_peak_mib"] >= summary["left_mib"] > 0
