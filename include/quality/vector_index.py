@@ -113,12 +113,11 @@ def _search_rows(index, unit: np.ndarray, rows: np.ndarray, k: int) -> np.ndarra
         return found
     for start in range(0, len(rows), RECALL_BATCH):
         block = rows[start : start + RECALL_BATCH]
-        cosines, hits = index.search(np.ascontiguousarray(unit[block]), count + 1)
+        queries = np.ascontiguousarray(unit[block])
+        cosines, hits = index.search(queries, count + 1)
         for i, row in enumerate(block):
-            if (hits[i] >= 0).sum() < min(count + 1, searcher.size):
-                neighbours, _ = searcher.neighbours(int(row), k)
-            else:
-                neighbours, _ = nearest_first(hits[i], cosines[i], int(row), count)
+            one = searcher.widened(queries[i : i + 1], count, cosines[i : i + 1], hits[i : i + 1])
+            neighbours, _ = nearest_first(one[1][0], one[0][0], int(row), count)
             found[start + i, : len(neighbours)] = neighbours
     return found
 
@@ -237,17 +236,24 @@ class VectorIndex:
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            cosines, found = self.index.search(query, count + 1)
-            probes = getattr(self.index, "nprobe", 0)
-            # an IVF list smaller than k: probe more lists for this word until k are found
-            while (found[0] >= 0).sum() < min(count + 1, self.size) and 0 < probes < self.index.nlist:
-                probes = min(probes * 2, self.index.nlist)
-                params = faiss.SearchParametersIVF()
-                params.nprobe = probes
-                cosines, found = self.index.search(query, count + 1, params=params)
+            cosines, found = self.widened(query, count, *self.index.search(query, count + 1))
         finally:
             faiss.omp_set_num_threads(threads)
         return nearest_first(found[0], cosines[0], int(row), count)
+
+    def widened(self, query: np.ndarray, count: int, cosines: np.ndarray, found: np.ndarray) -> tuple:
+        """One query's search result (``query`` ``[1, d]``, ``cosines`` and ``found`` ``[1,
+        count + 1]``) as it is, or, when the IVF lists probed held fewer than ``count + 1`` words,
+        searched again with twice the lists until they do (or every list is probed)."""
+        import faiss
+
+        probes = getattr(self.index, "nprobe", 0)
+        while (found[0] >= 0).sum() < min(count + 1, self.size) and 0 < probes < self.index.nlist:
+            probes = min(probes * 2, self.index.nlist)
+            params = faiss.SearchParametersIVF()
+            params.nprobe = probes
+            cosines, found = self.index.search(query, count + 1, params=params)
+        return cosines, found
 
 
 _OPEN: OrderedDict[tuple, VectorIndex] = OrderedDict()
