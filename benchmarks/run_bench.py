@@ -43,6 +43,7 @@ RECIPE = HERE / "recipe.py"
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.recipe import RECIPE_PARAMS  # noqa: E402  (the recipe's params, given to the DAG as conf)
+from benchmarks.steps import VERSION_STEPS  # noqa: E402  (the steps after training steps.py runs)
 
 
 def run_child(args: list[str], env: dict | None = None) -> tuple[str, float, float]:
@@ -182,7 +183,7 @@ def compare(args: argparse.Namespace, work: Path) -> None:
     for step in ("tokenize", "train", "neighbours"):
         ours[step] = run_step(step, work, args.workers)
     index = run_step("index", work, args.workers)
-    after = {step: run_step(step, work, args.workers) for step in ("export", "keras", "evaluate")}
+    after = {step: run_step(step, work, args.workers) for step in VERSION_STEPS}
     floor = run_step("floor", work, args.workers)
 
     recipe_tokens = int(re.search(r"tokenize_pass_tokens=(\d+)", out_recipe).group(1))
@@ -387,8 +388,14 @@ def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
             line += f"; hnsw table {cell(row['neighbours_hnsw'])} (recall {row['neighbours_hnsw']['recall_at_k']:.4f})"
         if args.dag:
             wall, peak = make_run(point, args.workers, "first", env)
-            row["make_run"] = {"seconds": wall, "peak_rss_mib": peak, "tasks": read_task_durations(point / "airflow")}
-            line += f"; make run {wall:.2f} / {peak:,.0f} ({wall / row['floor']['seconds']:.2f}x gensim alone)"
+            row["make_run"] = {
+                "seconds": wall,
+                "peak_rss_mib": peak,
+                "tasks": read_task_durations(point / "airflow"),
+                "x_floor": wall / row["floor"]["seconds"],
+                "x_floor_peak": peak / row["floor"]["peak_rss_mib"],
+            }
+            line += f"; make run {wall:.2f} / {peak:,.0f} ({row['make_run']['x_floor']:.2f}x gensim alone)"
         print(line, flush=True)
         print(index_line(row["index"]), flush=True)
         with open(work / "sweep.jsonl", "a", encoding="utf-8") as handle:
@@ -398,11 +405,11 @@ def sweep(args: argparse.Namespace, work: Path) -> list[dict]:
     print(cost_table(rows))
     if args.dag:
         for row in rows:
-            ratio = row["make_run"]["seconds"] / row["floor"]["seconds"]
-            memory = row["make_run"]["peak_rss_mib"] / row["floor"]["peak_rss_mib"]
+            run = row["make_run"]
             print(
-                f"\n{row['tokens']:,} tokens, {row['vocab']:,} words: make run = {ratio:.2f}x gensim's training "
-                f"alone (goal <= {SWEEP_RATIO_GOAL}x at about 1M words); its peak RSS = {memory:.2f}x gensim's "
+                f"\n{row['tokens']:,} tokens, {row['vocab']:,} words: make run = {run['x_floor']:.2f}x gensim's "
+                f"training alone (goal <= {SWEEP_RATIO_GOAL}x at about 1M words); its peak RSS = "
+                f"{run['x_floor_peak']:.2f}x gensim's "
                 f"(goal <= {MEMORY_RATIO_GOAL}x at about 1M words)"
             )
             print_task_durations(row["make_run"]["tasks"], row["make_run"]["seconds"])
@@ -418,7 +425,7 @@ def cost_table(rows: list[dict]) -> str:
     for row in rows:
         cells = [f"{row['tokens']:,}", f"{row['vocab']:,}"] + [cell(row[step]) for step in SWEEP_STEPS]
         if dag:
-            cells += [cell(row["make_run"]), f"{row['make_run']['seconds'] / row['floor']['seconds']:.2f}x"]
+            cells += [cell(row["make_run"]), f"{row['make_run']['x_floor']:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
