@@ -31,7 +31,9 @@ Example::
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,18 +83,43 @@ def _drop_self(found_idx: np.ndarray, found_cos: np.ndarray, rows: np.ndarray, k
 def exact_search(unit: np.ndarray, rows: np.ndarray, k: int, batch_rows: int = 4096):
     """Exact top-``k`` neighbours (inner product over ``unit``, float32 ``[n, d]``) of the words
     at ``rows``, self excluded: ``(indices [len(rows), k] int64, cosines float32)``. Costs
-    ``len(rows) * n * d`` multiply-adds; memory is FAISS's blocks, no copy of ``unit``."""
+    ``len(rows) * n * d`` multiply-adds, as matrix products whatever the number of rows
+    (:func:`faiss_blas_always`); memory is FAISS's blocks, no copy of ``unit``."""
     import faiss
 
     indices = np.empty((len(rows), k), dtype=np.int64)
     cosines = np.empty((len(rows), k), dtype=np.float32)
-    for start in range(0, len(rows), batch_rows):
-        block = rows[start : start + batch_rows]
-        found_cos, found_idx = faiss.knn(unit[block], unit, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
-        indices[start : start + len(block)], cosines[start : start + len(block)] = _drop_self(
-            found_idx, found_cos, block, k
-        )
+    with faiss_blas_always():
+        for start in range(0, len(rows), batch_rows):
+            block = rows[start : start + batch_rows]
+            found_cos, found_idx = faiss.knn(unit[block], unit, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
+            indices[start : start + len(block)], cosines[start : start + len(block)] = _drop_self(
+                found_idx, found_cos, block, k
+            )
     return indices, cosines
+
+
+_BLAS_LOCK = threading.Lock()
+
+
+@contextmanager
+def faiss_blas_always():
+    """Inside this, FAISS's exact searches (``faiss.knn``, ``IndexFlat.search``) of this process use
+    matrix products (BLAS) for any number of queries. FAISS 1.15 uses them only from
+    ``distance_compute_blas_threshold`` / ``d`` queries (1,280 at 100 dimensions) and below that
+    scores one pair at a time: the recall measurement's 1,000 words against 1M took 19.2 s that
+    way and 2.3 s by BLAS, with the same neighbours (``docs/performance.md``). The setting is
+    FAISS's global: a lock keeps callers from restoring each other's value, and a search in
+    another thread meanwhile finds the same neighbours by the other route."""
+    import faiss
+
+    with _BLAS_LOCK:
+        saved = faiss.cvar.distance_compute_blas_threshold
+        faiss.cvar.distance_compute_blas_threshold = 0
+        try:
+            yield
+        finally:
+            faiss.cvar.distance_compute_blas_threshold = saved
 
 
 def hnsw_search(unit: np.ndarray, k: int, params: HnswParams, batch_rows: int = 65_536):

@@ -7,7 +7,13 @@ from include.artifacts.embeddings import Embeddings, load_embeddings
 from include.artifacts.formats import write_exports
 from include.errors import NeighbourRecallError, ParityError
 from include.quality.drift import compare_versions, jaccard
-from include.quality.neighbour_table import HnswParams, frequent_words, neighbour_table, write_neighbour_table
+from include.quality.neighbour_table import (
+    HnswParams,
+    exact_search,
+    frequent_words,
+    neighbour_table,
+    write_neighbour_table,
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +83,34 @@ def test_identical_vectors_never_list_the_word_itself():
     assert indices.shape == (3, 2)
     assert all(i not in row for i, row in enumerate(indices)), "a tie with an identical vector must not list the word"
     assert indices[0][0] == 1 and cosines[0][0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("queries", [1, 37, 1500])
+def test_exact_search_finds_the_brute_force_neighbours_by_matrix_products_and_restores_faiss(queries, monkeypatch):
+    """Any number of query rows (below and above FAISS's own BLAS threshold of 1,280 at 100
+    dimensions) is searched with FAISS's BLAS route and gives numpy's brute-force top k; FAISS's
+    global threshold is left as it was."""
+    import faiss
+
+    thresholds = []
+    knn = faiss.knn
+    monkeypatch.setattr(
+        faiss, "knn", lambda *a, **k: thresholds.append(faiss.cvar.distance_compute_blas_threshold) or knn(*a, **k)
+    )
+
+    rng = np.random.default_rng(queries)
+    unit = rng.standard_normal((3000, 100)).astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    rows = np.sort(rng.choice(len(unit), size=queries, replace=False))
+    before = faiss.cvar.distance_compute_blas_threshold
+    indices, cosines = exact_search(unit, rows, 5, batch_rows=1024)
+    assert faiss.cvar.distance_compute_blas_threshold == before
+    assert thresholds and set(thresholds) == {0}, "every exact search must take FAISS's matrix-product route"
+    scores = unit[rows] @ unit.T
+    scores[np.arange(queries), rows] = -np.inf  # the word itself is never listed
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_allclose(cosines, np.take_along_axis(scores, expected, axis=1), atol=1e-5)
 
 
 def _clustered_embeddings(words: int = 3000, dims: int = 16, seed: int = 0) -> Embeddings:
