@@ -54,18 +54,38 @@ ASSIGN_BLOCK_ROWS = 65_536
 def _frozen_embedding(vectors: np.ndarray):
     """A frozen ``Embedding`` of ``vectors`` behind two zero rows (padding, unknown). It starts
     at zeros (a random initial matrix would cost one more full copy) and ``vectors`` (an array or a
-    memory map) is copied in blocks of rows, so the variable is the only full-size copy made."""
+    memory map) is written into it in blocks of rows, in place (a row scatter: slicing the variable
+    to assign a block would first read the whole variable, one full copy per block: 16 at a
+    million words), so the variable is the only full-size copy made."""
+    import tensorflow as tf
+
     keras = _keras()
     rows, dimensions = vectors.shape[0] + RESERVED_ROWS, vectors.shape[1]
     layer = keras.layers.Embedding(
         rows, dimensions, embeddings_initializer="zeros", mask_zero=True, trainable=False, name=EMBEDDING_LAYER
     )
     layer.build((None, 1))
-    variable = layer.embeddings.value  # the backend's variable (tensorflow: slices assign in place)
+    variable = layer.embeddings.value  # the backend's variable (tensorflow: a resource variable)
     for start in range(0, vectors.shape[0], ASSIGN_BLOCK_ROWS):
         block = read_rows(vectors, start, start + ASSIGN_BLOCK_ROWS)  # from a map: read, not mapped in
-        variable[RESERVED_ROWS + start : RESERVED_ROWS + start + len(block)].assign(block)
+        first = RESERVED_ROWS + start
+        variable.scatter_update(tf.IndexedSlices(block, tf.range(first, first + len(block))))
     return layer
+
+
+def _known_vocabulary(lookup, index_to_word: list[str]) -> None:
+    """Give ``lookup`` (a ``StringLookup`` whose vocabulary was set from ``index_to_word``) its
+    ``get_vocabulary`` as the list it would decode from its table: ``["", "[UNK]", *index_to_word]``.
+    Saving a model calls it to write the vocabulary asset, and Keras's own decodes and re-orders
+    every string (about 4 s per save at a million words, twice per version).
+    ``tests/unit/test_keras_models.py`` checks it against Keras's own."""
+    special = [lookup.mask_token, lookup.oov_token]
+    words = list(index_to_word)
+
+    def get_vocabulary(include_special_tokens: bool = True) -> list[str]:
+        return special + words if include_special_tokens else list(words)
+
+    lookup.get_vocabulary = get_vocabulary
 
 
 def _cosine(keras, embedded_a, embedded_b):
@@ -93,6 +113,7 @@ def build_word_models(index_to_word: list[str], embedding):
     keras = _keras()
     lookup = keras.layers.StringLookup(mask_token="", num_oov_indices=1, name=LOOKUP_LAYER)
     lookup.set_vocabulary(list(index_to_word))  # stored as an asset, not in config.json
+    _known_vocabulary(lookup, index_to_word)
     words = keras.Input(shape=(None,), dtype="string", name="words")
     embedding_model = keras.Model(words, embedding(lookup(words)), name="word_embedding_strings_model")
     word_a = keras.Input(shape=(1,), dtype="string", name="word_a")

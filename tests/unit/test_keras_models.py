@@ -73,6 +73,19 @@ def test_strings_vocabulary_is_an_asset(keras_dir, embeddings):
     assert [w for w in words if w] == ["[UNK]"] + embeddings.index_to_word
 
 
+@pytest.mark.parametrize("special", [True, False])
+def test_the_lookups_known_vocabulary_is_what_keras_decodes_from_its_table(special):
+    """Saving reads the lookup's vocabulary from the list it was set from, not by decoding its
+    table: both give the same list (unusual words included), with and without the special tokens."""
+    from include.artifacts.keras_models import _frozen_embedding, build_word_models
+
+    words = ["the", "Café", "naïve", "[UNK]x", "日本", "a b", "0.5", "-", "zz"]
+    _, _, lookup = build_word_models(words, _frozen_embedding(np.ones((len(words), 3), dtype=np.float32)))
+    keras_own = type(lookup).get_vocabulary(lookup, include_special_tokens=special)
+    assert lookup.get_vocabulary(include_special_tokens=special) == keras_own
+    assert keras_own[-len(words) :] == words
+
+
 def test_keras_vocab_json_is_the_exact_lookup_mapping(keras_dir, embeddings):
     keras_vocab = json.loads((keras_dir / "keras_vocab.json").read_text(encoding="utf-8"))
     assert keras_vocab == {word: index + RESERVED_ROWS for word, index in embeddings.word_to_index.items()}
