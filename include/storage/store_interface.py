@@ -67,23 +67,31 @@ class Written:
     files: dict[str, FileEntry] = field(default_factory=dict)
 
     def publish(self, put: Callable[[Path, str], None]) -> None:
-        """Checksum every file of :attr:`folder` (once, recorded in :attr:`files`) and hand it to
+        """Checksum every file of :attr:`folder` (once, recorded in :attr:`files`; the files side
+        by side on :data:`CHECKSUM_THREADS` threads) and hand each, in path order, to
         ``put(local path, path relative to the folder)``, the backend's way of publishing one file."""
-        for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
+        from concurrent.futures import ThreadPoolExecutor
+
+        paths = sorted(p for p in self.folder.rglob("*") if p.is_file())
+        with ThreadPoolExecutor(max_workers=CHECKSUM_THREADS, thread_name_prefix="checksum") as pool:
+            sums = list(pool.map(sha256_file, paths))
+        for path, (sha256, size) in zip(paths, sums):
             relative = path.relative_to(self.folder).as_posix()
-            sha256, size = sha256_file(path)
             self.files[relative] = {"sha256": sha256, "bytes": size}
             put(path, relative)
 
 
+#: Files checksummed at once by :meth:`Written.publish` (hashlib lets go of the GIL while it
+#: hashes): the four Keras archives of a million-word version (1.6 GB) took 3.9 s one after another.
+CHECKSUM_THREADS = 4
+
+
 def sha256_file(path: Path) -> tuple[str, int]:
-    """(hex sha256, size in bytes) of a local file, read in 1 MiB blocks."""
-    digest, size = hashlib.sha256(), 0
+    """(hex sha256, size in bytes) of a local file (``hashlib.file_digest``: read into one buffer,
+    the hashing outside the GIL)."""
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
+        digest = hashlib.file_digest(handle, "sha256")
+        return digest.hexdigest(), handle.tell()
 
 
 class Store:

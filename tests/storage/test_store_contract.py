@@ -69,6 +69,21 @@ def test_writer_publishes_whole_files_with_checksums_or_nothing(store, tmp_path)
     assert (store.fetch_tree("models/v", tmp_path / "scratch") / "vocab.json").read_text() == "{}"
 
 
+def test_every_published_file_carries_its_own_checksum_and_size(store, tmp_path):
+    """Files are checksummed side by side: each manifest entry is still its own file's, empty and
+    multi-block files included."""
+    import hashlib
+
+    contents = {f"part-{i}.bin": os.urandom(size) for i, size in enumerate([0, 1, 4095, 3 << 20, 1 << 20, 77])}
+    with store.writer("models/c", tmp_path) as out:
+        for name, data in contents.items():
+            (out.folder / name).write_bytes(data)
+    assert out.files == {
+        name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in contents.items()
+    }
+    assert store.files("models/c") == {name: len(data) for name, data in contents.items()}
+
+
 def _increment(location: str, rounds: int, barrier, env: dict) -> int:
     """Add ``rounds`` to the counter at ``counter`` by compare-and-swap; return the refused writes."""
     os.environ.update(env)
