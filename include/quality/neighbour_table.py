@@ -110,7 +110,7 @@ def faiss_blas_always():
     scores one pair at a time: the recall measurement's 1,000 words against 1M took 19.2 s that
     way and 2.3 s by BLAS, with the same neighbours (``docs/performance.md``). The setting is
     FAISS's global: a lock keeps callers from restoring each other's value, and a search in
-    another thread meanwhile finds the same neighbours by the other route."""
+    another thread meanwhile finds the same neighbours (up to float rounding) by the other route."""
     import faiss
 
     with _BLAS_LOCK:
