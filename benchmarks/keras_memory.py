@@ -5,8 +5,11 @@ parity check as ``build_keras_model`` does, and prints after each stage the proc
 its anonymous and file-backed parts) and the peak since the stage before, from
 ``/proc/self/status`` (the peak is reset through ``/proc/self/clear_refs``; Linux only).
 TensorFlow and gensim are imported before the first line, so their footprint is the baseline.
-The last line is JSON: ``{"rows", "step_peak_mib", "left_mib"}`` (the highest peak of any stage,
-and the RSS after the step and ``malloc_trim``).
+Then TensorFlow alone: a numpy matrix of the model's size converted to a tensor (what a
+variable's ``assign`` does with the weights Keras's load reads), and the numpy matrix dropped.
+The last line is JSON: ``{"rows", "step_peak_mib", "left_mib", "tensor_copies"}`` (the highest
+peak of any stage, the RSS after the step and ``malloc_trim``, and how many copies of the matrix
+the converted tensor holds).
 """
 
 from __future__ import annotations
@@ -92,7 +95,30 @@ def main() -> None:
             mark("parity checked")
         ctypes.CDLL("libc.so.6").malloc_trim(0)
         mark("step exited, malloc_trim")
-        print(json.dumps({"rows": args.rows, "step_peak_mib": max(peaks), "left_mib": status()["VmRSS"]}))
+        left = status()["VmRSS"]
+        step_peak = max(peaks)
+    copies = conversion_copies(args.rows, mark)
+    print(json.dumps({"rows": args.rows, "step_peak_mib": step_peak, "left_mib": left, "tensor_copies": copies}))
+
+
+def conversion_copies(rows: int, mark) -> float:
+    """What Keras's load does with the weights it reads (``variable.assign`` of a numpy array turns
+    it into a tensor first), alone: a numpy matrix of the model's size converted to a TensorFlow
+    tensor, then the numpy matrix dropped. Returns the copies of the matrix the tensor holds."""
+    import numpy as np
+    import tensorflow as tf
+
+    before = status()["VmRSS"]
+    matrix = np.random.default_rng(1).standard_normal((rows + 2, 100), dtype=np.float32)
+    mark("TensorFlow alone: a numpy matrix")
+    tensor = tf.convert_to_tensor(matrix)
+    mark("converted to a tensor")
+    size = matrix.nbytes / 2**20
+    del matrix
+    mark("the numpy matrix dropped")
+    held = status()["VmRSS"] - before
+    del tensor
+    return round(held / size, 2)
 
 
 if __name__ == "__main__":

@@ -173,5 +173,48 @@ def test_the_keras_memory_script_marks_every_stage(tmp_path):
     for stage in ("before the step", "embedding filled", "models written", "parity checked"):
         assert stage in stages, result.stdout
     assert {"loaded similarity.keras", "loaded similarity_words.keras"} <= set(stages), result.stdout
+    assert {"TensorFlow alone: a numpy matrix", "converted to a tensor", "the numpy matrix dropped"} <= set(stages)
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["rows"] == 3000 and summary["step_peak_mib"] >= summary["left_mib"] > 0
+    assert summary["tensor_copies"] >= 0
+
+
+def test_the_side_by_side_script_runs_the_steps_both_ways(tmp_path):
+    """benchmarks/side_by_side.py on a 2,000-word version: the export and the evaluation one after
+    the other, then together, each step's seconds and the summed peak RSS of both ways."""
+    work = tmp_path / "bench"
+    run = [sys.executable]
+    prepare = [
+        ["benchmarks/corpus.py", str(work / "corpus"), "100000", "2000", "2", "5"],
+        ["benchmarks/steps.py", "tokenize", str(work), "2"],
+        ["benchmarks/steps.py", "train", str(work), "2"],
+    ]
+    for command in prepare:
+        done = subprocess.run(run + command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    result = subprocess.run(
+        run + ["benchmarks/side_by_side.py", str(work), "--steps", "export,evaluate"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    for way in ("serial", "side_by_side"):
+        assert set(summary[way]["steps"]) == {"export", "evaluate"}
+        assert summary[way]["wall"] > max(summary[way]["steps"].values()) > 0
+        assert summary[way]["peak_sum_mib"] > 0
+    assert summary["saved"] == pytest.approx(summary["serial"]["wall"] - summary["side_by_side"]["wall"])
+    assert re.search(r"^side by side +wall +[\d.]+ s, peak RSS summed [\d,]+ MiB \(export", result.stdout, re.M)
+
+
+def test_the_side_by_side_script_names_a_folder_without_a_version(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "benchmarks/side_by_side.py", str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and f"{tmp_path}/model/embeddings.npy not found" in result.stderr
