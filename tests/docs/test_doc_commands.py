@@ -145,6 +145,18 @@ HOSTILE_LOAD = Ref(
     ),
 )
 
+SIDE_BY_SIDE = Ref(
+    "tests/benchmarks/test_bench_smoke.py",
+    ("test_the_side_by_side_script_runs_the_steps_both_ways",),
+    (
+        '"benchmarks/corpus.py"',
+        '"benchmarks/steps.py", "tokenize"',
+        '"benchmarks/steps.py", "train"',
+        '"benchmarks/side_by_side.py"',
+        '"--steps"',
+    ),
+)
+
 RUN = [
     Rule(r"(?:\.venv/bin/)?python -m include\.(?:serving\.)?cli(?: .*)?|include\.cli(?: .*)?", "run", how="cli"),
     Rule(r"make (?:test|unit|lint)", "run", how="make -n"),
@@ -228,6 +240,9 @@ TESTED = [
         r"\.venv/bin/python benchmarks/neighbour_load\.py(?! .*--move-alias)(?: .*)?", "tested", refs=(NEIGHBOUR_LOAD,)
     ),
     Rule(r"\.venv/bin/python benchmarks/neighbour_load\.py .*--move-alias .*", "tested", refs=(HOSTILE_LOAD,)),
+    Rule(r"\.venv/bin/python benchmarks/corpus\.py \S+ \d+ \d+ \d+ \d+", "tested", refs=(SIDE_BY_SIDE,)),
+    Rule(r"\.venv/bin/python benchmarks/steps\.py (?:tokenize|train|floor) \S+ \d+", "tested", refs=(SIDE_BY_SIDE,)),
+    Rule(r"\.venv/bin/python benchmarks/side_by_side\.py \S+(?: --steps [\w,]+)?", "tested", refs=(SIDE_BY_SIDE,)),
     Rule(r"docker-compose config", "tested", refs=(COMPOSE,)),
     Rule(r"(?:TOKEN=\$\()?curl .*", "tested", refs=(UI_API,)),
     Rule(r"make mlflow(?: MLFLOW_PORT=\d+)?", "tested", refs=(MLFLOW_MIRROR,), make_n=("mlflow server",)),
@@ -456,6 +471,8 @@ def test_expensive_command_is_run_by_a_named_test(command):
         check_options(command, [PY, "benchmarks/run_bench.py", "--help"])
     if command.command.startswith(".venv/bin/python benchmarks/neighbour_load.py"):
         check_options(command, [PY, "benchmarks/neighbour_load.py", "--help"])
+    if command.command.startswith(".venv/bin/python benchmarks/side_by_side.py"):
+        check_options(command, [PY, "benchmarks/side_by_side.py", "--help"])
 
 
 def check_options(command: DocCommand, help_argv: list[str]) -> None:
