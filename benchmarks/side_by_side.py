@@ -1,6 +1,7 @@
 """What running the steps after training side by side could save: the best case for any executor.
 
 Usage: side_by_side.py WORKDIR [--steps index,export,keras,evaluate] [--workers W]
+(--steps: any of index, neighbours, export, keras, evaluate.)
 
 WORKDIR is a bench folder in which ``steps.py tokenize`` and ``steps.py train`` have run (a version
 in ``WORKDIR/model``). Runs each of ``--steps`` (``benchmarks/steps.py``, each in a process of its
@@ -14,14 +15,18 @@ steps side by side saves at most the difference printed. The last line is JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_STEPS = ("index", "export", "keras", "evaluate")
+#: What steps.py runs on a trained version (``WORKDIR/model``).
+VERSION_STEPS = ("index", "neighbours", "export", "keras", "evaluate")
 
 
 def resident_mib(pids: list[int]) -> float:
@@ -36,6 +41,12 @@ def resident_mib(pids: list[int]) -> float:
     return total * 4096 / 2**20
 
 
+def read_back(handle) -> str:
+    """All that was written to the temporary file ``handle``."""
+    handle.seek(0)
+    return handle.read()
+
+
 def run_steps(work: Path, steps: list[str], workers: int, together: bool) -> dict:
     """Run ``steps`` on ``work`` one after another or all at once; returns ``{"wall", "steps":
     {step: seconds}, "peak_sum_mib"}`` (the highest summed RSS of the step processes alive at once)."""
@@ -45,20 +56,22 @@ def run_steps(work: Path, steps: list[str], workers: int, together: bool) -> dic
     peak_sum = 0.0
     batches = [steps] if together else [[step] for step in steps]
     for batch in batches:
-        children = {
-            step: subprocess.Popen(
-                [*command, step, str(work), str(workers)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-            )
-            for step in batch
-        }
-        while any(child.poll() is None for child in children.values()):
-            peak_sum = max(peak_sum, resident_mib([child.pid for child in children.values()]))
-            time.sleep(0.1)
-        for step, child in children.items():
-            out, _ = child.communicate()
-            if child.returncode != 0:
-                raise SystemExit(f"steps.py {step} failed ({child.returncode})")
-            outputs[step] = out
+        # the children's output goes to files: TensorFlow's logging alone could fill a pipe that
+        # nobody reads while the loop below samples memory
+        with contextlib.ExitStack() as files:
+            logs = {step: [files.enter_context(tempfile.TemporaryFile("w+")) for _ in range(2)] for step in batch}
+            children = {
+                step: subprocess.Popen([*command, step, str(work), str(workers)], stdout=out, stderr=err, text=True)
+                for step, (out, err) in logs.items()
+            }
+            while any(child.poll() is None for child in children.values()):
+                peak_sum = max(peak_sum, resident_mib([child.pid for child in children.values()]))
+                time.sleep(0.1)
+            for step, child in children.items():
+                out, err = (read_back(handle) for handle in logs[step])
+                if child.returncode != 0:
+                    raise SystemExit(f"steps.py {step} failed (exit {child.returncode}):\n{err[-2000:]}")
+                outputs[step] = out
     wall = time.perf_counter() - started
     seconds = {step: json.loads(out.strip().splitlines()[-1])["seconds"] for step, out in outputs.items()}
     return {"wall": wall, "steps": seconds, "peak_sum_mib": peak_sum}
@@ -70,10 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default=",".join(DEFAULT_STEPS))
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
+    steps = [step for step in args.steps.split(",") if step]
+    unknown = sorted(set(steps) - set(VERSION_STEPS)) or ([] if steps else ["(none)"])
+    if unknown:
+        parser.error(
+            f"--steps: {', '.join(unknown)} is not a step on a version; choose from {', '.join(VERSION_STEPS)}"
+        )
     if not (args.workdir / "model" / "embeddings.npy").exists():
         print(f"{args.workdir}/model/embeddings.npy not found: run steps.py tokenize and train first", file=sys.stderr)
         return 2
-    steps = [step for step in args.steps.split(",") if step]
     serial = run_steps(args.workdir, steps, args.workers, together=False)
     together = run_steps(args.workdir, steps, args.workers, together=True)
     for name, result in (("one after another", serial), ("side by side", together)):

@@ -209,12 +209,33 @@ def test_the_side_by_side_script_runs_the_steps_both_ways(tmp_path):
     assert re.search(r"^side by side +wall +[\d.]+ s, peak RSS summed [\d,]+ MiB \(export", result.stdout, re.M)
 
 
-def test_the_side_by_side_script_names_a_folder_without_a_version(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "benchmarks/side_by_side.py", str(tmp_path)],
+def _side_by_side(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "benchmarks/side_by_side.py", *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
+
+
+def test_the_side_by_side_script_names_a_folder_without_a_version(tmp_path):
+    result = _side_by_side(str(tmp_path))
     assert result.returncode == 2 and f"{tmp_path}/model/embeddings.npy not found" in result.stderr
+
+
+def test_the_side_by_side_script_refuses_a_step_that_is_not_one_on_a_version(tmp_path):
+    result = _side_by_side(str(tmp_path), "--steps", "export,train")
+    assert result.returncode == 2 and "--steps: train is not a step on a version" in result.stderr
+
+
+def test_a_failed_step_stops_the_side_by_side_script_with_its_error(tmp_path):
+    """A version whose vocabulary is missing: the export fails, and the script says which step
+    failed and shows the step's own error."""
+    import numpy as np
+
+    (tmp_path / "model").mkdir()
+    np.save(tmp_path / "model" / "embeddings.npy", np.zeros((3, 4), dtype=np.float32))
+    result = _side_by_side(str(tmp_path), "--steps", "export")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "steps.py export failed (exit 1)" in result.stderr and "vocab.json" in result.stderr, result.stderr[-2000:]
